@@ -1,0 +1,136 @@
+"""crmsync's settings: read once from the environment into one frozen, typed object.
+
+With ``REDIS_URL`` unset, crmsync runs embedded (SQLite file, in-process broker) for trying
+and demos; there the webhook secret and API token fall back to published development values.
+Anywhere else a missing required setting stops start-up with a message naming it. Secrets are
+wrapped so that neither a log line nor a repr ever shows them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from starlette.datastructures import Secret
+
+DEV_WEBHOOK_SECRET = "crmsync-dev-webhook-secret"  # noqa: S105  (published for development)
+DEV_API_TOKEN = "crmsync-dev-token"  # noqa: S105  (published for development)
+DEFAULT_DATABASE_URL = "sqlite:///./crmsync.db"
+DEFAULT_NYLAS_API_URI = "https://api.us.nylas.com"
+
+
+class SettingsError(Exception):
+    """Raised when the environment does not describe a usable configuration."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("invalid configuration:\n  " + "\n  ".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything crmsync reads from its environment. Build it with :meth:`from_environ`."""
+
+    database_url: str = DEFAULT_DATABASE_URL
+    redis_url: str | None = None
+    redis_namespace: str = "crmsync"
+    nylas_api_key: Secret | None = None
+    nylas_api_uri: str = DEFAULT_NYLAS_API_URI
+    nylas_webhook_secrets: tuple[Secret, ...] = field(default=(Secret(DEV_WEBHOOK_SECRET),))
+    api_tokens: tuple[Secret, ...] = field(default=(Secret(DEV_API_TOKEN),))
+    max_body_bytes: int = 4 * 1024 * 1024
+    dedupe_ttl_seconds: int = 3 * 24 * 3600
+    host: str = "127.0.0.1"
+    port: int = 8000
+    worker_threads: int = 4
+    max_retries: int = 8
+    dead_letter_ttl_days: int = 14
+    log_level: str = "INFO"
+
+    @property
+    def embedded(self) -> bool:
+        """True when crmsync runs on its in-process broker (no REDIS_URL): not durable."""
+        return self.redis_url is None
+
+    @property
+    def uses_dev_secrets(self) -> bool:
+        """True when the published development webhook secret or API token is in use."""
+        return any(str(s) == DEV_WEBHOOK_SECRET for s in self.nylas_webhook_secrets) or any(
+            str(t) == DEV_API_TOKEN for t in self.api_tokens
+        )
+
+    def webhook_secret_bytes(self) -> tuple[bytes, ...]:
+        """The webhook secrets as the bytes the signature check keys with."""
+        return tuple(str(s).encode() for s in self.nylas_webhook_secrets)
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> Settings:
+        """Read settings from ``environ``; every problem is reported at once.
+
+        Raises:
+            SettingsError: a required setting is missing or a value is not valid.
+        """
+        reader = _Reader(environ)
+        redis_url = reader.text("REDIS_URL")
+        embedded = redis_url is None
+
+        def secrets(name: str, dev_value: str) -> tuple[Secret, ...]:
+            values = reader.csv(name)
+            if values:
+                return tuple(Secret(v) for v in values)
+            if embedded:
+                return (Secret(dev_value),)
+            reader.problems.append(f"{name} is required when REDIS_URL is set")
+            return ()
+
+        api_key = reader.text("NYLAS_API_KEY")
+        if api_key is None and not embedded:
+            reader.problems.append("NYLAS_API_KEY is required when REDIS_URL is set")
+        settings = cls(
+            database_url=reader.text("DATABASE_URL") or DEFAULT_DATABASE_URL,
+            redis_url=redis_url,
+            redis_namespace=reader.text("CRMSYNC_REDIS_NAMESPACE") or "crmsync",
+            nylas_api_key=Secret(api_key) if api_key else None,
+            nylas_api_uri=(reader.text("NYLAS_API_URI") or DEFAULT_NYLAS_API_URI).rstrip("/"),
+            nylas_webhook_secrets=secrets("NYLAS_WEBHOOK_SECRETS", DEV_WEBHOOK_SECRET),
+            api_tokens=secrets("CRMSYNC_API_TOKENS", DEV_API_TOKEN),
+            max_body_bytes=reader.positive_int("CRMSYNC_MAX_BODY_BYTES", 4 * 1024 * 1024),
+            dedupe_ttl_seconds=reader.positive_int("CRMSYNC_DEDUPE_TTL_SECONDS", 3 * 24 * 3600),
+            host=reader.text("CRMSYNC_HOST") or "127.0.0.1",
+            port=reader.positive_int("CRMSYNC_PORT", 8000),
+            worker_threads=reader.positive_int("CRMSYNC_WORKER_THREADS", 4),
+            max_retries=reader.positive_int("CRMSYNC_MAX_RETRIES", 8),
+            dead_letter_ttl_days=reader.positive_int("CRMSYNC_DEAD_LETTER_TTL_DAYS", 14),
+            log_level=(reader.text("CRMSYNC_LOG_LEVEL") or "INFO").upper(),
+        )
+        if reader.problems:
+            raise SettingsError(reader.problems)
+        return settings
+
+
+class _Reader:
+    """Reads and checks environment values, collecting problems instead of stopping at one."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self.environ = environ
+        self.problems: list[str] = []
+
+    def text(self, name: str) -> str | None:
+        value = self.environ.get(name, "").strip()
+        return value or None
+
+    def csv(self, name: str) -> list[str]:
+        return [part.strip() for part in (self.text(name) or "").split(",") if part.strip()]
+
+    def positive_int(self, name: str, default: int) -> int:
+        raw = self.text(name)
+        if raw is None:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            value = 0
+        if value <= 0:
+            self.problems.append(f"{name} must be a positive whole number, not {raw!r}")
+            return default
+        return value

@@ -1,0 +1,52 @@
+"""Reading a notification body within a size limit, and undoing gzip within the same limit.
+
+The limit is enforced twice on the way in: on ``Content-Length`` before a byte is read, and
+while streaming (a client may lie about, or omit, the length). A gzip body is decompressed
+incrementally and abandoned as soon as it passes the limit, so a small "gzip bomb" cannot
+make the process allocate gigabytes.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+from starlette.requests import Request
+
+from webhooks.errors import MalformedBody, PayloadTooLarge
+
+
+def _too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge("payload_too_large", f"the body is over the limit of {limit} bytes")
+
+
+async def read_capped_body(request: Request, limit: int) -> bytes:
+    """The raw request body, or PayloadTooLarge once it is known to exceed ``limit`` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            if int(declared) > limit:
+                raise _too_large(limit)
+        except ValueError:
+            raise MalformedBody("bad_content_length", "Content-Length is not a number") from None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def gunzip_capped(data: bytes, limit: int) -> bytes:
+    """Decompress a gzip body, refusing output larger than ``limit`` bytes."""
+    decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        output = decompressor.decompress(data, limit + 1)
+    except zlib.error as error:
+        raise MalformedBody("bad_gzip", f"the gzip body cannot be decoded: {error}") from error
+    if len(output) > limit:
+        raise _too_large(limit)
+    if not decompressor.eof:
+        raise MalformedBody("bad_gzip", "the gzip body is truncated")
+    return output

@@ -1,0 +1,57 @@
+"""The notification actors: store the raw notification once (N3), then dispatch by kind.
+
+load -> decide -> save: the notification is parsed again from its payload by the same domain
+code the ingress used, stored unless already stored, and handed to the handler of its kind
+of work. Handlers are idempotent, so a retry, a duplicate under another id path, or a
+reprocess runs them again harmlessly.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from domain.notifications import ApiVersion, Notification, parse_unit
+from domain.triggers import WorkKind
+from storage.engine import transaction
+from storage.notifications import mark_notification, record_notification
+from storage.tables import NotificationState
+from workers.context import WorkerContext
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[WorkerContext, Notification], NotificationState]
+
+
+def acknowledge_only(context: WorkerContext, notification: Notification) -> NotificationState:
+    """The handler for kinds of work with no behaviour yet: the notification is kept, no more."""
+    return NotificationState.RECEIVED
+
+
+HANDLERS: dict[WorkKind, Handler] = {kind: acknowledge_only for kind in WorkKind}
+
+
+def handle_notification(
+    context: WorkerContext, api_version: ApiVersion, payload: dict[str, Any], received_at: float
+) -> None:
+    """Store a queued notification and run the handler of its kind of work."""
+    notification = parse_unit(api_version, payload)
+    log_fields = {
+        "notification_id": notification.notification_id,
+        "grant_id": notification.grant_id,
+        "type": notification.type,
+    }
+    with transaction(context.engine) as session:
+        stored = record_notification(
+            session, notification, datetime.fromtimestamp(received_at, UTC)
+        )
+    if not stored:
+        logger.info("notification already stored; handling again", extra=log_fields)
+    # A kind of None means the routing table changed since it was queued: keep it, do nothing.
+    kind = notification.kind
+    state = NotificationState.RECEIVED if kind is None else HANDLERS[kind](context, notification)
+    with transaction(context.engine) as session:
+        mark_notification(session, notification.notification_id, state, context.clock())
+    logger.info("notification %s", state.value, extra=log_fields)

@@ -1,0 +1,39 @@
+"""Declares crmsync's actors on a broker, bound to a worker context.
+
+Actors are declared explicitly instead of with ``@dramatiq.actor`` at import time, so that
+nothing binds to a global broker as a side effect of an import, and tests can declare them
+on a broker of their own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dramatiq
+from dramatiq import Broker
+
+from domain.notifications import ApiVersion
+from workers.actors.notifications import handle_notification
+from workers.context import WorkerContext
+from workers.queues import NOTIFICATION_QUEUES
+
+
+def declare_actors(broker: Broker, context: WorkerContext) -> list[dramatiq.Actor[Any, Any]]:
+    """Declare every actor of crmsync on ``broker``; returns them."""
+
+    def notification_actor(
+        api_version: ApiVersion, payload: dict[str, Any], received_at: float
+    ) -> None:
+        handle_notification(context, api_version, payload, received_at)
+
+    return [
+        dramatiq.Actor(
+            notification_actor,
+            broker=broker,
+            actor_name=spec.actor_name,
+            queue_name=spec.queue_name,
+            priority=0,
+            options={},
+        )
+        for spec in NOTIFICATION_QUEUES.values()
+    ]

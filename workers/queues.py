@@ -1,0 +1,31 @@
+"""Queue and actor names: the contract between the side that enqueues and the workers.
+
+One queue per kind of work (DESIGN: a flood of message notifications never starves grants).
+The web side builds messages by these names, so it never imports actors or storage; a test
+checks that every name here is declared by ``workers.actors``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from domain.triggers import WorkKind
+
+
+@dataclass(frozen=True, slots=True)
+class QueueSpec:
+    """Where one kind of work goes and which actor takes it."""
+
+    queue_name: str
+    actor_name: str
+
+
+NOTIFICATION_QUEUES: dict[WorkKind, QueueSpec] = {
+    kind: QueueSpec(queue_name=f"notifications.{kind.value}", actor_name=f"handle_{kind.value}")
+    for kind in WorkKind
+}
+
+
+def all_queue_names() -> list[str]:
+    """Every queue crmsync's workers consume, in a stable order."""
+    return [spec.queue_name for spec in NOTIFICATION_QUEUES.values()]
