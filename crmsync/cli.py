@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import urllib.error
 import urllib.request
@@ -104,15 +105,25 @@ def _run(args: argparse.Namespace) -> int:
             "set NYLAS_WEBHOOK_SECRETS and CRMSYNC_API_TOKENS for real use.",
             file=sys.stderr,
         )
+    # uvicorn shuts down gracefully on SIGINT/SIGTERM, then raises the signal again: make both
+    # end here, so the worker threads stop and hand unfinished messages back to the queue.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         config = uvicorn.Config(
             build_app(runtime=runtime), host=host, port=port, log_config=None, access_log=False
         )
         uvicorn.Server(config).run()
+    except KeyboardInterrupt:
+        pass
     finally:
         worker.stop()
         runtime.close()
+    print("crmsync stopped", file=sys.stderr)
     return 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _migrate(args: argparse.Namespace) -> int:

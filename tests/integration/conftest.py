@@ -1,0 +1,129 @@
+"""Fixtures over the real services: PostgreSQL and SQLite, Redis, Dramatiq worker threads.
+
+Each test session gets its own PostgreSQL database; each test its own SQLite file and its own
+Redis key namespace, removed afterwards. Nothing here stands in for Redis or PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+import redis
+from dramatiq import Worker
+from sqlalchemy import make_url, text
+from sqlmodel import SQLModel
+from starlette.testclient import TestClient
+
+from crmsync.app import build_app
+from crmsync.runtime import Runtime
+from crmsync.settings import Settings
+from crmsync.worker import declare, start_worker
+from storage.engine import create_database_engine
+from storage.migrate import upgrade
+from tests.support.harness import settings_for
+from tests.support.services import POSTGRES_ADMIN_URL, REDIS_URL, SESSION_TOKEN
+
+
+@pytest.fixture(scope="session")
+def postgres_database_url() -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database for this test session."""
+    name = f"crmsync_test_{SESSION_TOKEN}"
+    admin = make_url(POSTGRES_ADMIN_URL)
+    admin_dsn = admin.render_as_string(hide_password=False)
+    with psycopg.connect(admin_dsn, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    url = admin.set(database=name).render_as_string(hide_password=False)
+    engine = create_database_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    yield url
+    with psycopg.connect(admin_dsn, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A migrated, empty database: a SQLite file, then the session's PostgreSQL database."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'crmsync.db'}"
+        engine = create_database_engine(url)
+        upgrade(engine)
+        engine.dispose()
+        yield url
+        return
+    url = request.getfixturevalue("postgres_database_url")
+    yield url
+    engine = create_database_engine(url)
+    tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
+    with engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """A SQLite file URL, for tests that never reach the database."""
+    return f"sqlite:///{tmp_path / 'unused.db'}"
+
+
+@pytest.fixture
+def redis_namespace(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A Redis key prefix of this test's own; its keys are deleted afterwards."""
+    namespace = f"crmsync-test-{SESSION_TOKEN}-{request.node.name[:40]}"
+    yield namespace
+    client = redis.Redis.from_url(REDIS_URL)
+    keys = list(client.scan_iter(match=f"{namespace}:*", count=1000))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
+@pytest.fixture
+def redis_client() -> Iterator[redis.Redis]:
+    """A plain client on the real Redis, for looking at what crmsync wrote."""
+    client = redis.Redis.from_url(REDIS_URL)
+    client.ping()  # the suite needs the real Redis; fail loudly if it is not there
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def make_runtime() -> Iterator[Callable[[Settings], Runtime]]:
+    """Builds runtimes and closes them all at the end of the test."""
+    runtimes: list[Runtime] = []
+
+    def make(settings: Settings) -> Runtime:
+        runtime = Runtime.from_settings(settings)
+        runtimes.append(runtime)
+        return runtime
+
+    yield make
+    for runtime in runtimes:
+        runtime.close()
+
+
+@pytest.fixture
+def runtime(
+    database_url: str, redis_namespace: str, make_runtime: Callable[[Settings], Runtime]
+) -> Runtime:
+    """A runtime on the real Redis and the parametrised database."""
+    return make_runtime(settings_for(database_url, redis_namespace))
+
+
+@pytest.fixture
+def worker(runtime: Runtime) -> Iterator[Worker]:
+    """Real Dramatiq worker threads consuming the runtime's queues on the real Redis."""
+    declare(runtime)
+    worker = start_worker(runtime, threads=2, worker_timeout_ms=100)
+    yield worker
+    worker.stop()
+
+
+@pytest.fixture
+def client(runtime: Runtime) -> Iterator[TestClient]:
+    """An HTTP client on the application built over ``runtime``."""
+    with TestClient(build_app(runtime=runtime)) as test_client:
+        yield test_client

@@ -1,0 +1,125 @@
+"""The README's run path: `crmsync run` on the embedded defaults stores a signed sample.
+
+Runs the real command in a fresh folder with no configuration at all, sends it the demo
+notifications with `crmsync demo`, and reads the SQLite file it created.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.support.services import wait_for
+
+CRMSYNC = str(Path(sys.executable).with_name("crmsync"))
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def stored_types(database: Path) -> list[str]:
+    if not database.exists():
+        return []
+    with sqlite3.connect(database) as connection:
+        try:
+            rows = connection.execute(
+                "SELECT type FROM raw_notifications WHERE state != 'pending' ORDER BY type"
+            ).fetchall()
+        except sqlite3.OperationalError:  # not migrated yet
+            return []
+    return [row[0] for row in rows]
+
+
+def test_run_on_embedded_defaults_stores_signed_samples(tmp_path: Path) -> None:
+    port = free_port()
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("CRMSYNC_", "NYLAS_")) and key not in {"DATABASE_URL", "REDIS_URL"}
+    }
+    server = subprocess.Popen(  # noqa: S603  (our own command)
+        [CRMSYNC, "run", "--port", str(port)],
+        cwd=tmp_path,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        wait_for(lambda: listening(port) or server.poll() is not None, what="crmsync to listen")
+        assert server.poll() is None, "crmsync run exited at start-up"
+
+        demo = subprocess.run(  # noqa: S603
+            [CRMSYNC, "demo", "--url", f"http://127.0.0.1:{port}"],
+            cwd=tmp_path,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert demo.returncode == 0, demo.stdout + demo.stderr
+        assert demo.stdout.count("200 ") == 5
+
+        # message.created, its truncated twin, two v2 deltas, and the grant expiry; the
+        # repeated message.created is a duplicate and is not stored again.
+        expected = sorted(["message.created"] * 3 + ["message.created.truncated", "grant.expired"])
+        database = tmp_path / "crmsync.db"
+        wait_for(lambda: stored_types(database) == expected, what="the samples to be stored")
+    finally:
+        server.send_signal(signal.SIGINT)
+        output, _ = server.communicate(timeout=30)
+
+    assert server.returncode == 0, output
+    assert "listening on" in output
+    assert "embedded broker" in output
+    assert "crmsync-dev-webhook-secret" not in output
+
+
+def test_migrate_command_creates_the_schema(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    environment = {**os.environ, "DATABASE_URL": url}
+    environment.pop("REDIS_URL", None)
+
+    result = subprocess.run(  # noqa: S603
+        [CRMSYNC, "migrate"], env=environment, capture_output=True, text=True, check=False
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "revision 0001" in result.stdout
+
+
+def test_missing_required_settings_stop_start_up_naming_them(tmp_path: Path) -> None:
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("CRMSYNC_", "NYLAS_"))
+    }
+    environment["REDIS_URL"] = "redis://127.0.0.1:6379/0"
+
+    result = subprocess.run(  # noqa: S603
+        [CRMSYNC, "run"],
+        cwd=tmp_path,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 2
+    for name in ("NYLAS_WEBHOOK_SECRETS", "CRMSYNC_API_TOKENS", "NYLAS_API_KEY"):
+        assert name in result.stderr

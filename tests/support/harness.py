@@ -1,0 +1,43 @@
+"""Helpers shared by the integration tests: settings for a test, and looking into Redis."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import redis
+from starlette.datastructures import Secret
+
+from crmsync.settings import Settings
+from tests.support.services import REDIS_URL, WEBHOOK_SECRET
+from workers.queues import all_queue_names
+
+
+def settings_for(database_url: str, namespace: str, **overrides: Any) -> Settings:
+    """Settings for a test: the real Redis, a namespace of its own, small retry budgets."""
+    settings = Settings(
+        database_url=database_url,
+        redis_url=REDIS_URL,
+        redis_namespace=namespace,
+        nylas_api_key=Secret("test-api-key"),
+        nylas_webhook_secrets=(Secret(WEBHOOK_SECRET),),
+        api_tokens=(Secret("test-api-token"),),
+        max_retries=1,
+    )
+    return dataclasses.replace(settings, **overrides)
+
+
+def queue_lengths(client: redis.Redis, namespace: str) -> dict[str, int]:
+    """How many messages wait on each of crmsync's queues (delayed and dead letters included)."""
+    lengths: dict[str, int] = {}
+    for queue in all_queue_names():
+        lengths[queue] = int(client.llen(f"{namespace}:{queue}"))
+        lengths[queue + ".DQ"] = int(client.llen(f"{namespace}:{queue}.DQ"))
+        lengths[queue + ".XQ"] = int(client.zcard(f"{namespace}:{queue}.XQ"))
+    return lengths
+
+
+def nothing_queued(client: redis.Redis, namespace: str) -> bool:
+    """True when no queue holds a message and no notification id was marked as seen."""
+    no_dedupe_keys = not list(client.scan_iter(match=f"{namespace}:dedupe:*"))
+    return not any(queue_lengths(client, namespace).values()) and no_dedupe_keys

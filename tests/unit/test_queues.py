@@ -1,0 +1,31 @@
+"""Every queue and actor name the web side enqueues by is declared by the workers."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import create_engine
+
+from domain.triggers import WorkKind
+from workers.actors.registry import declare_actors
+from workers.broker import BrokerOptions, build_broker, embedded_redis_client
+from workers.context import WorkerContext
+from workers.queues import NOTIFICATION_QUEUES, all_queue_names
+
+
+def test_every_kind_of_work_has_a_queue_of_its_own() -> None:
+    assert set(NOTIFICATION_QUEUES) == set(WorkKind)
+    assert len(set(all_queue_names())) == len(WorkKind)
+
+
+@pytest.mark.parametrize("kind", list(WorkKind))
+def test_the_named_actor_is_declared_on_the_named_queue(kind: WorkKind) -> None:
+    broker = build_broker(embedded_redis_client(), BrokerOptions(namespace="unit"))
+    engine = create_engine("sqlite://")
+    declare_actors(broker, WorkerContext(engine=engine))
+    spec = NOTIFICATION_QUEUES[kind]
+
+    actor = broker.get_actor(spec.actor_name)
+
+    assert actor.queue_name == spec.queue_name
+    broker.close()
+    engine.dispose()
