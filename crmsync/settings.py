@@ -31,8 +31,9 @@ class SettingsError(Exception):
 class Settings:
     """Everything crmsync reads from its environment. Build it with :meth:`from_environ`."""
 
-    database_url: str = DEFAULT_DATABASE_URL
-    redis_url: str | None = None
+    # URLs may carry passwords: kept out of the repr like every other secret.
+    database_url: str = field(default=DEFAULT_DATABASE_URL, repr=False)
+    redis_url: str | None = field(default=None, repr=False)
     redis_namespace: str = "crmsync"
     nylas_api_key: Secret | None = None
     nylas_api_uri: str = DEFAULT_NYLAS_API_URI
@@ -126,10 +127,7 @@ class _Reader:
         raw = self.text(name)
         if raw is None:
             return default
-        try:
-            value = int(raw)
-        except ValueError:
-            value = 0
+        value = int(raw) if raw.isascii() and raw.isdigit() else 0
         if value <= 0:
             self.problems.append(f"{name} must be a positive whole number, not {raw!r}")
             return default

@@ -98,7 +98,8 @@ def _parse_v3(envelope: dict[str, Any]) -> Notification:
         trigger=trigger,
         flags=flags,
         grant_id=_optional_text(obj.get("grant_id")) or _optional_text(data.get("grant_id")),
-        object_id=_optional_text(obj.get("id")),
+        # Tracking notifications (message.opened, ...) name their message in ``message_id``.
+        object_id=_optional_text(obj.get("id")) or _optional_text(obj.get("message_id")),
         occurred_at=parse_time(envelope.get("time")),
         payload=envelope,
     )
@@ -126,23 +127,32 @@ def _parse_v2_delta(delta: dict[str, Any]) -> Notification:
 
 def v2_notification_id(delta: Mapping[str, Any]) -> str:
     """A stable id for a v2 delta: the same delta always hashes to the same id."""
-    canonical = json.dumps(delta, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    # ASCII escapes make any decoded JSON encodable, lone surrogates included.
+    canonical = json.dumps(delta, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return "v2-" + hashlib.sha256(canonical.encode()).hexdigest()
 
 
+# No notification is dated after the year 5138 in seconds: a larger value is milliseconds,
+# as some Nylas examples send (notetaker.media).
+_MILLISECONDS_FROM = 100_000_000_000
+
+
 def parse_time(value: object) -> int | None:
-    """Unix seconds from an envelope ``time``: an integer, an RFC 3339 string, or absent."""
+    """Unix seconds from an envelope ``time``: integer seconds or milliseconds, an RFC 3339
+    string, or absent."""
     if value is None:
         return None
     if isinstance(value, bool):
         raise MalformedNotification("invalid_time", "'time' must be Unix seconds or RFC 3339")
-    if isinstance(value, int):
-        return value
     if isinstance(value, float) and value.is_integer():
-        return int(value)
+        value = int(value)
+    if isinstance(value, int):
+        return value // 1000 if value >= _MILLISECONDS_FROM else value
     if isinstance(value, str):
+        if value[-1:] in ("Z", "z"):
+            value = value[:-1] + "+00:00"
         try:
-            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            parsed = datetime.fromisoformat(value)
         except ValueError:
             pass
         else:

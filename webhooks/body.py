@@ -39,14 +39,20 @@ async def read_capped_body(request: Request, limit: int) -> bytes:
 
 
 def gunzip_capped(data: bytes, limit: int) -> bytes:
-    """Decompress a gzip body, refusing output larger than ``limit`` bytes."""
-    decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    try:
-        output = decompressor.decompress(data, limit + 1)
-    except zlib.error as error:
-        raise MalformedBody("bad_gzip", f"the gzip body cannot be decoded: {error}") from error
-    if len(output) > limit:
-        raise _too_large(limit)
-    if not decompressor.eof:
-        raise MalformedBody("bad_gzip", "the gzip body is truncated")
-    return output
+    """Decompress a gzip body (every member of it), refusing output over ``limit`` bytes."""
+    if not data:
+        raise MalformedBody("bad_gzip", "the gzip body is empty")
+    output = bytearray()
+    remaining = data
+    while remaining:
+        decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            output += decompressor.decompress(remaining, limit + 1 - len(output))
+        except zlib.error as error:
+            raise MalformedBody("bad_gzip", f"the gzip body cannot be decoded: {error}") from error
+        if len(output) > limit:
+            raise _too_large(limit)
+        if not decompressor.eof:
+            raise MalformedBody("bad_gzip", "the gzip body is truncated")
+        remaining = decompressor.unused_data
+    return bytes(output)
