@@ -1,0 +1,219 @@
+"""Settings read from the environment: embedded defaults, required production values, secrecy."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from crmsync.settings import (
+    DEFAULT_DATABASE_URL,
+    DEFAULT_NYLAS_API_URI,
+    DEV_API_TOKEN,
+    DEV_WEBHOOK_SECRET,
+    Settings,
+    SettingsError,
+)
+
+REDIS = "redis://redis.internal:6379/0"
+API_KEY = "nyk_v0_ApiKeyZebraQuartz7741"
+WEBHOOK_SECRET = "whsec-CurrentMangoOtter2291"
+PREVIOUS_WEBHOOK_SECRET = "whsec-PreviousLemonHeron5530"
+API_TOKEN = "crm-token-VioletWalrus8812"
+
+PRODUCTION: dict[str, str] = {
+    "REDIS_URL": REDIS,
+    "NYLAS_API_KEY": API_KEY,
+    "NYLAS_WEBHOOK_SECRETS": f"{WEBHOOK_SECRET},{PREVIOUS_WEBHOOK_SECRET}",
+    "CRMSYNC_API_TOKENS": API_TOKEN,
+}
+
+
+def test_an_empty_environment_runs_embedded_with_development_defaults() -> None:
+    settings = Settings.from_environ({})
+
+    assert settings.database_url == DEFAULT_DATABASE_URL == "sqlite:///./crmsync.db"
+    assert settings.redis_url is None
+    assert settings.redis_namespace == "crmsync"
+    assert settings.nylas_api_key is None
+    assert settings.nylas_api_uri == DEFAULT_NYLAS_API_URI == "https://api.us.nylas.com"
+    assert settings.webhook_secret_bytes() == (b"crmsync-dev-webhook-secret",)
+    assert [str(token) for token in settings.api_tokens] == ["crmsync-dev-token"]
+    assert settings.max_body_bytes == 4 * 1024 * 1024
+    assert settings.dedupe_ttl_seconds == 3 * 24 * 3600
+    assert (settings.host, settings.port) == ("127.0.0.1", 8000)
+    assert settings.worker_threads == 4
+    assert settings.max_retries == 8
+    assert settings.dead_letter_ttl_days == 14
+    assert settings.log_level == "INFO"
+    assert settings.embedded is True
+    assert settings.uses_dev_secrets is True
+
+
+def test_a_blank_redis_url_still_means_embedded() -> None:
+    settings = Settings.from_environ({"REDIS_URL": "   "})
+
+    assert settings.redis_url is None
+    assert settings.embedded is True
+
+
+def test_a_complete_production_environment_uses_no_development_secret() -> None:
+    settings = Settings.from_environ(PRODUCTION)
+
+    assert settings.redis_url == REDIS
+    assert settings.embedded is False
+    assert settings.uses_dev_secrets is False
+    assert settings.nylas_api_key is not None
+    assert str(settings.nylas_api_key) == API_KEY
+    assert settings.webhook_secret_bytes() == (
+        WEBHOOK_SECRET.encode(),
+        PREVIOUS_WEBHOOK_SECRET.encode(),
+    )
+    assert [str(token) for token in settings.api_tokens] == [API_TOKEN]
+
+
+def test_redis_without_secrets_reports_every_missing_variable_at_once() -> None:
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_environ({"REDIS_URL": REDIS})
+
+    problems = refused.value.problems
+    assert len(problems) == 3
+    for name in ("NYLAS_WEBHOOK_SECRETS", "CRMSYNC_API_TOKENS", "NYLAS_API_KEY"):
+        assert sum(name in problem for problem in problems) == 1, name
+        assert name in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "missing", ["NYLAS_WEBHOOK_SECRETS", "CRMSYNC_API_TOKENS", "NYLAS_API_KEY"]
+)
+def test_redis_with_one_required_variable_missing_names_only_that_one(missing: str) -> None:
+    environ = {k: v for k, v in PRODUCTION.items() if k != missing}
+
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_environ(environ)
+
+    assert len(refused.value.problems) == 1
+    assert missing in refused.value.problems[0]
+
+
+def test_a_secret_list_of_only_commas_counts_as_missing() -> None:
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_environ({**PRODUCTION, "NYLAS_WEBHOOK_SECRETS": " , ,, "})
+
+    assert len(refused.value.problems) == 1
+    assert "NYLAS_WEBHOOK_SECRETS" in refused.value.problems[0]
+
+
+def test_comma_separated_secrets_are_trimmed_and_empty_entries_dropped() -> None:
+    settings = Settings.from_environ(
+        {
+            "NYLAS_WEBHOOK_SECRETS": f"  {WEBHOOK_SECRET} ,, {PREVIOUS_WEBHOOK_SECRET}\t,",
+            "CRMSYNC_API_TOKENS": f" {API_TOKEN} , second-token ",
+        }
+    )
+
+    assert settings.webhook_secret_bytes() == (
+        WEBHOOK_SECRET.encode(),
+        PREVIOUS_WEBHOOK_SECRET.encode(),
+    )
+    assert [str(token) for token in settings.api_tokens] == [API_TOKEN, "second-token"]
+
+
+def test_embedded_mode_keeps_a_development_value_that_was_not_replaced() -> None:
+    settings = Settings.from_environ({"NYLAS_WEBHOOK_SECRETS": WEBHOOK_SECRET})
+
+    assert [str(token) for token in settings.api_tokens] == [DEV_API_TOKEN]
+    assert settings.uses_dev_secrets is True
+
+
+def test_embedded_mode_with_both_values_replaced_uses_no_development_secret() -> None:
+    settings = Settings.from_environ(
+        {"NYLAS_WEBHOOK_SECRETS": WEBHOOK_SECRET, "CRMSYNC_API_TOKENS": API_TOKEN}
+    )
+
+    assert settings.webhook_secret_bytes() == (WEBHOOK_SECRET.encode(),)
+    assert DEV_WEBHOOK_SECRET.encode() not in settings.webhook_secret_bytes()
+    assert settings.uses_dev_secrets is False
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-3", "1.5", "4MiB"])
+def test_a_bad_body_limit_is_reported_by_name(value: str) -> None:
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_environ({"CRMSYNC_MAX_BODY_BYTES": value})
+
+    assert len(refused.value.problems) == 1
+    assert "CRMSYNC_MAX_BODY_BYTES" in refused.value.problems[0]
+    assert repr(value) in refused.value.problems[0]
+
+
+def test_several_bad_integers_are_reported_together() -> None:
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_environ({"CRMSYNC_PORT": "http", "CRMSYNC_WORKER_THREADS": "0"})
+
+    problems = refused.value.problems
+    assert len(problems) == 2
+    assert any("CRMSYNC_PORT" in problem for problem in problems)
+    assert any("CRMSYNC_WORKER_THREADS" in problem for problem in problems)
+
+
+def test_integers_are_read_with_surrounding_whitespace() -> None:
+    settings = Settings.from_environ(
+        {"CRMSYNC_MAX_BODY_BYTES": " 2097152 ", "CRMSYNC_DEDUPE_TTL_SECONDS": "3600"}
+    )
+
+    assert settings.max_body_bytes == 2 * 1024 * 1024
+    assert settings.dedupe_ttl_seconds == 3600
+
+
+def test_log_level_is_upper_cased() -> None:
+    assert Settings.from_environ({"CRMSYNC_LOG_LEVEL": "debug"}).log_level == "DEBUG"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("https://api.eu.nylas.com/", "https://api.eu.nylas.com"),
+        ("http://127.0.0.1:8123//", "http://127.0.0.1:8123"),
+        ("https://api.us.nylas.com", "https://api.us.nylas.com"),
+    ],
+)
+def test_nylas_api_uri_loses_its_trailing_slash(value: str, expected: str) -> None:
+    assert Settings.from_environ({"NYLAS_API_URI": value}).nylas_api_uri == expected
+
+
+def test_neither_repr_nor_str_shows_a_secret() -> None:
+    settings = Settings.from_environ(PRODUCTION)
+
+    for text in (repr(settings), str(settings), f"{settings}", f"{settings!r}"):
+        for secret in (API_KEY, WEBHOOK_SECRET, PREVIOUS_WEBHOOK_SECRET, API_TOKEN):
+            assert secret not in text
+        assert "nylas_api_uri=" in text  # the check looks at the right text
+
+
+def test_repr_does_not_show_passwords_inside_connection_urls() -> None:
+    settings = Settings.from_environ(
+        {
+            **PRODUCTION,
+            "REDIS_URL": "redis://:redis-pw-KiwiBadger4410@redis.internal:6379/0",
+            "DATABASE_URL": "postgresql+psycopg://crm:pg-pw-TulipMoose9023@db.internal/crm",
+        }
+    )
+
+    text = repr(settings)
+    assert "redis-pw-KiwiBadger4410" not in text
+    assert "pg-pw-TulipMoose9023" not in text
+
+
+def test_settings_are_frozen() -> None:
+    settings = Settings.from_environ({})
+
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.redis_url = REDIS  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("value", ["1_000", "+5", " 12 3", "١٢"])
+def test_numbers_are_plain_digits(value: str) -> None:
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_environ({"CRMSYNC_MAX_BODY_BYTES": value})
+
+    assert "CRMSYNC_MAX_BODY_BYTES" in str(refused.value)
