@@ -18,7 +18,7 @@ class NotificationState(StrEnum):
     PENDING = "pending"  # stored, its handler has not finished
     RECEIVED = "received"  # acknowledged; no handler acts on its kind of work yet
     PROCESSED = "processed"  # its handler did its work
-    FAILED = "failed"  # its handler gave up; see last_error
+    FAILED = "failed"  # its last attempt failed (see last_error); it may still be retried
 
 
 class RawNotification(SQLModel, table=True):

@@ -16,13 +16,15 @@ from starlette.testclient import TestClient
 from crmsync.app import build_app
 from crmsync.runtime import Runtime
 from crmsync.settings import Settings
+from domain.triggers import WorkKind
 from simulator import notifications as sim
-from storage.tables import RawNotification
+from storage.tables import NotificationState, RawNotification
 from tests.support.harness import nothing_queued, queue_lengths, settings_for
 from tests.support.live_server import serve
 from tests.support.nylas import signed
 from tests.support.services import REDIS_URL, wait_for
 from tests.support.tcp_proxy import TcpProxy
+from workers.actors.notifications import HANDLERS
 
 URL = "/webhooks/nylas"
 
@@ -200,3 +202,30 @@ def test_nothing_is_lost_while_redis_is_down(
     assert {row.notification_id for row in stored(runtime)} == {before["id"], during["id"]}
     wait_for(lambda: queues_drained(redis_client, redis_namespace), what="queues to drain")
     assert not nothing_queued(redis_client, redis_namespace)  # dedupe keys remain for retries
+
+
+@pytest.mark.usefixtures("worker")
+def test_a_failing_handler_is_recorded_retried_and_dead_lettered(
+    client: TestClient,
+    runtime: Runtime,
+    redis_client: redis.Redis,
+    redis_namespace: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(context: object, notification: object) -> NotificationState:
+        raise RuntimeError("the CRM database said no")
+
+    monkeypatch.setitem(HANDLERS, WorkKind.GRANTS, broken)
+    body, headers = signed(sim.grant_expired("grant-1"))
+
+    assert client.post(URL, content=body, headers=headers).status_code == 200
+
+    # One attempt and the one retry the test settings allow, then the dead letters.
+    wait_for(
+        lambda: queue_lengths(redis_client, redis_namespace)["notifications.grants.XQ"] == 1,
+        what="the message to be dead-lettered",
+    )
+    [row] = stored(runtime)
+    assert row.state == "failed"
+    assert row.attempts == 2
+    assert row.last_error == "RuntimeError: the CRM database said no"

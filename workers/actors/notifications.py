@@ -49,9 +49,23 @@ def handle_notification(
         )
     if not stored:
         logger.info("notification already stored; handling again", extra=log_fields)
-    # A kind of None means the routing table changed since it was queued: keep it, do nothing.
-    kind = notification.kind
-    state = NotificationState.RECEIVED if kind is None else HANDLERS[kind](context, notification)
+    # No kind means the routing table changed since it was queued: keep it, do nothing more.
+    handler = HANDLERS[notification.kind] if notification.kind else acknowledge_only
+    try:
+        state = handler(context, notification)
+    except Exception as error:
+        # Recorded for operators, then re-raised so Dramatiq retries it and, once the retries
+        # are spent, dead-letters it.
+        with transaction(context.engine) as session:
+            mark_notification(
+                session,
+                notification.notification_id,
+                NotificationState.FAILED,
+                context.clock(),
+                error=f"{type(error).__name__}: {error}",
+            )
+        logger.exception("notification handler failed", extra=log_fields)
+        raise
     with transaction(context.engine) as session:
         mark_notification(session, notification.notification_id, state, context.clock())
     logger.info("notification %s", state.value, extra=log_fields)
