@@ -13,7 +13,13 @@ from typing import Any
 
 import orjson
 
-_STANDARD_ATTRIBUTES = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+# Record attributes that are not the caller's ``extra=``; uvicorn's ``color_message`` is the
+# message again with terminal colour codes.
+_STANDARD_ATTRIBUTES = set(vars(logging.makeLogRecord({}))) | {
+    "message",
+    "asctime",
+    "color_message",
+}
 
 
 class JsonFormatter(logging.Formatter):

@@ -8,48 +8,25 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
-import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
+from tests.support.processes import (
+    DEMO_TYPES,
+    clean_environment,
+    command,
+    free_port,
+    handled_types,
+    listening,
+)
 from tests.support.services import wait_for
 
-CRMSYNC = str(Path(sys.executable).with_name("crmsync"))
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def listening(port: int) -> bool:
-    with socket.socket() as probe:
-        return probe.connect_ex(("127.0.0.1", port)) == 0
-
-
-def stored_types(database: Path) -> list[str]:
-    if not database.exists():
-        return []
-    with sqlite3.connect(database) as connection:
-        try:
-            rows = connection.execute(
-                "SELECT type FROM raw_notifications WHERE state != 'pending' ORDER BY type"
-            ).fetchall()
-        except sqlite3.OperationalError:  # not migrated yet
-            return []
-    return [row[0] for row in rows]
+CRMSYNC = command("crmsync")
 
 
 def test_run_on_embedded_defaults_stores_signed_samples(tmp_path: Path) -> None:
     port = free_port()
-    environment = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("CRMSYNC_", "NYLAS_")) and key not in {"DATABASE_URL", "REDIS_URL"}
-    }
+    environment = clean_environment()
     server = subprocess.Popen(  # noqa: S603  (our own command)
         [CRMSYNC, "run", "--port", str(port)],
         cwd=tmp_path,
@@ -74,11 +51,8 @@ def test_run_on_embedded_defaults_stores_signed_samples(tmp_path: Path) -> None:
         assert demo.returncode == 0, demo.stdout + demo.stderr
         assert demo.stdout.count("200 ") == 5
 
-        # message.created, its truncated twin, two v2 deltas, and the grant expiry; the
-        # repeated message.created is a duplicate and is not stored again.
-        expected = sorted(["message.created"] * 3 + ["message.created.truncated", "grant.expired"])
         database = tmp_path / "crmsync.db"
-        wait_for(lambda: stored_types(database) == expected, what="the samples to be stored")
+        wait_for(lambda: handled_types(database) == DEMO_TYPES, what="the samples to be stored")
     finally:
         server.send_signal(signal.SIGINT)
         output, _ = server.communicate(timeout=30)
@@ -103,11 +77,7 @@ def test_migrate_command_creates_the_schema(tmp_path: Path) -> None:
 
 
 def test_missing_required_settings_stop_start_up_naming_them(tmp_path: Path) -> None:
-    environment = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("CRMSYNC_", "NYLAS_"))
-    }
+    environment = clean_environment()
     environment["REDIS_URL"] = "redis://127.0.0.1:6379/0"
 
     result = subprocess.run(  # noqa: S603
