@@ -20,6 +20,7 @@ from tests.support.processes import (
     free_port,
     handled_types,
     listening,
+    run_command,
 )
 from tests.support.services import REDIS_URL, wait_for
 
@@ -64,22 +65,14 @@ def test_web_and_worker_processes_store_notifications_signed_with_either_secret(
             )
         )
 
-    migrate = subprocess.run(  # noqa: S603
-        [command("crmsync"), "migrate"], env=environment, capture_output=True, check=False
-    )
+    migrate = run_command("crmsync", "migrate", env=environment)
     assert migrate.returncode == 0, migrate.stderr
     start(command("uvicorn"), "--factory", "crmsync.app:build_app", "--port", str(port))
     start(command("dramatiq"), "crmsync.worker:setup", "--processes", "1", "--threads", "2")
     wait_for(lambda: listening(port), what="the web process to listen")
 
-    demo = subprocess.run(  # noqa: S603
-        [command("crmsync"), "demo", "--url", f"http://127.0.0.1:{port}", "--secret", "old-secret"],
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    url = f"http://127.0.0.1:{port}"
+    demo = run_command("crmsync", "demo", "--url", url, "--secret", "old-secret", env=environment)
 
     assert demo.returncode == 0, demo.stdout + demo.stderr
     wait_for(lambda: handled_types(database) == DEMO_TYPES, what="the worker to store them")

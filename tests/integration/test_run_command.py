@@ -18,6 +18,7 @@ from tests.support.processes import (
     free_port,
     handled_types,
     listening,
+    run_command,
 )
 from tests.support.services import wait_for
 
@@ -39,14 +40,8 @@ def test_run_on_embedded_defaults_stores_signed_samples(tmp_path: Path) -> None:
         wait_for(lambda: listening(port) or server.poll() is not None, what="crmsync to listen")
         assert server.poll() is None, "crmsync run exited at start-up"
 
-        demo = subprocess.run(  # noqa: S603
-            [CRMSYNC, "demo", "--url", f"http://127.0.0.1:{port}"],
-            cwd=tmp_path,
-            env=environment,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
+        demo = run_command(
+            "crmsync", "demo", "--url", f"http://127.0.0.1:{port}", env=environment, cwd=tmp_path
         )
         assert demo.returncode == 0, demo.stdout + demo.stderr
         assert demo.stdout.count("200 ") == 5
@@ -68,9 +63,7 @@ def test_migrate_command_creates_the_schema(tmp_path: Path) -> None:
     environment = {**os.environ, "DATABASE_URL": url}
     environment.pop("REDIS_URL", None)
 
-    result = subprocess.run(  # noqa: S603
-        [CRMSYNC, "migrate"], env=environment, capture_output=True, text=True, check=False
-    )
+    result = run_command("crmsync", "migrate", env=environment)
 
     assert result.returncode == 0, result.stderr
     assert "revision 0001" in result.stdout
@@ -80,15 +73,7 @@ def test_missing_required_settings_stop_start_up_naming_them(tmp_path: Path) -> 
     environment = clean_environment()
     environment["REDIS_URL"] = "redis://127.0.0.1:6379/0"
 
-    result = subprocess.run(  # noqa: S603
-        [CRMSYNC, "run"],
-        cwd=tmp_path,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_command("crmsync", "run", env=environment, cwd=tmp_path)
 
     assert result.returncode == 2
     for name in ("NYLAS_WEBHOOK_SECRETS", "CRMSYNC_API_TOKENS", "NYLAS_API_KEY"):

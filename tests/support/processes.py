@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import sqlite3
+import subprocess
 import sys
 from pathlib import Path
 
@@ -53,3 +54,18 @@ def handled_types(database: Path) -> list[str]:
 # What `crmsync demo` stores: a message, its truncated twin, two v2 deltas and a grant expiry;
 # its repeated message is a duplicate and is not stored again.
 DEMO_TYPES = sorted(["message.created"] * 3 + ["message.created.truncated", "grant.expired"])
+
+
+def run_command(
+    name: str, *arguments: str, env: dict[str, str], cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run one of crmsync's console scripts to completion, capturing its output as text."""
+    return subprocess.run(  # noqa: S603  (our own commands)
+        [command(name), *arguments],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
