@@ -9,17 +9,16 @@ from alembic.config import Config
 from sqlalchemy import Engine
 
 
-def alembic_config(engine: Engine) -> Config:
-    """An Alembic configuration bound to ``engine``'s database and crmsync's migrations."""
+def alembic_config() -> Config:
+    """An Alembic configuration for crmsync's migrations; the connection is added per run."""
     config = Config()
     config.set_main_option("script_location", str(files("storage").joinpath("migrations")))
-    config.attributes["engine"] = engine
     return config
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Apply every migration up to ``revision``; a no-op on an up-to-date database."""
-    config = alembic_config(engine)
+    config = alembic_config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)

@@ -57,9 +57,3 @@ def mark_notification(
     row.handled_at = now
     session.add(row)
 
-
-def get_notification(session: Session, notification_id: str) -> RawNotification | None:
-    """The stored notification with this id, if any."""
-    return session.exec(
-        select(RawNotification).where(RawNotification.notification_id == notification_id)
-    ).first()
