@@ -56,4 +56,3 @@ def mark_notification(
     row.last_error = error
     row.handled_at = now
     session.add(row)
-
