@@ -1,0 +1,492 @@
+"""The one place crmsync calls the Nylas API: the ``nylas`` SDK behind retries and plain dicts.
+
+The SDK never retries and leaks ``requests`` exceptions (NYLAS.md 6.4), so every call goes
+through one tenacity loop here (A3): a 429 waits for its ``Retry-After``; 5xx, timeouts,
+refused connections and non-JSON bodies (a proxy's HTML 502) back off exponentially with
+jitter. What is left is one small error tree for the actors: :class:`NylasRejected` (do not
+retry), :class:`NylasUnavailable` (retry later), :class:`NylasRateLimited` (retry after a
+known delay, through the queue rather than by blocking a worker thread). Lookups answer None
+on 404, because a message that is gone is a normal state of a mailbox (E5).
+
+Results are wire-shaped dicts (``"from"``, not ``from_``), so the rest of crmsync never
+imports the SDK's models.
+"""
+
+from __future__ import annotations
+
+import ast
+import logging
+import math
+import random
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from functools import partial
+from typing import Any, TypeVar
+
+import nylas
+import requests
+from nylas.models.errors import NylasApiError, NylasSdkTimeoutError
+from prometheus_client import Counter
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+
+T = TypeVar("T")
+Wire = dict[str, Any]
+
+MAX_ANY_EMAIL = 25  # the Messages API refuses more (NYLAS.md 3.1)
+MAX_PAGE_SIZE = 200
+
+logger = logging.getLogger(__name__)
+
+NYLAS_API_CALLS = Counter(
+    "crmsync_nylas_api_calls_total",
+    "HTTP attempts against the Nylas API, by operation and outcome (status code or failure).",
+    ["operation", "outcome"],
+)
+
+_CONNECTION_ERRORS = (
+    requests.exceptions.ConnectionError,
+    requests.exceptions.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+)
+_jitter_source = random.SystemRandom()
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How hard one call tries before giving up.
+
+    ``jitter`` is the share of each backoff drawn at random: 0 waits exactly
+    ``initial * 2**(attempt-1)`` (capped at ``backoff_max_seconds``), 0.5 waits between half
+    and all of it, 1 anywhere up to it. A 429's ``Retry-After`` is waited exactly, unless it
+    is longer than ``max_retry_after_seconds``: then :class:`NylasRateLimited` is raised at
+    once, because a worker thread should not sleep for minutes. ``sleep`` is injectable so
+    tests record waits instead of sleeping.
+    """
+
+    max_attempts: int = 5
+    backoff_initial_seconds: float = 0.5
+    backoff_max_seconds: float = 8.0
+    jitter: float = 0.5
+    max_retry_after_seconds: float = 30.0
+    sleep: Callable[[float], None] = field(default=time.sleep, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        if not 0.0 <= self.jitter <= 1.0:
+            raise ValueError("jitter must be between 0 and 1")
+        if self.backoff_initial_seconds < 0 or self.backoff_max_seconds < 0:
+            raise ValueError("backoff seconds must not be negative")
+
+
+# Errors ------------------------------------------------------------------------------------
+
+
+class NylasError(Exception):
+    """Base class for every error raised by :class:`NylasGateway`."""
+
+    reason = "nylas_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NylasRejected(NylasError):
+    """Raised when Nylas refuses a request with a 4xx other than 429: retrying cannot help."""
+
+    reason = "rejected"
+
+    def __init__(self, message: str, *, status_code: int | None, error_type: str | None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.error_type = error_type
+
+
+class NylasNotFound(NylasRejected):
+    """Raised when a listing's grant (or object) does not exist (404); lookups return None."""
+
+    reason = "not_found"
+
+
+class NylasMalformedResponse(NylasRejected):
+    """Raised when a response decodes as JSON but lacks what the SDK requires (a KeyError)."""
+
+    reason = "malformed_response"
+
+
+class NylasUnavailable(NylasError):
+    """Raised when 429s, 5xx, timeouts or broken connections outlast every attempt.
+
+    ``cause`` is the last failure; ``retry_after_seconds`` is set when it was a 429 that said
+    how long to wait.
+    """
+
+    reason = "unavailable"
+
+    def __init__(
+        self, message: str, *, cause: BaseException, retry_after_seconds: float | None = None
+    ) -> None:
+        super().__init__(message)
+        self.cause = cause
+        self.retry_after_seconds = retry_after_seconds
+
+
+class NylasRateLimited(NylasError):
+    """Raised when a 429's ``Retry-After`` is longer than the policy will sleep in-process.
+
+    The actor should ask the queue to retry after ``retry_after_seconds``.
+    """
+
+    reason = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after_seconds: float) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
+
+
+# Pure retry decisions ----------------------------------------------------------------------
+
+
+def parse_retry_after(value: str | None, *, now: float) -> float | None:
+    """Seconds to wait from a ``Retry-After`` value (delay-seconds or an HTTP date).
+
+    None when absent or unreadable; a date in the past gives 0.
+    """
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            moment = parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
+        return max(0.0, moment.timestamp() - now)
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
+
+
+def retry_after_of(error: BaseException, *, now: float) -> float | None:
+    """The ``Retry-After`` of a 429 from the SDK, or None."""
+    if not isinstance(error, NylasApiError) or error.status_code != 429:
+        return None
+    headers: Mapping[str, str] | None = error.headers
+    return parse_retry_after(headers.get("Retry-After") if headers else None, now=now)
+
+
+def backoff_seconds(attempt: int, policy: RetryPolicy, draw: float) -> float:
+    """The wait after failed attempt number ``attempt`` (from 1); ``draw`` is in [0, 1)."""
+    base = min(policy.backoff_max_seconds, policy.backoff_initial_seconds * 2.0 ** (attempt - 1))
+    return base * (1.0 - policy.jitter * draw)
+
+
+def wait_seconds(
+    error: BaseException | None, attempt: int, policy: RetryPolicy, *, draw: float, now: float
+) -> float:
+    """How long to wait before retrying after ``error``: its Retry-After, else backoff."""
+    delay = None if error is None else retry_after_of(error, now=now)
+    return delay if delay is not None else backoff_seconds(attempt, policy, draw)
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether another attempt may succeed: 429, 5xx, timeouts, connections, non-JSON bodies."""
+    if isinstance(error, NylasApiError):
+        status: int = error.status_code
+        return status == 429 or status >= 500
+    return isinstance(
+        error, (NylasSdkTimeoutError, requests.exceptions.JSONDecodeError, *_CONNECTION_ERRORS)
+    )
+
+
+def outcome_of(error: BaseException) -> str:
+    """The metric outcome of one failed HTTP attempt."""
+    if isinstance(error, NylasApiError):
+        return str(error.status_code)
+    if isinstance(error, NylasSdkTimeoutError | requests.exceptions.Timeout):
+        return "timeout"
+    if isinstance(error, requests.exceptions.JSONDecodeError):
+        return "invalid_body"
+    if isinstance(error, _CONNECTION_ERRORS):
+        return "connection_error"
+    if isinstance(error, requests.exceptions.RequestException):
+        return "request_error"  # e.g. a malformed api_uri: nothing was sent
+    return "malformed_response"
+
+
+def normalise_attributes(value: object) -> list[str]:
+    """Folder ``attributes`` as a list of strings.
+
+    SDK 6.18 types them ``Optional[str]`` and hands back ``"['\\\\Sent']"`` (NYLAS.md 6.7).
+    ``ast.literal_eval`` reads that back without evaluating code; a lone flag stays one flag.
+    """
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        text = value
+        try:
+            value = ast.literal_eval(text)
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            return [text]
+        if isinstance(value, str):
+            return [value]
+    if isinstance(value, list | tuple | set):
+        return [str(item) for item in value]
+    return [str(value)]
+
+
+# The gateway -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MessagePage:
+    """One page of ``GET /messages``; ``next_cursor`` is None on the last page."""
+
+    messages: list[Wire]
+    next_cursor: str | None
+
+
+class NylasGateway:
+    """Grants, folders and messages from Nylas, retried by one policy, as wire dicts."""
+
+    def __init__(
+        self,
+        api_key: str,
+        api_uri: str,
+        *,
+        timeout_seconds: float = 30,
+        policy: RetryPolicy | None = None,
+    ) -> None:
+        # The SDK appends paths as-is: a trailing slash would give "//v3/..." (NYLAS.md 6.6).
+        self._client = nylas.Client(api_key, api_uri=api_uri.rstrip("/"), timeout=timeout_seconds)
+        self._policy = policy or RetryPolicy()
+
+    def find_grant(self, grant_id: str) -> Wire | None:
+        """The grant, or None when Nylas does not know it."""
+
+        def call() -> Wire:
+            wire: Wire = self._client.grants.find(grant_id).data.to_dict()
+            return wire
+
+        return self._find("find_grant", grant_id, call)
+
+    def find_message(self, grant_id: str, message_id: str) -> Wire | None:
+        """The message, or None when it is gone (404): nothing to store, nothing failed."""
+
+        def call() -> Wire:
+            wire: Wire = self._client.messages.find(grant_id, message_id).data.to_dict()
+            return wire
+
+        return self._find("find_message", grant_id, call)
+
+    def list_folders(self, grant_id: str) -> list[Wire]:
+        """Every folder of the grant, however deep, each with ``attributes`` as a list.
+
+        Microsoft lists only two levels (NYLAS.md 3.2), so any folder whose ``child_count``
+        says it has children not yet seen is listed again with ``parent_id``, level by level.
+        Other providers have no ``child_count`` and cost one listing.
+        """
+        found: dict[str, Wire] = {}
+        walked: set[str] = set()
+        pending: list[str | None] = [None]
+        while pending:
+            parent_id = pending.pop()
+            query: dict[str, Any] = {"limit": MAX_PAGE_SIZE}
+            if parent_id is not None:
+                query["parent_id"] = parent_id
+                walked.add(parent_id)
+            for folder in self._all_folder_pages(grant_id, query):
+                found.setdefault(folder["id"], folder)
+            pending = [fid for fid in _incomplete_parents(found.values()) if fid not in walked]
+        return list(found.values())
+
+    def list_messages(
+        self,
+        grant_id: str,
+        *,
+        any_email: Sequence[str] | None = None,
+        in_folder: str | None = None,
+        received_after: int | None = None,
+        received_before: int | None = None,
+        limit: int = MAX_PAGE_SIZE,
+        page_token: str | None = None,
+    ) -> MessagePage:
+        """One page of the grant's messages, newest first, filtered as asked.
+
+        ``any_email`` matches From, To, CC or BCC; it is joined with commas here because the
+        SDK would send repeated keys, which the API does not document (NYLAS.md 6.6).
+
+        Raises:
+            ValueError: more than 25 addresses, an empty list, or ``limit`` outside 1..200.
+        """
+        if not 1 <= limit <= MAX_PAGE_SIZE:
+            raise ValueError(f"limit must be between 1 and {MAX_PAGE_SIZE}, got {limit}")
+        query: dict[str, Any] = {"limit": limit}
+        if any_email is not None:
+            query["any_email"] = _joined_addresses(any_email)
+        optional = {
+            "in": in_folder,
+            "received_after": received_after,
+            "received_before": received_before,
+            "page_token": page_token,
+        }
+        query.update({key: value for key, value in optional.items() if value is not None})
+
+        def call() -> MessagePage:
+            response = self._client.messages.list(grant_id, query_params=query)
+            return MessagePage([m.to_dict() for m in response.data], response.next_cursor or None)
+
+        return self._call("list_messages", grant_id, call)
+
+    # Internals -------------------------------------------------------------------------------
+
+    def _all_folder_pages(self, grant_id: str, query: dict[str, Any]) -> list[Wire]:
+        """Every page of one folder listing, each page its own retried call."""
+        folders: list[Wire] = []
+        page_token: str | None = None
+        while True:
+            page_query = query if page_token is None else {**query, "page_token": page_token}
+            call = partial(self._folder_page, grant_id, page_query)
+            page, page_token = self._call("list_folders", grant_id, call)
+            folders += page
+            if page_token is None:
+                return folders
+
+    def _folder_page(self, grant_id: str, query: dict[str, Any]) -> tuple[list[Wire], str | None]:
+        response = self._client.folders.list(grant_id, query_params=query)
+        return [_folder_wire(f) for f in response.data], response.next_cursor or None
+
+    def _find(self, operation: str, grant_id: str, call: Callable[[], Wire]) -> Wire | None:
+        try:
+            return self._call(operation, grant_id, call)
+        except NylasNotFound:
+            return None
+
+    def _call(self, operation: str, grant_id: str, call: Callable[[], T]) -> T:
+        """Run ``call`` under the retry policy; every failure leaves as a :class:`NylasError`."""
+        policy = self._policy
+        retrying = Retrying(
+            stop=stop_after_attempt(policy.max_attempts),
+            wait=self._wait,
+            retry=retry_if_exception(is_transient),
+            sleep=policy.sleep,
+            reraise=True,
+            before_sleep=lambda state: _log_retry(operation, grant_id, state),
+        )
+        try:
+            result: T = retrying(self._attempt, operation, call)
+            return result
+        except NylasError:
+            raise
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            raise NylasUnavailable(
+                f"Nylas {operation} for grant {grant_id} still failing after "
+                f"{policy.max_attempts} attempts: {outcome_of(exc)} ({exc})",
+                cause=exc,
+                retry_after_seconds=retry_after_of(exc, now=time.time()),
+            ) from exc
+
+    def _attempt(self, operation: str, call: Callable[[], T]) -> T:
+        """One HTTP attempt, counted; permanent failures become errors that are never retried."""
+        try:
+            result = call()
+        except NylasApiError as exc:
+            NYLAS_API_CALLS.labels(operation, str(exc.status_code)).inc()
+            permanent = self._permanent(operation, exc)
+            if permanent is None:
+                raise
+            raise permanent from exc
+        except Exception as exc:
+            NYLAS_API_CALLS.labels(operation, outcome_of(exc)).inc()
+            # JSONDecodeError is a ValueError too: transient is decided first.
+            if is_transient(exc):
+                raise
+            if isinstance(exc, requests.exceptions.RequestException):
+                raise NylasRejected(
+                    f"Nylas {operation} could not be sent: {exc}", status_code=None, error_type=None
+                ) from exc
+            if isinstance(exc, KeyError | ValueError | TypeError):
+                raise NylasMalformedResponse(
+                    f"Nylas {operation} answered without a field the SDK requires: {exc!r}",
+                    status_code=None,
+                    error_type=None,
+                ) from exc
+            raise
+        NYLAS_API_CALLS.labels(operation, "200").inc()
+        return result
+
+    def _permanent(self, operation: str, exc: NylasApiError) -> NylasError | None:
+        """The error to raise at once for ``exc``, or None when it is worth retrying."""
+        status = exc.status_code
+        if status == 429:
+            delay = retry_after_of(exc, now=time.time())
+            if delay is not None and delay > self._policy.max_retry_after_seconds:
+                return NylasRateLimited(
+                    f"Nylas {operation} rate-limited; retry after {delay:g}s",
+                    retry_after_seconds=delay,
+                )
+            return None
+        if status >= 500:
+            return None
+        error_cls = NylasNotFound if status == 404 else NylasRejected
+        return error_cls(
+            f"Nylas {operation} rejected with {status} {exc.type}: {exc}",
+            status_code=status,
+            error_type=exc.type,
+        )
+
+    def _wait(self, state: RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome is not None else None
+        return wait_seconds(
+            error,
+            state.attempt_number,
+            self._policy,
+            draw=_jitter_source.random(),
+            now=time.time(),
+        )
+
+
+def _joined_addresses(addresses: Sequence[str]) -> str:
+    if isinstance(addresses, str):
+        raise ValueError("any_email must be a sequence of addresses, not one string")
+    cleaned = [address.strip() for address in addresses]
+    if not cleaned or any(not a or "," in a for a in cleaned):
+        raise ValueError("any_email needs 1 to 25 addresses, none empty or holding a comma")
+    if len(cleaned) > MAX_ANY_EMAIL:
+        raise ValueError(f"any_email accepts at most {MAX_ANY_EMAIL} addresses, got {len(cleaned)}")
+    return ",".join(cleaned)
+
+
+def _folder_wire(folder: Any) -> Wire:
+    wire: Wire = folder.to_dict()
+    wire["attributes"] = normalise_attributes(wire.get("attributes"))
+    return wire
+
+
+def _incomplete_parents(found: Iterable[Wire]) -> list[str]:
+    """Ids of folders whose ``child_count`` is more than the children already listed."""
+    folders = list(found)
+    listed: dict[str, int] = {}
+    for folder in folders:
+        parent = folder.get("parent_id")
+        if parent is not None:
+            listed[parent] = listed.get(parent, 0) + 1
+    return [f["id"] for f in folders if (f.get("child_count") or 0) > listed.get(f["id"], 0)]
+
+
+def _log_retry(operation: str, grant_id: str, state: RetryCallState) -> None:
+    error = state.outcome.exception() if state.outcome is not None else None
+    logger.warning(
+        "Nylas call failed; retrying",
+        extra={
+            "operation": operation,
+            "grant_id": grant_id,
+            "attempt": state.attempt_number,
+            "outcome": outcome_of(error) if error is not None else "unknown",
+            "wait_seconds": state.upcoming_sleep,
+        },
+    )
