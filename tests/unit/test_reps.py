@@ -1,0 +1,546 @@
+"""A rep as the CRM registers it (rule E1), and its account status vocabulary (rule A1)."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from domain.accounts import (
+    EXPLANATIONS,
+    AccountStatus,
+    StatusExplanation,
+    explain,
+    status_for_new_grant,
+)
+from domain.email_rules import EmailSyncSettings
+from domain.folders import FolderSelection
+from domain.reps import (
+    DEFAULT_CALENDAR_DAYS_AFTER,
+    MAX_CALENDAR_DAYS_AFTER,
+    PROVIDERS,
+    InvalidRep,
+    Rep,
+    RepDocument,
+    parse_rep,
+    validate_rep_id,
+)
+
+GRANT = "0e8f1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b"
+EMAIL = "ann@sellerco.example"
+
+
+def rep_document(**settings: Any) -> dict[str, Any]:
+    return {"email": EMAIL, "settings": settings}
+
+
+def test_a_rep_with_only_an_email_gets_the_manuals_defaults() -> None:
+    assert parse_rep({"email": "Ann Lee <Ann@SellerCo.example>"}) == RepDocument(
+        email=EMAIL,
+        grant_id=None,
+        provider=None,
+        email_sync_enabled=True,
+        folders=FolderSelection(),
+        calendar_sync_enabled=True,
+        calendar_name=None,
+        calendar_days_after=DEFAULT_CALENDAR_DAYS_AFTER,
+        sync_from=None,
+    )
+    assert DEFAULT_CALENDAR_DAYS_AFTER == 30
+
+
+def test_a_full_rep_document_is_read() -> None:
+    document = {
+        "email": EMAIL,
+        "grant_id": f" {GRANT} ",
+        "provider": "google",
+        "settings": {
+            "email_sync": False,
+            "folders": "Inbox\\CoolStuff;NotAsCoolStuff",
+            "calendar_sync": False,
+            "calendar_name": " Work ",
+            "calendar_days_after": 14,
+            "sync_from": "2026-10-01T00:00:00Z",
+        },
+    }
+
+    assert parse_rep(document) == RepDocument(
+        email=EMAIL,
+        grant_id=GRANT,
+        provider="google",
+        email_sync_enabled=False,
+        folders=FolderSelection(("CoolStuff", "NotAsCoolStuff")),
+        calendar_sync_enabled=False,
+        calendar_name="Work",
+        calendar_days_after=14,
+        sync_from=datetime(2026, 10, 1, tzinfo=UTC),
+    )
+
+
+@pytest.mark.parametrize(
+    ("settings", "field", "expected"),
+    [
+        pytest.param(
+            {"folders": None}, "folders", FolderSelection(), id="null folders are the default"
+        ),
+        pytest.param(
+            {"folders": ""}, "folders", FolderSelection(), id="empty folders are the default"
+        ),
+        pytest.param(
+            {"folders": "CoolStuff;NotAsCoolStuff"},
+            "folders",
+            FolderSelection(("CoolStuff", "NotAsCoolStuff")),
+            id="folders are read from a semicolon list",
+        ),
+        pytest.param(
+            {"folders": ["CoolStuff", "Inbox/Awesome"]},
+            "folders",
+            FolderSelection(("CoolStuff", "Awesome")),
+            id="folders are read from a list",
+        ),
+        pytest.param(
+            {"folders": []}, "folders", FolderSelection(), id="an empty folder list is the default"
+        ),
+        pytest.param(
+            {"calendar_days_after": None}, "calendar_days_after", 30, id="null days after is thirty"
+        ),
+        pytest.param(
+            {"calendar_days_after": 0}, "calendar_days_after", 0, id="zero days after is accepted"
+        ),
+        pytest.param(
+            {"calendar_days_after": 365},
+            "calendar_days_after",
+            365,
+            id="365 days after is accepted",
+        ),
+        pytest.param(
+            {"calendar_name": None}, "calendar_name", None, id="a null calendar name is none"
+        ),
+        pytest.param(
+            {"email_sync": True}, "email_sync_enabled", True, id="email sync true is accepted"
+        ),
+        pytest.param(
+            {"calendar_sync": False},
+            "calendar_sync_enabled",
+            False,
+            id="calendar sync false is accepted",
+        ),
+        pytest.param(
+            {"sync_from": None},
+            "sync_from",
+            None,
+            id="a null sync-from counts from the authorisation",
+        ),
+        pytest.param(
+            {"sync_from": "2026-10-01T00:00:00Z"},
+            "sync_from",
+            datetime(2026, 10, 1, tzinfo=UTC),
+            id="sync-from with Z is read in utc",
+        ),
+        pytest.param(
+            {"sync_from": "2026-10-01T00:00:00z"},
+            "sync_from",
+            datetime(2026, 10, 1, tzinfo=UTC),
+            id="sync-from with a lower-case z is read in utc",
+        ),
+        pytest.param(
+            {"sync_from": "2026-10-01T02:00:00+02:00"},
+            "sync_from",
+            datetime(2026, 10, 1, tzinfo=UTC),
+            id="sync-from with an offset is converted to utc",
+        ),
+        pytest.param(
+            {"sync_from": "2026-09-30T19:00:00-05:00"},
+            "sync_from",
+            datetime(2026, 10, 1, tzinfo=UTC),
+            id="sync-from with a negative offset is converted to utc",
+        ),
+        pytest.param(
+            {"sync_from": "2026-10-01T00:00:00.250Z"},
+            "sync_from",
+            datetime(2026, 10, 1, 0, 0, 0, 250000, tzinfo=UTC),
+            id="sync-from keeps its fraction of a second",
+        ),
+    ],
+)
+def test_a_setting_is_read(settings: dict[str, Any], field: str, expected: Any) -> None:
+    assert getattr(parse_rep(rep_document(**settings)), field) == expected
+
+
+@pytest.mark.parametrize("provider", sorted(PROVIDERS))
+def test_each_known_provider_is_accepted(provider: str) -> None:
+    assert parse_rep({"email": EMAIL, "provider": provider}).provider == provider
+
+
+def test_the_known_providers_are_those_nylas_connects() -> None:
+    assert frozenset({"google", "microsoft", "imap", "icloud", "yahoo", "ews"}) == PROVIDERS
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        pytest.param(
+            [EMAIL], "a rep must be a JSON object", id="a rep that is not an object is refused"
+        ),
+        pytest.param(None, "a rep must be a JSON object", id="a null rep is refused"),
+        pytest.param(
+            {},
+            "'email' (the rep's mailbox address) is required",
+            id="a rep without an email is refused",
+        ),
+        pytest.param(
+            {"email": None},
+            "'email' (the rep's mailbox address) is required",
+            id="a null email is refused",
+        ),
+        pytest.param(
+            {"email": 5},
+            "'email' (the rep's mailbox address) is required",
+            id="an email that is not text is refused",
+        ),
+        pytest.param(
+            {"email": "ann.sellerco.example"},
+            "'email': 'ann.sellerco.example' is not an email address",
+            id="an email without an at sign is refused",
+        ),
+        pytest.param(
+            {"email": "ann@x.example, bob@x.example"},
+            "'email': 'ann@x.example, bob@x.example' is not an email address",
+            id="two emails are refused",
+        ),
+        pytest.param(
+            {"email": EMAIL, "settings": "CoolStuff"},
+            "'settings' must be an object",
+            id="settings that are not an object are refused",
+        ),
+        pytest.param(
+            {"email": EMAIL, "settings": ["email_sync"]},
+            "'settings' must be an object",
+            id="settings as a list are refused",
+        ),
+        pytest.param(
+            {"email": EMAIL, "provider": "gmail"},
+            "'provider' must be one of ews, google, icloud, imap, microsoft, yahoo",
+            id="an unknown provider is refused with the known ones",
+        ),
+        pytest.param(
+            {"email": EMAIL, "provider": "Google"},
+            "'provider' must be one of ews, google, icloud, imap, microsoft, yahoo",
+            id="a provider in capitals is refused",
+        ),
+        pytest.param(
+            {"email": EMAIL, "provider": ""},
+            "'provider' must be a non-empty string (or null)",
+            id="an empty provider is refused",
+        ),
+        pytest.param(
+            {"email": EMAIL, "grant_id": ""},
+            "'grant_id' must be a non-empty string (or null)",
+            id="an empty grant id is refused",
+        ),
+        pytest.param(
+            {"email": EMAIL, "grant_id": "   "},
+            "'grant_id' must be a non-empty string (or null)",
+            id="a blank grant id is refused",
+        ),
+        pytest.param(
+            {"email": EMAIL, "grant_id": 7},
+            "'grant_id' must be a non-empty string (or null)",
+            id="a numeric grant id is refused",
+        ),
+        pytest.param(
+            {"email": EMAIL, "grant_id": "g" * 256},
+            "'grant_id' must be a non-empty string (or null)",
+            id="a grant id over 255 characters is refused",
+        ),
+        pytest.param(
+            rep_document(email_sync="yes"),
+            "'email_sync' must be true or false",
+            id="email sync as text is refused",
+        ),
+        pytest.param(
+            rep_document(email_sync=1),
+            "'email_sync' must be true or false",
+            id="email sync as a number is refused",
+        ),
+        pytest.param(
+            rep_document(email_sync=None),
+            "'email_sync' must be true or false",
+            id="a null email sync is refused",
+        ),
+        pytest.param(
+            rep_document(calendar_sync=0),
+            "'calendar_sync' must be true or false",
+            id="calendar sync as a number is refused",
+        ),
+        pytest.param(
+            rep_document(folders=5),
+            "'folders' must be a ';'-separated string or a list",
+            id="folders as a number are refused",
+        ),
+        pytest.param(
+            rep_document(folders=["CoolStuff", 5]),
+            "'folders' must be a ';'-separated string or a list",
+            id="a folder list with a number is refused",
+        ),
+        pytest.param(
+            rep_document(folders={"CoolStuff": True}),
+            "'folders' must be a ';'-separated string or a list",
+            id="folders as an object are refused",
+        ),
+        pytest.param(
+            rep_document(folders="x" * 256),
+            f"folder name {'x' * 40!r}... is longer than 255 characters",
+            id="an over-long folder name is refused",
+        ),
+        pytest.param(
+            rep_document(calendar_name=""),
+            "'calendar_name' must be a non-empty string (or null)",
+            id="an empty calendar name is refused",
+        ),
+        pytest.param(
+            rep_document(calendar_name=["Work"]),
+            "'calendar_name' must be a non-empty string (or null)",
+            id="a calendar name as a list is refused",
+        ),
+        pytest.param(
+            rep_document(calendar_days_after=-1),
+            "'calendar_days_after' must be a whole number from 0 to 365",
+            id="negative days after are refused",
+        ),
+        pytest.param(
+            rep_document(calendar_days_after=MAX_CALENDAR_DAYS_AFTER + 1),
+            "'calendar_days_after' must be a whole number from 0 to 365",
+            id="366 days after are refused",
+        ),
+        pytest.param(
+            rep_document(calendar_days_after=30.0),
+            "'calendar_days_after' must be a whole number from 0 to 365",
+            id="fractional days after are refused",
+        ),
+        pytest.param(
+            rep_document(calendar_days_after="30"),
+            "'calendar_days_after' must be a whole number from 0 to 365",
+            id="days after as text are refused",
+        ),
+        pytest.param(
+            rep_document(calendar_days_after=True),
+            "'calendar_days_after' must be a whole number from 0 to 365",
+            id="days after as a boolean are refused",
+        ),
+        pytest.param(
+            rep_document(sync_from="2026-10-01T00:00:00"),
+            "'sync_from' must be an RFC 3339 time with a zone, e.g. 2026-10-01T00:00:00Z",
+            id="a sync-from without a zone is refused",
+        ),
+        pytest.param(
+            rep_document(sync_from="2026-10-01"),
+            "'sync_from' must be an RFC 3339 time with a zone, e.g. 2026-10-01T00:00:00Z",
+            id="a sync-from date without a time is refused",
+        ),
+        pytest.param(
+            rep_document(sync_from="last month"),
+            "'sync_from' must be an RFC 3339 time with a zone, e.g. 2026-10-01T00:00:00Z",
+            id="a sync-from in words is refused",
+        ),
+        pytest.param(
+            rep_document(sync_from=""),
+            "'sync_from' must be an RFC 3339 time with a zone, e.g. 2026-10-01T00:00:00Z",
+            id="an empty sync-from is refused",
+        ),
+        pytest.param(
+            rep_document(sync_from=1759276800),
+            "'sync_from' must be an RFC 3339 time with a zone, e.g. 2026-10-01T00:00:00Z",
+            id="a sync-from as unix seconds is refused",
+        ),
+    ],
+)
+def test_an_invalid_rep_is_refused_naming_the_field(document: Any, message: str) -> None:
+    with pytest.raises(InvalidRep) as raised:
+        parse_rep(document)
+
+    assert raised.value.reason == "invalid_rep"
+    assert raised.value.message == message
+
+
+# The stored rep ----------------------------------------------------------------------------
+
+REP = Rep(
+    rep_id="rep-ann",
+    email=EMAIL,
+    grant_id=GRANT,
+    provider="microsoft",
+    email_sync_enabled=True,
+    folders=FolderSelection(("CoolStuff", "Sent Items")),
+    calendar_sync_enabled=False,
+    calendar_name="Work",
+    calendar_days_after=14,
+    sync_from=datetime(2026, 10, 1, tzinfo=UTC),
+    account_status="valid",
+)
+
+
+def test_a_rep_is_shown_with_its_settings_and_explained_status() -> None:
+    assert REP.to_json() == {
+        "id": "rep-ann",
+        "email": EMAIL,
+        "grant_id": GRANT,
+        "provider": "microsoft",
+        "settings": {
+            "email_sync": True,
+            "folders": ["CoolStuff", "Sent Items"],
+            "calendar_sync": False,
+            "calendar_name": "Work",
+            "calendar_days_after": 14,
+            "sync_from": "2026-10-01T00:00:00Z",
+        },
+        "account_status": {
+            "status": "valid",
+            "meaning": "The mailbox is connected and its credentials are valid.",
+            "next_action": "Nothing.",
+        },
+    }
+
+
+def test_a_rep_with_default_folders_shows_an_empty_folder_list() -> None:
+    rep = dataclasses.replace(REP, folders=FolderSelection(), grant_id=None)
+
+    settings = rep.to_json()["settings"]
+
+    assert settings["folders"] == []
+    assert rep.to_json()["grant_id"] is None
+
+
+def test_a_rep_with_a_status_outside_the_vocabulary_shows_no_explanation() -> None:
+    rep = dataclasses.replace(REP, account_status="mystery")
+
+    assert rep.to_json()["account_status"] == {
+        "status": "mystery",
+        "meaning": None,
+        "next_action": None,
+    }
+
+
+def test_a_reps_email_settings_are_what_the_email_rules_read() -> None:
+    assert REP.email_settings() == EmailSyncSettings(
+        True, FolderSelection(("CoolStuff", "Sent Items")), datetime(2026, 10, 1, tzinfo=UTC)
+    )
+
+
+@pytest.mark.parametrize(
+    "rep_id",
+    [
+        pytest.param("rep-ann", id="a simple id is kept"),
+        pytest.param("Ann Lee", id="an inner space is kept"),
+        pytest.param("représentant-7", id="a unicode id is kept"),
+        pytest.param("r" * 255, id="an id of 255 characters is kept"),
+    ],
+)
+def test_a_rep_id_is_kept_as_given(rep_id: str) -> None:
+    assert validate_rep_id(rep_id) == rep_id
+
+
+@pytest.mark.parametrize(
+    "rep_id",
+    [
+        pytest.param("", id="an empty id is refused"),
+        pytest.param(" rep-ann", id="a leading space is refused"),
+        pytest.param("rep-ann ", id="a trailing space is refused"),
+        pytest.param("\trep-ann", id="a leading tab is refused"),
+        pytest.param("r" * 256, id="an id of 256 characters is refused"),
+    ],
+)
+def test_a_bad_rep_id_is_refused(rep_id: str) -> None:
+    with pytest.raises(InvalidRep) as raised:
+        validate_rep_id(rep_id)
+
+    assert raised.value.reason == "invalid_rep_id"
+
+
+# Account status vocabulary (A1) ------------------------------------------------------------
+
+# The manuals' list, in their order: valid, invalid, downloading, running, partial,
+# invalid-credentials, exception, sync-error, stopped, initializing.
+MANUAL_STATUSES = [
+    "valid",
+    "invalid",
+    "downloading",
+    "running",
+    "partial",
+    "invalid-credentials",
+    "exception",
+    "sync-error",
+    "stopped",
+    "initializing",
+]
+
+
+def test_the_status_vocabulary_is_the_manuals() -> None:
+    assert {status.value for status in AccountStatus} == set(MANUAL_STATUSES)
+    assert set(EXPLANATIONS) == set(AccountStatus)
+
+
+@pytest.mark.parametrize("status", MANUAL_STATUSES)
+def test_every_status_has_a_meaning_and_a_next_action(status: str) -> None:
+    explanation = explain(status)
+
+    assert isinstance(explanation, StatusExplanation)
+    assert explanation.meaning.strip()
+    assert explanation.next_action.strip()
+    assert explanation == EXPLANATIONS[AccountStatus(status)]
+
+
+@pytest.mark.parametrize(
+    ("status", "next_action"),
+    [
+        pytest.param(
+            "invalid",
+            "The rep reconnects the mailbox (authenticate again from the CRM).",
+            id="an invalid account is reconnected by the rep",
+        ),
+        pytest.param(
+            "invalid-credentials",
+            "The rep reconnects the mailbox (authenticate again from the CRM).",
+            id="invalid credentials are renewed by reconnecting",
+        ),
+        pytest.param(
+            "stopped",
+            "Connect the rep's mailbox from the CRM to start syncing.",
+            id="a stopped account is connected from the crm",
+        ),
+    ],
+)
+def test_statuses_that_need_the_rep_say_so(status: str, next_action: str) -> None:
+    explanation = explain(status)
+
+    assert explanation is not None
+    assert explanation.next_action == next_action
+
+
+@pytest.mark.parametrize(
+    "status",
+    [
+        pytest.param("mystery", id="an unknown status has no explanation"),
+        pytest.param("", id="an empty status has no explanation"),
+        pytest.param("VALID", id="a status in capitals is not in the vocabulary"),
+        pytest.param("sync_error", id="a status spelt with an underscore is not in the vocabulary"),
+    ],
+)
+def test_a_status_outside_the_vocabulary_has_no_explanation(status: str) -> None:
+    assert explain(status) is None
+
+
+@pytest.mark.parametrize(
+    ("grant_id", "status"),
+    [
+        pytest.param(GRANT, AccountStatus.VALID, id="a rep given a grant is valid"),
+        pytest.param(None, AccountStatus.STOPPED, id="a rep without a grant is stopped"),
+        pytest.param("", AccountStatus.STOPPED, id="a rep whose grant is cleared is stopped"),
+    ],
+)
+def test_the_status_of_a_rep_whose_grant_was_just_set(
+    grant_id: str | None, status: AccountStatus
+) -> None:
+    assert status_for_new_grant(grant_id) is status
