@@ -46,6 +46,7 @@ def mark_notification(
     state: NotificationState,
     now: datetime,
     error: str | None = None,
+    outcome: str | None = None,
 ) -> None:
     """Record the outcome of one attempt at handling a stored notification."""
     row = session.exec(
@@ -54,5 +55,6 @@ def mark_notification(
     row.state = state.value
     row.attempts += 1
     row.last_error = error
+    row.outcome = outcome
     row.handled_at = now
     session.add(row)

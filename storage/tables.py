@@ -6,10 +6,23 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlmodel import Field, SQLModel
 
 from storage.types import JsonDocument, UTCDateTime
+
+# A 64-bit key on PostgreSQL; on SQLite only INTEGER PRIMARY KEY autoincrements (and is 64-bit).
+BigKey = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class NotificationState(StrEnum):
@@ -49,3 +62,170 @@ class RawNotification(SQLModel, table=True):
     attempts: int = Field(default=0)
     last_error: str | None = Field(default=None, sa_column=Column(Text()))
     handled_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    # What the handler did with it, in a word ("stored", "no_contact", "gone", ...): the
+    # answer to "why is this email not in the CRM?".
+    outcome: str | None = Field(default=None, max_length=64)
+
+
+class RepRow(SQLModel, table=True):
+    """A sales rep, keyed by the CRM's id, with its mailbox grant and settings (E1)."""
+
+    __tablename__ = "reps"
+    __table_args__ = (UniqueConstraint("grant_id", name="uq_reps_grant_id"),)
+
+    id: str = Field(primary_key=True, max_length=255)
+    email: str = Field(max_length=320)
+    grant_id: str | None = Field(default=None, max_length=255)
+    provider: str | None = Field(default=None, max_length=32)
+    email_sync_enabled: bool = Field(default=True)
+    folders: list[str] = Field(sa_column=Column(JsonDocument, nullable=False))
+    calendar_sync_enabled: bool = Field(default=True)
+    calendar_name: str | None = Field(default=None, max_length=255)
+    calendar_days_after: int = Field(default=30)
+    sync_from: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    account_status: str = Field(max_length=32)
+    version: int = Field(default=1)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class ContactRow(SQLModel, table=True):
+    """One of a rep's own contacts ("My Contacts").
+
+    A contact removed by the CRM is kept, inactive, so the emails already linked to it keep
+    their link (E8: past emails stay with the rep that synced them).
+    """
+
+    __tablename__ = "contacts"
+    __table_args__ = (
+        UniqueConstraint("rep_id", "crm_contact_id", name="uq_contacts_rep_contact"),
+        Index("ix_contacts_crm_contact", "crm_contact_id"),
+        Index("ix_contacts_account_ref", "account_ref"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    rep_id: str = Field(sa_column=Column(String(255), ForeignKey("reps.id"), nullable=False))
+    crm_contact_id: str = Field(max_length=255)
+    name: str | None = Field(default=None, max_length=255)
+    account_ref: str | None = Field(default=None, max_length=255)
+    lead_ref: str | None = Field(default=None, max_length=255)
+    addresses: list[str] = Field(sa_column=Column(JsonDocument, nullable=False))
+    active: bool = Field(default=True)
+    version: int = Field(default=1)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class ContactAddressRow(SQLModel, table=True):
+    """The address index of active contacts: one row per (contact, normalised address).
+
+    Looked up by (rep, address), so matching a message costs the same with 100 contacts
+    or 100,000.
+    """
+
+    __tablename__ = "contact_addresses"
+    __table_args__ = (Index("ix_contact_addresses_rep_address", "rep_id", "address"),)
+
+    contact_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True)
+    )
+    address: str = Field(sa_column=Column(String(320), primary_key=True))
+    rep_id: str = Field(max_length=255)
+
+
+class EmailRow(SQLModel, table=True):
+    """An email stored for a rep: one row per (rep, Nylas message) (E4)."""
+
+    __tablename__ = "emails"
+    __table_args__ = (
+        UniqueConstraint("rep_id", "message_id", name="uq_emails_rep_message"),
+        Index("ix_emails_rep_date", "rep_id", "date", "id"),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(BigKey, primary_key=True))
+    rep_id: str = Field(sa_column=Column(String(255), ForeignKey("reps.id"), nullable=False))
+    grant_id: str | None = Field(default=None, max_length=255)
+    message_id: str = Field(max_length=1024)
+    thread_id: str | None = Field(default=None, max_length=1024)
+    subject: str = Field(sa_column=Column(Text(), nullable=False))
+    snippet: str = Field(sa_column=Column(Text(), nullable=False))
+    body: str | None = Field(default=None, sa_column=Column(Text()))
+    sender: list[dict[str, Any]] = Field(sa_column=Column(JsonDocument, nullable=False))
+    to: list[dict[str, Any]] = Field(sa_column=Column(JsonDocument, nullable=False))
+    cc: list[dict[str, Any]] = Field(sa_column=Column(JsonDocument, nullable=False))
+    bcc: list[dict[str, Any]] = Field(sa_column=Column(JsonDocument, nullable=False))
+    date: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    folder_ids: list[str] = Field(sa_column=Column(JsonDocument, nullable=False))
+    folder_names: list[str] = Field(sa_column=Column(JsonDocument, nullable=False))
+    unread: bool | None = Field(default=None, sa_column=Column(Boolean()))
+    starred: bool | None = Field(default=None, sa_column=Column(Boolean()))
+    attachments: list[dict[str, Any]] = Field(sa_column=Column(JsonDocument, nullable=False))
+    source: str = Field(max_length=16)
+    hidden: bool = Field(default=False)
+    hidden_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    mailbox_deleted_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    observed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    version: int = Field(default=1)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class EmailContactRow(SQLModel, table=True):
+    """Which of the rep's contacts an email touches, and through which headers."""
+
+    __tablename__ = "email_contacts"
+    __table_args__ = (Index("ix_email_contacts_contact", "contact_id"),)
+
+    email_id: int = Field(
+        sa_column=Column(BigKey, ForeignKey("emails.id", ondelete="CASCADE"), primary_key=True)
+    )
+    contact_id: int = Field(sa_column=Column(Integer, ForeignKey("contacts.id"), primary_key=True))
+    roles: list[str] = Field(sa_column=Column(JsonDocument, nullable=False))
+
+
+class FolderRow(SQLModel, table=True):
+    """The folder cache of one grant: folder ids resolved to names and roles (E2)."""
+
+    __tablename__ = "folders"
+
+    grant_id: str = Field(primary_key=True, max_length=255)
+    folder_id: str = Field(primary_key=True, max_length=1024)
+    name: str = Field(max_length=1024)
+    leaf_name: str = Field(max_length=1024)
+    parent_id: str | None = Field(default=None, max_length=1024)
+    role: str | None = Field(default=None, max_length=16)
+
+
+class FolderRefreshRow(SQLModel, table=True):
+    """When a grant's folder cache was last filled from the Nylas API."""
+
+    __tablename__ = "folder_refreshes"
+
+    grant_id: str = Field(primary_key=True, max_length=255)
+    refreshed_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class ChangeRow(SQLModel, table=True):
+    """The outbox (S1): one record per stored fact, written in the fact's own transaction.
+
+    ``seq`` orders the feed; ``change_id`` is the stable id subscribers deduplicate on.
+    ``entity_version`` lets a consumer that sees changes out of order keep the newest.
+    """
+
+    __tablename__ = "changes"
+    __table_args__ = (
+        UniqueConstraint("change_id", name="uq_changes_change_id"),
+        Index("ix_changes_rep_seq", "rep_id", "seq"),
+        Index("ix_changes_created", "created_at"),
+    )
+
+    seq: int | None = Field(default=None, sa_column=Column(BigKey, primary_key=True))
+    change_id: str = Field(max_length=64)
+    type: str = Field(max_length=64)
+    entity: str = Field(max_length=32)
+    entity_id: str = Field(max_length=255)
+    rep_id: str | None = Field(default=None, max_length=255)
+    operation: str = Field(max_length=16)
+    entity_version: int
+    payload: dict[str, Any] = Field(sa_column=Column(JsonDocument, nullable=False))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

@@ -21,6 +21,21 @@ def insert_ignore(
 
     Returns True when a row was inserted.
     """
+    return insert_ignore_many(session, table, [values], conflict_columns) > 0
+
+
+def insert_ignore_many(
+    session: Session,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    conflict_columns: Sequence[str],
+) -> int:
+    """Insert each of ``rows`` unless one with the same ``conflict_columns`` exists.
+
+    Returns how many rows were inserted.
+    """
+    if not rows:
+        return 0
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         statement: Any = postgresql.insert(table)
@@ -28,6 +43,11 @@ def insert_ignore(
         statement = sqlite.insert(table)
     else:
         raise NotImplementedError(f"no insert-or-ignore for the {dialect} dialect")
-    statement = statement.values(**values).on_conflict_do_nothing(index_elements=conflict_columns)
-    result = session.execute(statement)
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    # Rows are counted through RETURNING: a cursor's rowcount for an INSERT is not reliable
+    # across drivers (psycopg reports -1 here through SQLAlchemy 2.1).
+    statement = (
+        statement.values([dict(r) for r in rows])
+        .on_conflict_do_nothing(index_elements=conflict_columns)
+        .returning(table.c[conflict_columns[0]])
+    )
+    return len(session.execute(statement).all())

@@ -1,0 +1,240 @@
+"""A rep's contacts ("My Contacts") and the address index the matcher looks up (E2, E3, E8).
+
+Removing a contact deactivates it and drops its addresses from the index: it stops
+matching new mail, while the emails already linked to it keep their link. Every write
+records a ``contact.added|updated|removed`` change, and only for what really changed, so a
+CRM that re-sends the same list of 100,000 contacts writes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import delete, insert
+from sqlmodel import Session, col, select
+
+from domain.contacts import Contact, contact_json
+from storage.changes import append_change
+from storage.tables import ContactAddressRow, ContactRow
+
+
+class ContactOutcome(StrEnum):
+    ADDED = "added"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+    REMOVED = "removed"
+
+
+@dataclass(frozen=True, slots=True)
+class ReplaceSummary:
+    added: int
+    updated: int
+    removed: int
+    unchanged: int
+
+    def to_json(self) -> dict[str, int]:
+        return {
+            "added": self.added,
+            "updated": self.updated,
+            "removed": self.removed,
+            "unchanged": self.unchanged,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class IndexedContact:
+    """A contact with its storage key, for linking emails to it."""
+
+    key: int
+    contact: Contact
+
+
+def replace_contacts(
+    session: Session, rep_id: str, contacts: Iterable[Contact], now: datetime
+) -> ReplaceSummary:
+    """Make ``contacts`` the rep's whole list: add, update and remove to match it."""
+    rows = {
+        row.crm_contact_id: row
+        for row in session.exec(select(ContactRow).where(ContactRow.rep_id == rep_id))
+    }
+    counts = dict.fromkeys(ContactOutcome, 0)
+    wanted: set[str] = set()
+    for contact in contacts:
+        wanted.add(contact.crm_contact_id)
+        outcome = _upsert(session, rows.get(contact.crm_contact_id), contact, now)
+        counts[outcome] += 1
+    for crm_contact_id, row in rows.items():
+        if row.active and crm_contact_id not in wanted:
+            _deactivate(session, row, now)
+            counts[ContactOutcome.REMOVED] += 1
+    return ReplaceSummary(
+        added=counts[ContactOutcome.ADDED],
+        updated=counts[ContactOutcome.UPDATED],
+        removed=counts[ContactOutcome.REMOVED],
+        unchanged=counts[ContactOutcome.UNCHANGED],
+    )
+
+
+def put_contact(session: Session, contact: Contact, now: datetime) -> ContactOutcome:
+    """Add one contact to its rep, or update it."""
+    row = session.exec(
+        select(ContactRow).where(
+            ContactRow.rep_id == contact.rep_id,
+            ContactRow.crm_contact_id == contact.crm_contact_id,
+        )
+    ).first()
+    return _upsert(session, row, contact, now)
+
+
+def remove_contact(session: Session, rep_id: str, crm_contact_id: str, now: datetime) -> bool:
+    """Remove one contact from its rep; False when the rep has no such active contact."""
+    row = session.exec(
+        select(ContactRow).where(
+            ContactRow.rep_id == rep_id, ContactRow.crm_contact_id == crm_contact_id
+        )
+    ).first()
+    if row is None or not row.active:
+        return False
+    _deactivate(session, row, now)
+    return True
+
+
+def get_contact(session: Session, rep_id: str, crm_contact_id: str) -> Contact | None:
+    row = session.exec(
+        select(ContactRow).where(
+            ContactRow.rep_id == rep_id,
+            ContactRow.crm_contact_id == crm_contact_id,
+            col(ContactRow.active).is_(True),
+        )
+    ).first()
+    return _to_contact(row) if row else None
+
+
+def list_contacts(session: Session, rep_id: str, *, after: str | None, limit: int) -> list[Contact]:
+    """The rep's active contacts in contact id order, from just after ``after``."""
+    query = select(ContactRow).where(ContactRow.rep_id == rep_id, col(ContactRow.active).is_(True))
+    if after is not None:
+        query = query.where(ContactRow.crm_contact_id > after)
+    query = query.order_by(col(ContactRow.crm_contact_id)).limit(limit)
+    return [_to_contact(row) for row in session.exec(query)]
+
+
+def contacts_for_addresses(
+    session: Session, rep_id: str, addresses: Collection[str]
+) -> list[IndexedContact]:
+    """The rep's active contacts holding any of ``addresses``: one index lookup per address."""
+    if not addresses:
+        return []
+    query = (
+        select(ContactRow)
+        .join(ContactAddressRow, col(ContactAddressRow.contact_id) == col(ContactRow.id))
+        .where(
+            ContactAddressRow.rep_id == rep_id,
+            col(ContactAddressRow.address).in_(sorted(addresses)),
+            col(ContactRow.active).is_(True),
+        )
+        .distinct()
+    )
+    found: list[IndexedContact] = []
+    for row in session.exec(query):
+        assert row.id is not None
+        found.append(IndexedContact(row.id, _to_contact(row)))
+    return found
+
+
+def _upsert(
+    session: Session, row: ContactRow | None, contact: Contact, now: datetime
+) -> ContactOutcome:
+    addresses = sorted(contact.addresses)
+    if row is None:
+        row = ContactRow(
+            rep_id=contact.rep_id,
+            crm_contact_id=contact.crm_contact_id,
+            name=contact.name,
+            account_ref=contact.account_ref,
+            lead_ref=contact.lead_ref,
+            addresses=addresses,
+            active=True,
+            created_at=now,
+            updated_at=now,
+        )
+        outcome = ContactOutcome.ADDED
+    else:
+        same = (
+            row.active
+            and row.name == contact.name
+            and row.account_ref == contact.account_ref
+            and row.lead_ref == contact.lead_ref
+            and row.addresses == addresses
+        )
+        if same:
+            return ContactOutcome.UNCHANGED
+        outcome = ContactOutcome.UPDATED if row.active else ContactOutcome.ADDED
+        row.name = contact.name
+        row.account_ref = contact.account_ref
+        row.lead_ref = contact.lead_ref
+        row.addresses = addresses
+        row.active = True
+        row.version += 1
+        row.updated_at = now
+    session.add(row)
+    session.flush()
+    assert row.id is not None
+    _index_addresses(session, row.id, contact.rep_id, addresses)
+    append_change(
+        session,
+        change_type=f"contact.{outcome.value}",
+        entity="contact",
+        entity_id=contact.crm_contact_id,
+        rep_id=contact.rep_id,
+        operation="create" if outcome is ContactOutcome.ADDED else "update",
+        entity_version=row.version,
+        payload=contact_json(contact),
+        now=now,
+    )
+    return outcome
+
+
+def _deactivate(session: Session, row: ContactRow, now: datetime) -> None:
+    assert row.id is not None
+    row.active = False
+    row.version += 1
+    row.updated_at = now
+    session.add(row)
+    session.execute(delete(ContactAddressRow).where(col(ContactAddressRow.contact_id) == row.id))
+    append_change(
+        session,
+        change_type="contact.removed",
+        entity="contact",
+        entity_id=row.crm_contact_id,
+        rep_id=row.rep_id,
+        operation="delete",
+        entity_version=row.version,
+        payload=contact_json(_to_contact(row)),
+        now=now,
+    )
+
+
+def _index_addresses(session: Session, contact_key: int, rep_id: str, addresses: list[str]) -> None:
+    session.execute(
+        delete(ContactAddressRow).where(col(ContactAddressRow.contact_id) == contact_key)
+    )
+    if addresses:
+        session.execute(
+            insert(ContactAddressRow),
+            [{"contact_id": contact_key, "rep_id": rep_id, "address": a} for a in addresses],
+        )
+
+
+def _to_contact(row: ContactRow) -> Contact:
+    return Contact(
+        rep_id=row.rep_id,
+        crm_contact_id=row.crm_contact_id,
+        addresses=frozenset(row.addresses),
+        name=row.name,
+        account_ref=row.account_ref,
+        lead_ref=row.lead_ref,
+    )

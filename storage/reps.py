@@ -1,0 +1,132 @@
+"""Reps: registered and updated by the CRM, looked up by the workers through their grant."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlmodel import Session, select
+
+from domain.accounts import status_for_new_grant
+from domain.email_rules import DEFAULT_LOOKBACK, resolve_sync_from
+from domain.folders import FolderSelection
+from domain.reps import Rep, RepDocument
+from storage.changes import append_change
+from storage.errors import StorageConflict
+from storage.tables import RepRow
+
+
+@dataclass(frozen=True, slots=True)
+class PutRepResult:
+    rep: Rep
+    created: bool
+    changed: bool
+
+
+def get_rep(session: Session, rep_id: str) -> Rep | None:
+    row = session.get(RepRow, rep_id)
+    return to_rep(row) if row else None
+
+
+def rep_for_grant(session: Session, grant_id: str) -> Rep | None:
+    """The rep whose mailbox is ``grant_id``, or None for a grant no rep has."""
+    row = session.exec(select(RepRow).where(RepRow.grant_id == grant_id)).first()
+    return to_rep(row) if row else None
+
+
+def set_provider(session: Session, rep_id: str, provider: str) -> None:
+    """Remember the provider of a rep's grant once Nylas has told it."""
+    row = session.get(RepRow, rep_id)
+    if row is not None and row.provider != provider:
+        row.provider = provider
+        session.add(row)
+
+
+def put_rep(
+    session: Session,
+    rep_id: str,
+    document: RepDocument,
+    now: datetime,
+    lookback: timedelta = DEFAULT_LOOKBACK,
+) -> PutRepResult:
+    """Create or replace a rep from the CRM's document; records ``rep.created|updated``.
+
+    A sync-from the CRM leaves out keeps the one already stored (it was derived once from
+    the authorisation time and must not move forward on every update).
+
+    Raises:
+        StorageConflict: another rep already has the document's grant.
+    """
+    if document.grant_id is not None:
+        holder = session.exec(
+            select(RepRow.id).where(RepRow.grant_id == document.grant_id, RepRow.id != rep_id)
+        ).first()
+        if holder is not None:
+            raise StorageConflict(
+                "grant_in_use", f"grant {document.grant_id!r} belongs to rep {holder!r}"
+            )
+    row = session.get(RepRow, rep_id)
+    created = row is None
+    sync_from = document.sync_from or (
+        row.sync_from if row is not None else resolve_sync_from(None, None, now, lookback)
+    )
+    values: dict[str, Any] = {
+        "email": document.email,
+        "grant_id": document.grant_id,
+        "provider": document.provider or (row.provider if row is not None else None),
+        "email_sync_enabled": document.email_sync_enabled,
+        "folders": list(document.folders.names),
+        "calendar_sync_enabled": document.calendar_sync_enabled,
+        "calendar_name": document.calendar_name,
+        "calendar_days_after": document.calendar_days_after,
+        "sync_from": sync_from,
+    }
+    if row is None:
+        row = RepRow(
+            id=rep_id,
+            account_status=status_for_new_grant(document.grant_id).value,
+            created_at=now,
+            updated_at=now,
+            **values,
+        )
+    else:
+        if all(getattr(row, key) == value for key, value in values.items()):
+            return PutRepResult(to_rep(row), created=False, changed=False)
+        if row.grant_id != document.grant_id:
+            row.account_status = status_for_new_grant(document.grant_id).value
+        for key, value in values.items():
+            setattr(row, key, value)
+        row.version += 1
+        row.updated_at = now
+    session.add(row)
+    session.flush()
+    rep = to_rep(row)
+    append_change(
+        session,
+        change_type="rep.created" if created else "rep.updated",
+        entity="rep",
+        entity_id=rep_id,
+        rep_id=rep_id,
+        operation="create" if created else "update",
+        entity_version=row.version,
+        payload=rep.to_json(),
+        now=now,
+    )
+    return PutRepResult(rep, created=created, changed=True)
+
+
+def to_rep(row: RepRow) -> Rep:
+    return Rep(
+        rep_id=row.id,
+        email=row.email,
+        grant_id=row.grant_id,
+        provider=row.provider,
+        email_sync_enabled=row.email_sync_enabled,
+        folders=FolderSelection(tuple(row.folders)),
+        calendar_sync_enabled=row.calendar_sync_enabled,
+        calendar_name=row.calendar_name,
+        calendar_days_after=row.calendar_days_after,
+        sync_from=row.sync_from,
+        account_status=row.account_status,
+    )
