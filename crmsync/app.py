@@ -14,8 +14,11 @@ from contextlib import asynccontextmanager
 from sqlalchemy import text
 from starlette.applications import Starlette
 
+from api.context import ApiContext
+from api.errors import EXCEPTION_HANDLERS
 from api.health import health_routes
 from api.metrics import metrics_routes
+from api.v1 import v1_mount
 from crmsync.logs import configure_logging
 from crmsync.runtime import Runtime
 from crmsync.settings import Settings
@@ -65,6 +68,11 @@ def build_app(settings: Settings | None = None, *, runtime: Runtime | None = Non
             *nylas_routes(ingress),
             *health_routes({"database": check_database, "redis": check_redis}),
             *metrics_routes(),
+            v1_mount(
+                ApiContext(engine=runtime.engine),
+                tokens=runtime.settings.api_token_bytes(),
+            ),
         ],
+        exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )

@@ -60,6 +60,10 @@ class Settings:
             str(t) == DEV_API_TOKEN for t in self.api_tokens
         )
 
+    def api_token_bytes(self) -> tuple[bytes, ...]:
+        """The CRM API tokens as the bearer check compares them."""
+        return tuple(str(t).encode() for t in self.api_tokens)
+
     def webhook_secret_bytes(self) -> tuple[bytes, ...]:
         """The webhook secrets as the bytes the signature check keys with."""
         return tuple(str(s).encode() for s in self.nylas_webhook_secrets)

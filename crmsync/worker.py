@@ -16,11 +16,23 @@ from crmsync.runtime import Runtime
 from crmsync.settings import Settings, SettingsError
 from workers.actors.registry import declare_actors
 from workers.context import WorkerContext
+from workers.nylas_client import NylasGateway
 
 
 def declare(runtime: Runtime) -> None:
     """Declare crmsync's actors on the runtime's broker."""
-    declare_actors(runtime.broker, WorkerContext(engine=runtime.engine))
+    declare_actors(runtime.broker, worker_context(runtime))
+
+
+def worker_context(runtime: Runtime) -> WorkerContext:
+    """The context actors work in: the runtime's database and a Nylas gateway from settings."""
+    settings = runtime.settings
+    gateway = (
+        NylasGateway(str(settings.nylas_api_key), settings.nylas_api_uri)
+        if settings.nylas_api_key is not None
+        else None
+    )
+    return WorkerContext(engine=runtime.engine, nylas_gateway=gateway)
 
 
 def start_worker(runtime: Runtime, threads: int, *, worker_timeout_ms: int = 1000) -> Worker:

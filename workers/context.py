@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
+
+from workers.nylas_client import NylasGateway
 
 
 def utc_now() -> datetime:
@@ -14,9 +16,30 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+class NylasNotConfigured(Exception):
+    """Raised when work needs the Nylas API and no API key was configured."""
+
+
 @dataclass(frozen=True, slots=True)
 class WorkerContext:
-    """The database and the clock; later the Nylas client. Built once per process."""
+    """The database, the Nylas API and the clock. Built once per process."""
 
     engine: Engine
+    nylas_gateway: NylasGateway | None = None
     clock: Callable[[], datetime] = field(default=utc_now)
+    # A folder id missing from a grant's cache triggers a refresh at most this often.
+    folder_refresh_interval: timedelta = timedelta(seconds=60)
+
+    @property
+    def nylas(self) -> NylasGateway:
+        """The Nylas API.
+
+        Raises:
+            NylasNotConfigured: NYLAS_API_KEY is not set.
+        """
+        if self.nylas_gateway is None:
+            raise NylasNotConfigured(
+                "this work needs the Nylas API (a truncated message, a folder list) but "
+                "NYLAS_API_KEY is not set"
+            )
+        return self.nylas_gateway

@@ -15,15 +15,21 @@ import redis
 from dramatiq import Worker
 from sqlalchemy import make_url, text
 from sqlmodel import SQLModel
+from starlette.datastructures import Secret
 from starlette.testclient import TestClient
 
 from crmsync.app import build_app
 from crmsync.runtime import Runtime
 from crmsync.settings import Settings
 from crmsync.worker import declare, start_worker
+from simulator import mailbox
+from simulator.mailbox import FakeNylas
+from simulator.nylas_api import build_nylas_api
 from storage.engine import create_database_engine
 from storage.migrate import upgrade
+from tests.support.email_sync import EmailSyncWorld
 from tests.support.harness import settings_for
+from tests.support.live_server import serve
 from tests.support.services import POSTGRES_ADMIN_URL, REDIS_URL, SESSION_TOKEN
 
 
@@ -127,3 +133,45 @@ def client(runtime: Runtime) -> Iterator[TestClient]:
     """An HTTP client on the application built over ``runtime``."""
     with TestClient(build_app(runtime=runtime)) as test_client:
         yield test_client
+
+
+GMAIL_GRANT = "grant-gmail-ann"
+MICROSOFT_GRANT = "grant-ms-ben"
+
+
+@pytest.fixture
+def fake_nylas() -> FakeNylas:
+    """The fake Nylas API's state: a Gmail and a Microsoft mailbox with their folders."""
+    fake = FakeNylas(api_key="test-nylas-api-key")
+    fake.add_grant(GMAIL_GRANT, "google", "ann@acme.example")
+    fake.add_folders(GMAIL_GRANT, mailbox.gmail_folders(GMAIL_GRANT))
+    fake.add_grant(MICROSOFT_GRANT, "microsoft", "ben@acme.example")
+    fake.add_folders(MICROSOFT_GRANT, mailbox.microsoft_folders(MICROSOFT_GRANT))
+    return fake
+
+
+@pytest.fixture
+def world(
+    database_url: str,
+    redis_namespace: str,
+    make_runtime: Callable[[Settings], Runtime],
+    fake_nylas: FakeNylas,
+) -> Iterator[EmailSyncWorld]:
+    """crmsync on the real Redis and the parametrised database, its Nylas API the fake one
+    served over real HTTP, with real worker threads."""
+    with serve(build_nylas_api(fake_nylas)) as nylas_url:
+        runtime = make_runtime(
+            settings_for(
+                database_url,
+                redis_namespace,
+                nylas_api_uri=nylas_url,
+                nylas_api_key=Secret(fake_nylas.api_key),
+            )
+        )
+        declare(runtime)
+        worker = start_worker(runtime, threads=2, worker_timeout_ms=100)
+        try:
+            with TestClient(build_app(runtime=runtime)) as test_client:
+                yield EmailSyncWorld(test_client, runtime, fake_nylas)
+        finally:
+            worker.stop()

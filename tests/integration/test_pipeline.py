@@ -18,12 +18,13 @@ from crmsync.runtime import Runtime
 from crmsync.settings import Settings
 from domain.triggers import WorkKind
 from simulator import notifications as sim
-from storage.tables import NotificationState, RawNotification
+from storage.tables import RawNotification
 from tests.support.harness import nothing_queued, queue_lengths, settings_for
 from tests.support.live_server import serve
 from tests.support.nylas import signed
 from tests.support.services import REDIS_URL, wait_for
 from tests.support.tcp_proxy import TcpProxy
+from workers.actors.handled import Handled
 from workers.actors.notifications import HANDLERS
 
 URL = "/webhooks/nylas"
@@ -73,7 +74,9 @@ def test_a_signed_notification_is_stored_with_its_facts(
     assert int(row.occurred_at.timestamp()) == document["time"]
     assert row.received_at.tzinfo is not None
     assert row.payload == document
-    assert row.state == "received"
+    # No rep has this grant: handled, and the outcome says why nothing was stored.
+    assert row.state == "processed"
+    assert row.outcome == "unknown_grant"
     assert row.attempts == 1
 
 
@@ -212,7 +215,7 @@ def test_a_failing_handler_is_recorded_retried_and_dead_lettered(
     redis_namespace: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    def broken(context: object, notification: object) -> NotificationState:
+    def broken(context: object, notification: object) -> Handled:
         raise RuntimeError("the CRM database said no")
 
     monkeypatch.setitem(HANDLERS, WorkKind.GRANTS, broken)

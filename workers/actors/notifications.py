@@ -9,28 +9,29 @@ reprocess runs them again harmlessly.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from domain.notifications import ApiVersion, Notification, parse_unit
+from dramatiq import Retry
+
+from domain.notifications import ApiVersion, parse_unit
 from domain.triggers import WorkKind
 from storage.engine import transaction
 from storage.notifications import mark_notification, record_notification
 from storage.tables import NotificationState
+from workers.actors.folders import handle_folder_notification
+from workers.actors.handled import Handler, acknowledge_only
+from workers.actors.messages import handle_message_notification
 from workers.context import WorkerContext
+from workers.nylas_client import NylasRateLimited
 
 logger = logging.getLogger(__name__)
 
-Handler = Callable[[WorkerContext, Notification], NotificationState]
-
-
-def acknowledge_only(context: WorkerContext, notification: Notification) -> NotificationState:
-    """The handler for kinds of work with no behaviour yet: the notification is kept, no more."""
-    return NotificationState.RECEIVED
-
-
-HANDLERS: dict[WorkKind, Handler] = {kind: acknowledge_only for kind in WorkKind}
+HANDLERS: dict[WorkKind, Handler] = {
+    **{kind: acknowledge_only for kind in WorkKind},
+    WorkKind.MESSAGES: handle_message_notification,
+    WorkKind.FOLDERS: handle_folder_notification,
+}
 
 
 def handle_notification(
@@ -52,7 +53,7 @@ def handle_notification(
     # No kind means the routing table changed since it was queued: keep it, do nothing more.
     handler = HANDLERS[notification.kind] if notification.kind else acknowledge_only
     try:
-        state = handler(context, notification)
+        handled = handler(context, notification)
     except Exception as error:
         # Recorded for operators, then re-raised so Dramatiq retries it and, once the retries
         # are spent, dead-letters it.
@@ -64,8 +65,23 @@ def handle_notification(
                 context.clock(),
                 error=f"{type(error).__name__}: {error}",
             )
+        if isinstance(error, NylasRateLimited):
+            # Nylas said when to come back: the queue waits that long, not a worker thread.
+            logger.warning("rate limited by Nylas; retrying later", extra=log_fields)
+            raise Retry(str(error), delay=int(error.retry_after_seconds * 1000)) from error
         logger.exception("notification handler failed", extra=log_fields)
         raise
     with transaction(context.engine) as session:
-        mark_notification(session, notification.notification_id, state, context.clock())
-    logger.info("notification %s", state.value, extra=log_fields)
+        mark_notification(
+            session,
+            notification.notification_id,
+            handled.state,
+            context.clock(),
+            outcome=handled.outcome,
+        )
+    logger.info(
+        "notification %s: %s",
+        handled.state.value,
+        handled.outcome,
+        extra={**log_fields, "outcome": handled.outcome},
+    )

@@ -1,0 +1,119 @@
+"""``/v1/reps/{rep_id}/contacts``: a rep's "My Contacts", replaced in bulk or one at a time.
+
+``PUT .../contacts`` makes the list the rep's whole list and answers what changed; a CRM can
+send its full list on every sync and only the differences are written. Contacts of one rep
+never match another rep's mail (E8).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from sqlmodel import Session
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from api.context import ApiContext
+from api.cursors import decode_cursor, encode_cursor
+from api.errors import ApiError
+from api.inputs import json_body, query_limit
+from api.reps import require_rep
+from domain.contacts import Contact, contact_json, parse_contact, parse_contacts
+from storage.contacts import (
+    ContactOutcome,
+    ReplaceSummary,
+    get_contact,
+    list_contacts,
+    put_contact,
+    remove_contact,
+    replace_contacts,
+)
+from storage.errors import NotFound
+
+
+def contact_routes(context: ApiContext) -> list[Route]:
+    async def replace(request: Request) -> JSONResponse:
+        rep_id = request.path_params["rep_id"]
+        document = await json_body(request)
+        if not isinstance(document, Mapping) or "contacts" not in document:
+            raise ApiError(400, "invalid_contacts", 'send {"contacts": [...]}')
+        contacts = parse_contacts(rep_id, document["contacts"])
+
+        def write(session: Session) -> ReplaceSummary:
+            require_rep(session, rep_id)
+            return replace_contacts(session, rep_id, contacts, context.clock())
+
+        summary = await context.in_transaction(write)
+        return JSONResponse({"rep_id": rep_id, **summary.to_json()})
+
+    async def listing(request: Request) -> JSONResponse:
+        rep_id = request.path_params["rep_id"]
+        limit = query_limit(request, default=100, maximum=1000)
+        cursor = request.query_params.get("cursor")
+        after = str(decode_cursor(cursor).get("after")) if cursor else None
+
+        def read(session: Session) -> list[Contact]:
+            require_rep(session, rep_id)
+            return list_contacts(session, rep_id, after=after, limit=limit)
+
+        contacts = await context.in_transaction(read)
+        next_cursor = (
+            encode_cursor({"after": contacts[-1].crm_contact_id})
+            if len(contacts) == limit
+            else None
+        )
+        return JSONResponse(
+            {"data": [contact_json(c) for c in contacts], "next_cursor": next_cursor}
+        )
+
+    async def put_one(request: Request) -> JSONResponse:
+        rep_id = request.path_params["rep_id"]
+        contact_id = request.path_params["contact_id"]
+        document = await json_body(request)
+        if isinstance(document, Mapping):
+            document = {**document, "id": document.get("id", contact_id)}
+        contact = parse_contact(rep_id, document)
+        if contact.crm_contact_id != contact_id:
+            raise ApiError(400, "id_mismatch", "the body's 'id' differs from the URL's")
+
+        def write(session: Session) -> ContactOutcome:
+            require_rep(session, rep_id)
+            return put_contact(session, contact, context.clock())
+
+        outcome = await context.in_transaction(write)
+        status = 201 if outcome is ContactOutcome.ADDED else 200
+        return JSONResponse(contact_json(contact), status_code=status)
+
+    async def get_one(request: Request) -> JSONResponse:
+        rep_id = request.path_params["rep_id"]
+        contact_id = request.path_params["contact_id"]
+
+        def read(session: Session) -> Contact:
+            require_rep(session, rep_id)
+            contact = get_contact(session, rep_id, contact_id)
+            if contact is None:
+                raise NotFound("unknown_contact", f"rep {rep_id!r} has no contact {contact_id!r}")
+            return contact
+
+        return JSONResponse(contact_json(await context.in_transaction(read)))
+
+    async def delete_one(request: Request) -> Response:
+        rep_id = request.path_params["rep_id"]
+        contact_id = request.path_params["contact_id"]
+
+        def write(session: Session) -> None:
+            require_rep(session, rep_id)
+            if not remove_contact(session, rep_id, contact_id, context.clock()):
+                raise NotFound("unknown_contact", f"rep {rep_id!r} has no contact {contact_id!r}")
+
+        await context.in_transaction(write)
+        return Response(status_code=204)
+
+    return [
+        Route("/reps/{rep_id}/contacts", replace, methods=["PUT"]),
+        Route("/reps/{rep_id}/contacts", listing, methods=["GET"]),
+        Route("/reps/{rep_id}/contacts/{contact_id}", put_one, methods=["PUT"]),
+        Route("/reps/{rep_id}/contacts/{contact_id}", get_one, methods=["GET"]),
+        Route("/reps/{rep_id}/contacts/{contact_id}", delete_one, methods=["DELETE"]),
+    ]

@@ -1,0 +1,36 @@
+"""What the CRM API's endpoints share: the database, the clock, and a way to use them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
+
+from storage.engine import transaction
+
+T = TypeVar("T")
+
+
+def utc_now() -> datetime:
+    """The current time, aware and in UTC."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class ApiContext:
+    engine: Engine
+    clock: Callable[[], datetime] = field(default=utc_now)
+
+    async def in_transaction(self, work: Callable[[Session], T]) -> T:
+        """Run ``work`` in one database transaction on a worker thread (the driver blocks)."""
+
+        def run() -> T:
+            with transaction(self.engine) as session:
+                return work(session)
+
+        return await run_in_threadpool(run)

@@ -1,0 +1,120 @@
+"""``/v1/emails``: the emails stored for reps, newest first, and hiding one (E7).
+
+List by rep, by contact or by account (``rep_id``, ``contact_id``, ``account_ref``; at least
+one, combinable). Hidden emails are left out unless ``include_hidden=true``. Pages are cut
+by an opaque cursor on (date, id), so emails stored while a client pages never shift or
+repeat what it already read.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from api.context import ApiContext
+from api.cursors import decode_cursor, encode_cursor
+from api.errors import ApiError
+from api.inputs import query_flag, query_limit
+from domain.times import parse_rfc3339
+from storage.emails import (
+    EmailPageKey,
+    email_contacts,
+    email_json,
+    get_email,
+    hide_email,
+    list_emails,
+)
+from storage.errors import NotFound
+from storage.tables import EmailRow
+
+
+def email_routes(context: ApiContext) -> list[Route]:
+    async def listing(request: Request) -> JSONResponse:
+        params = request.query_params
+        rep_id = params.get("rep_id")
+        contact_id = params.get("contact_id")
+        account_ref = params.get("account_ref")
+        if not (rep_id or contact_id or account_ref):
+            raise ApiError(
+                400, "missing_filter", "give rep_id, contact_id or account_ref (or several)"
+            )
+        limit = query_limit(request)
+        include_hidden = query_flag(request, "include_hidden")
+        cursor = params.get("cursor")
+        after = _page_key(decode_cursor(cursor)) if cursor else None
+
+        def read(session: Session) -> list[dict[str, Any]]:
+            rows = list_emails(
+                session,
+                rep_id=rep_id,
+                crm_contact_id=contact_id,
+                account_ref=account_ref,
+                include_hidden=include_hidden,
+                after=after,
+                limit=limit,
+            )
+            links = email_contacts(session, [r.id for r in rows if r.id is not None])
+            return [email_json(r, links.get(r.id or 0, []), include_body=False) for r in rows]
+
+        emails = await context.in_transaction(read)
+        next_cursor = None
+        if len(emails) == limit:
+            last = emails[-1]
+            next_cursor = encode_cursor({"date": last["date"], "id": last["id"]})
+        return JSONResponse({"data": emails, "next_cursor": next_cursor})
+
+    async def get_one(request: Request) -> JSONResponse:
+        email_id = _email_id(request)
+
+        def read(session: Session) -> dict[str, Any]:
+            row = _require_email(session, email_id)
+            links = email_contacts(session, [email_id]).get(email_id, [])
+            return email_json(row, links, include_body=True)
+
+        return JSONResponse(await context.in_transaction(read))
+
+    async def hide(request: Request) -> JSONResponse:
+        """Hide in the CRM only (E7): the mailbox is not touched; nothing brings it back."""
+        email_id = _email_id(request)
+
+        def write(session: Session) -> dict[str, Any]:
+            row = _require_email(session, email_id)
+            hide_email(session, row, context.clock())
+            links = email_contacts(session, [email_id]).get(email_id, [])
+            return email_json(row, links, include_body=False)
+
+        return JSONResponse(await context.in_transaction(write))
+
+    return [
+        Route("/emails", listing, methods=["GET"]),
+        Route("/emails/{email_id}", get_one, methods=["GET"]),
+        Route("/emails/{email_id}/hide", hide, methods=["POST"]),
+    ]
+
+
+def _email_id(request: Request) -> int:
+    raw = request.path_params["email_id"]
+    if not raw.isdigit() or len(raw) > 18:
+        raise NotFound("unknown_email", f"no email {raw!r}")
+    return int(raw)
+
+
+def _require_email(session: Session, email_id: int) -> EmailRow:
+    row = get_email(session, email_id)
+    if row is None:
+        raise NotFound("unknown_email", f"no email {email_id}")
+    return row
+
+
+def _page_key(position: dict[str, Any]) -> EmailPageKey:
+    date = position.get("date")
+    email_id = position.get("id")
+    parsed: datetime | None = parse_rfc3339(date) if isinstance(date, str) else None
+    if parsed is None or not isinstance(email_id, int):
+        raise ApiError(400, "invalid_cursor", "the cursor is not one crmsync gave")
+    return EmailPageKey(parsed, email_id)

@@ -1,0 +1,63 @@
+"""The CRM API's errors and the one place they become HTTP responses.
+
+Every refusal is JSON, ``{"error": {"reason": ..., "message": ...}}``, the same shape as the
+Nylas ingress: a client reads ``reason`` (stable, machine-readable) and shows ``message``.
+Domain validation errors are 400, unknown entities 404, conflicts 409.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from domain.errors import DomainError
+from storage.errors import NotFound, StorageConflict
+
+
+class ApiError(Exception):
+    """Raised by an endpoint to refuse a request with ``status``."""
+
+    def __init__(
+        self, status: int, reason: str, message: str, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.reason = reason
+        self.message = message
+        self.headers = headers
+
+
+def error_response(
+    status: int, reason: str, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(
+        {"error": {"reason": reason, "message": message}}, status_code=status, headers=headers
+    )
+
+
+async def api_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, ApiError)
+    return error_response(error.status, error.reason, error.message, error.headers)
+
+
+async def domain_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, DomainError)
+    return error_response(400, error.reason, error.message)
+
+
+async def not_found(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, NotFound)
+    return error_response(404, error.reason, error.message)
+
+
+async def conflict(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, StorageConflict)
+    return error_response(409, error.reason, error.message)
+
+
+EXCEPTION_HANDLERS = {
+    ApiError: api_error,
+    DomainError: domain_error,
+    NotFound: not_found,
+    StorageConflict: conflict,
+}

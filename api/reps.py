@@ -1,0 +1,86 @@
+"""``/v1/reps``: register a rep with its mailbox and settings (E1), read it, count activity.
+
+``PUT /v1/reps/{rep_id}`` takes the whole rep; the id is the CRM's own. The answer is the
+rep as stored, with its account status explained, 201 when it was created.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlmodel import Session
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from api.context import ApiContext
+from api.errors import ApiError
+from api.inputs import json_body, query_time
+from domain.reps import Rep, parse_rep, validate_rep_id
+from domain.times import format_time
+from storage.emails import activity_counts
+from storage.errors import NotFound
+from storage.reps import get_rep, put_rep
+
+MAX_ACTIVITY_PERIOD = timedelta(days=366)
+
+
+def require_rep(session: Session, rep_id: str) -> Rep:
+    """The stored rep ``rep_id``.
+
+    Raises:
+        NotFound: no such rep.
+    """
+    rep = get_rep(session, validate_rep_id(rep_id))
+    if rep is None:
+        raise NotFound("unknown_rep", f"no rep {rep_id!r}; register it with PUT /v1/reps/{{id}}")
+    return rep
+
+
+def rep_routes(context: ApiContext) -> list[Route]:
+    async def put(request: Request) -> JSONResponse:
+        rep_id = validate_rep_id(request.path_params["rep_id"])
+        document = parse_rep(await json_body(request))
+        result = await context.in_transaction(
+            lambda session: put_rep(session, rep_id, document, context.clock())
+        )
+        return JSONResponse(result.rep.to_json(), status_code=201 if result.created else 200)
+
+    async def get(request: Request) -> JSONResponse:
+        rep_id = request.path_params["rep_id"]
+        rep = await context.in_transaction(lambda session: require_rep(session, rep_id))
+        return JSONResponse(rep.to_json())
+
+    async def activity(request: Request) -> JSONResponse:
+        """E10: synced and system-generated emails dated in [from, to); hidden ones excluded."""
+        rep_id = request.path_params["rep_id"]
+        end = query_time(request, "to") or context.clock()
+        start = query_time(request, "from") or end - timedelta(days=30)
+        if start >= end or end - start > MAX_ACTIVITY_PERIOD:
+            raise ApiError(
+                400, "invalid_period", "'from' must be before 'to', at most 366 days apart"
+            )
+
+        def count(session: Session) -> dict[str, int]:
+            require_rep(session, rep_id)
+            return activity_counts(session, rep_id, start, end)
+
+        counts = await context.in_transaction(count)
+        return JSONResponse(
+            {
+                "rep_id": rep_id,
+                "from": format_time(start),
+                "to": format_time(end),
+                "emails": {
+                    "synced": counts["synced"],
+                    "system_generated": counts["system"],
+                    "total": counts["synced"] + counts["system"],
+                },
+            }
+        )
+
+    return [
+        Route("/reps/{rep_id}", put, methods=["PUT"]),
+        Route("/reps/{rep_id}", get, methods=["GET"]),
+        Route("/reps/{rep_id}/activity", activity, methods=["GET"]),
+    ]

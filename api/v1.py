@@ -1,0 +1,21 @@
+"""The CRM API under ``/v1``: bearer tokens in front of reps, contacts and emails."""
+
+from __future__ import annotations
+
+from starlette.middleware import Middleware
+from starlette.routing import Mount
+
+from api.auth import BearerAuth
+from api.contacts import contact_routes
+from api.context import ApiContext
+from api.emails import email_routes
+from api.reps import rep_routes
+
+
+def v1_mount(context: ApiContext, tokens: tuple[bytes, ...]) -> Mount:
+    """Mount every ``/v1`` route behind bearer-token authentication."""
+    return Mount(
+        "/v1",
+        routes=[*rep_routes(context), *contact_routes(context), *email_routes(context)],
+        middleware=[Middleware(BearerAuth, tokens=tokens)],
+    )

@@ -1,0 +1,151 @@
+"""Message notifications into stored emails (E2, E4, E5, E7): load, decide, save.
+
+``message.created`` and ``message.updated`` are the same operation, an upsert, because
+Nylas mislabels one as the other and delivers them in any order. The message comes from the
+notification itself, or from the Messages API when the notification does not carry all of
+it (``.truncated``, ``.transformed``, every v2 delta); a 404 there means the message is gone,
+which is an outcome, not a failure. ``message.deleted`` marks the stored email and never
+deletes it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlmodel import Session
+
+from domain.contacts import match_contacts
+from domain.email_rules import decide_new_email, plan_email_update
+from domain.folders import ResolvedFolders
+from domain.messages import MailMessage, parse_message
+from domain.notifications import Notification
+from domain.reps import Rep
+from storage.contacts import contacts_for_addresses
+from storage.emails import (
+    find_email,
+    mailbox_state,
+    mark_mailbox_deleted,
+    store_email,
+    update_email,
+)
+from storage.engine import transaction
+from storage.reps import rep_for_grant
+from workers.actors.handled import Handled, acknowledge_only
+from workers.context import WorkerContext
+from workers.folder_cache import resolve_message_folders
+
+logger = logging.getLogger(__name__)
+
+# Suffixes that mean the notification's object is not the whole message (NYLAS.md 1.4).
+_FETCH_FLAGS = frozenset({"truncated", "transformed"})
+
+
+def handle_message_notification(context: WorkerContext, notification: Notification) -> Handled:
+    """The handler of the messages queue."""
+    if notification.trigger in ("message.created", "message.updated"):
+        return sync_message(context, notification)
+    if notification.trigger == "message.deleted":
+        return mark_deleted(context, notification)
+    return acknowledge_only(context, notification)
+
+
+def sync_message(context: WorkerContext, notification: Notification) -> Handled:
+    """Store the message for the grant's rep if E2 says so, or update the stored email."""
+    if notification.grant_id is None or notification.object_id is None:
+        return Handled.processed("no_grant_or_message")
+    with transaction(context.engine) as session:
+        rep = rep_for_grant(session, notification.grant_id)
+    if rep is None:
+        return Handled.processed("unknown_grant")
+    if not rep.email_sync_enabled:
+        return Handled.processed("email_sync_off")
+    fetched = _message_of(context, notification)
+    if fetched is None:
+        return Handled.processed("gone")
+    message, observed_at = fetched
+    folders = resolve_message_folders(context, rep, notification.grant_id, message.folder_ids)
+    with transaction(context.engine) as session:
+        return Handled.processed(_save(session, context, rep, message, folders, observed_at))
+
+
+def mark_deleted(context: WorkerContext, notification: Notification) -> Handled:
+    """The message left the mailbox: mark its email, keep it in the CRM."""
+    if notification.grant_id is None or notification.object_id is None:
+        return Handled.processed("no_grant_or_message")
+    with transaction(context.engine) as session:
+        rep = rep_for_grant(session, notification.grant_id)
+        if rep is None:
+            return Handled.processed("unknown_grant")
+        row = find_email(session, rep.rep_id, notification.object_id)
+        if row is None:
+            return Handled.processed("not_stored")
+        marked = mark_mailbox_deleted(session, row, context.clock())
+    return Handled.processed("mailbox_deleted" if marked else "unchanged")
+
+
+def _message_of(
+    context: WorkerContext, notification: Notification
+) -> tuple[MailMessage, datetime] | None:
+    """The whole message and the time its state was observed; None when it is gone."""
+    obj = _object_of(notification)
+    if obj is not None and not (notification.flags & _FETCH_FLAGS):
+        observed = notification.occurred_at
+        observed_at = datetime.fromtimestamp(observed, UTC) if observed else context.clock()
+        return parse_message(obj), observed_at
+    assert notification.grant_id is not None
+    assert notification.object_id is not None
+    fetched_at = context.clock()
+    wire = context.nylas.find_message(notification.grant_id, notification.object_id)
+    if wire is None:
+        return None
+    return parse_message(wire), fetched_at
+
+
+def _object_of(notification: Notification) -> Mapping[str, Any] | None:
+    if notification.api_version != "v3":
+        return None  # v2 deltas carry ids only
+    data = notification.payload.get("data")
+    obj = data.get("object") if isinstance(data, Mapping) else None
+    return obj if isinstance(obj, Mapping) else None
+
+
+def _save(
+    session: Session,
+    context: WorkerContext,
+    rep: Rep,
+    message: MailMessage,
+    folders: ResolvedFolders,
+    observed_at: datetime,
+) -> str:
+    now = context.clock()
+    folder_names = [folder.name for folder in folders.known]
+    row = find_email(session, rep.rep_id, message.message_id)
+    if row is None:
+        indexed = contacts_for_addresses(session, rep.rep_id, message.matching_addresses())
+        matches = match_contacts(message, rep.rep_id, [i.contact for i in indexed])
+        decision = decide_new_email(rep.email_settings(), message, folders.known, matches)
+        if decision.skip_reason is not None:
+            return decision.skip_reason.value
+        by_id = {i.contact.crm_contact_id: i for i in indexed}
+        stored = store_email(
+            session,
+            rep_id=rep.rep_id,
+            message=message,
+            folder_names=folder_names,
+            contacts=[(by_id[m.crm_contact_id], m) for m in decision.contacts],
+            observed_at=observed_at,
+            now=now,
+        )
+        if stored is not None:
+            return "stored"
+        # Another worker stored it between our read and our insert: update it instead.
+        row = find_email(session, rep.rep_id, message.message_id)
+        assert row is not None
+    update = plan_email_update(mailbox_state(row), message, observed_at)
+    changed = update_email(
+        session, row, update, folder_names=folder_names, observed_at=observed_at, now=now
+    )
+    return "updated" if changed else "unchanged"
