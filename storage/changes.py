@@ -8,12 +8,28 @@ The change feed and outbound webhooks read these rows; their shape is their cont
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import insert
 from sqlmodel import Session
 
 from storage.tables import ChangeRow
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One change to record: ``email.stored``, ``contact.removed``, ..."""
+
+    change_type: str
+    entity: str
+    entity_id: str
+    rep_id: str | None
+    operation: str
+    entity_version: int
+    payload: dict[str, Any]
 
 
 def append_change(
@@ -27,18 +43,33 @@ def append_change(
     entity_version: int,
     payload: dict[str, Any],
     now: datetime,
-) -> ChangeRow:
-    """Record one change (``email.stored``, ``contact.removed``, ...) in ``session``."""
-    row = ChangeRow(
-        change_id=f"chg_{uuid.uuid4().hex}",
-        type=change_type,
-        entity=entity,
-        entity_id=entity_id,
-        rep_id=rep_id,
-        operation=operation,
-        entity_version=entity_version,
-        payload=payload,
-        created_at=now,
+) -> None:
+    """Record one change in ``session``."""
+    append_changes(
+        session,
+        [Change(change_type, entity, entity_id, rep_id, operation, entity_version, payload)],
+        now,
     )
-    session.add(row)
-    return row
+
+
+def append_changes(session: Session, changes: Sequence[Change], now: datetime) -> None:
+    """Record ``changes`` in ``session``, in order, in one statement."""
+    if not changes:
+        return
+    session.execute(
+        insert(ChangeRow),
+        [
+            {
+                "change_id": f"chg_{uuid.uuid4().hex}",
+                "type": change.change_type,
+                "entity": change.entity,
+                "entity_id": change.entity_id,
+                "rep_id": change.rep_id,
+                "operation": change.operation,
+                "entity_version": change.entity_version,
+                "payload": change.payload,
+                "created_at": now,
+            }
+            for change in changes
+        ],
+    )
