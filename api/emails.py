@@ -83,7 +83,7 @@ def email_routes(context: ApiContext) -> list[Route]:
         email_id = _email_id(request)
 
         def write(session: Session) -> dict[str, Any]:
-            row = _require_email(session, email_id)
+            row = _require_email(session, email_id, for_update=True)
             hide_email(session, row, context.clock())
             links = email_contacts(session, [email_id]).get(email_id, [])
             return email_json(row, links, include_body=False)
@@ -104,8 +104,8 @@ def _email_id(request: Request) -> int:
     return int(raw)
 
 
-def _require_email(session: Session, email_id: int) -> EmailRow:
-    row = get_email(session, email_id)
+def _require_email(session: Session, email_id: int, *, for_update: bool = False) -> EmailRow:
+    row = get_email(session, email_id, for_update=for_update)
     if row is None:
         raise NotFound("unknown_email", f"no email {email_id}")
     return row

@@ -38,10 +38,15 @@ class EmailPageKey:
     email_id: int
 
 
-def find_email(session: Session, rep_id: str, message_id: str) -> EmailRow | None:
-    return session.exec(
-        select(EmailRow).where(EmailRow.rep_id == rep_id, EmailRow.message_id == message_id)
-    ).first()
+def find_email(
+    session: Session, rep_id: str, message_id: str, *, for_update: bool = False
+) -> EmailRow | None:
+    """The rep's email of ``message_id``; ``for_update`` locks its row until the transaction
+    ends, so concurrent updates of one email apply one after the other, none lost."""
+    query = select(EmailRow).where(EmailRow.rep_id == rep_id, EmailRow.message_id == message_id)
+    if for_update:
+        query = query.with_for_update()
+    return session.exec(query).first()
 
 
 def mailbox_state(row: EmailRow) -> StoredMailboxState:
@@ -170,8 +175,9 @@ def hide_email(session: Session, row: EmailRow, now: datetime) -> bool:
     return True
 
 
-def get_email(session: Session, email_id: int) -> EmailRow | None:
-    return session.get(EmailRow, email_id)
+def get_email(session: Session, email_id: int, *, for_update: bool = False) -> EmailRow | None:
+    """The email ``email_id``; ``for_update`` as in :func:`find_email`."""
+    return session.get(EmailRow, email_id, with_for_update=for_update)
 
 
 def list_emails(

@@ -79,7 +79,7 @@ def mark_deleted(context: WorkerContext, notification: Notification) -> Handled:
         rep = rep_for_grant(session, notification.grant_id)
         if rep is None:
             return Handled.processed("unknown_grant")
-        row = find_email(session, rep.rep_id, notification.object_id)
+        row = find_email(session, rep.rep_id, notification.object_id, for_update=True)
         if row is None:
             return Handled.processed("not_stored")
         marked = mark_mailbox_deleted(session, row, context.clock())
@@ -122,7 +122,7 @@ def _save(
 ) -> str:
     now = context.clock()
     folder_names = [folder.name for folder in folders.known]
-    row = find_email(session, rep.rep_id, message.message_id)
+    row = find_email(session, rep.rep_id, message.message_id, for_update=True)
     if row is None:
         indexed = contacts_for_addresses(session, rep.rep_id, message.matching_addresses())
         matches = match_contacts(message, rep.rep_id, [i.contact for i in indexed])
@@ -142,7 +142,7 @@ def _save(
         if stored is not None:
             return "stored"
         # Another worker stored it between our read and our insert: update it instead.
-        row = find_email(session, rep.rep_id, message.message_id)
+        row = find_email(session, rep.rep_id, message.message_id, for_update=True)
         assert row is not None
     update = plan_email_update(mailbox_state(row), message, observed_at)
     changed = update_email(
