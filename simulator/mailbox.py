@@ -269,6 +269,13 @@ class FakeNylas:
             self._grants[grant_id] = _Grant(wire)
         return copy.deepcopy(wire)
 
+    def add_mailbox(self, grant_id: str, provider: str, email: str) -> Wire:
+        """A grant with the folder preset of its provider (Gmail, Microsoft or IMAP)."""
+        presets = {"google": gmail_folders, "microsoft": microsoft_folders, "imap": imap_folders}
+        grant = self.add_grant(grant_id, provider, email)
+        self.add_folders(grant_id, presets[provider](grant_id))
+        return grant
+
     def set_grant_status(self, grant_id: str, status: str) -> None:
         """Mark a grant ``valid`` or ``invalid`` (expired: the user must sign in again)."""
         with self._lock:

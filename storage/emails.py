@@ -140,11 +140,7 @@ def update_email(
     if "folder_ids" in update.changes and folder_names is not None:
         row.folder_names = list(folder_names)
     row.observed_at = observed_at
-    row.version += 1
-    row.updated_at = now
-    session.add(row)
-    session.flush()
-    _record(session, row, "email.updated", "update", now, changed=sorted(update.changes))
+    _new_version(session, row, "email.updated", now, changed=sorted(update.changes))
     return True
 
 
@@ -153,11 +149,7 @@ def mark_mailbox_deleted(session: Session, row: EmailRow, now: datetime) -> bool
     if row.mailbox_deleted_at is not None:
         return False
     row.mailbox_deleted_at = now
-    row.version += 1
-    row.updated_at = now
-    session.add(row)
-    session.flush()
-    _record(session, row, "email.mailbox_deleted", "update", now)
+    _new_version(session, row, "email.mailbox_deleted", now)
     return True
 
 
@@ -167,11 +159,7 @@ def hide_email(session: Session, row: EmailRow, now: datetime) -> bool:
         return False
     row.hidden = True
     row.hidden_at = now
-    row.version += 1
-    row.updated_at = now
-    session.add(row)
-    session.flush()
-    _record(session, row, "email.hidden", "update", now)
+    _new_version(session, row, "email.hidden", now)
     return True
 
 
@@ -292,6 +280,21 @@ def email_json(
     if include_body:
         document["body"] = row.body
     return document
+
+
+def _new_version(
+    session: Session,
+    row: EmailRow,
+    change_type: str,
+    now: datetime,
+    changed: list[str] | None = None,
+) -> None:
+    """Write the row's changes as its next version, with the change that says so."""
+    row.version += 1
+    row.updated_at = now
+    session.add(row)
+    session.flush()
+    _record(session, row, change_type, "update", now, changed)
 
 
 def _record(

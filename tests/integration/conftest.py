@@ -22,7 +22,6 @@ from crmsync.app import build_app
 from crmsync.runtime import Runtime
 from crmsync.settings import Settings
 from crmsync.worker import declare, start_worker
-from simulator import mailbox
 from simulator.mailbox import FakeNylas
 from simulator.nylas_api import build_nylas_api
 from storage.engine import create_database_engine
@@ -143,10 +142,8 @@ MICROSOFT_GRANT = "grant-ms-ben"
 def fake_nylas() -> FakeNylas:
     """The fake Nylas API's state: a Gmail and a Microsoft mailbox with their folders."""
     fake = FakeNylas(api_key="test-nylas-api-key")
-    fake.add_grant(GMAIL_GRANT, "google", "ann@acme.example")
-    fake.add_folders(GMAIL_GRANT, mailbox.gmail_folders(GMAIL_GRANT))
-    fake.add_grant(MICROSOFT_GRANT, "microsoft", "ben@acme.example")
-    fake.add_folders(MICROSOFT_GRANT, mailbox.microsoft_folders(MICROSOFT_GRANT))
+    fake.add_mailbox(GMAIL_GRANT, "google", "ann@acme.example")
+    fake.add_mailbox(MICROSOFT_GRANT, "microsoft", "ben@acme.example")
     return fake
 
 

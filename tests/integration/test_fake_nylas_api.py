@@ -31,12 +31,9 @@ NOW = 1_790_000_000
 def fake() -> FakeNylas:
     """Three grants, one per provider, each with its folder preset and no messages."""
     fake = FakeNylas()
-    fake.add_grant(GMAIL, "google", "rep@gmail.example")
-    fake.add_folders(GMAIL, mb.gmail_folders(GMAIL))
-    fake.add_grant(MICROSOFT, "microsoft", "rep@outlook.example")
-    fake.add_folders(MICROSOFT, mb.microsoft_folders(MICROSOFT))
-    fake.add_grant(IMAP, "imap", "rep@imap.example")
-    fake.add_folders(IMAP, mb.imap_folders(IMAP))
+    fake.add_mailbox(GMAIL, "google", "rep@gmail.example")
+    fake.add_mailbox(MICROSOFT, "microsoft", "rep@outlook.example")
+    fake.add_mailbox(IMAP, "imap", "rep@imap.example")
     return fake
 
 

@@ -55,10 +55,8 @@ def policy(sleeps: RecordedSleeps) -> RetryPolicy:
 @pytest.fixture
 def fake() -> FakeNylas:
     fake = FakeNylas()
-    fake.add_grant(GMAIL, "google", "rep@gmail.example")
-    fake.add_folders(GMAIL, mb.gmail_folders(GMAIL))
-    fake.add_grant(MICROSOFT, "microsoft", "rep@outlook.example")
-    fake.add_folders(MICROSOFT, mb.microsoft_folders(MICROSOFT))
+    fake.add_mailbox(GMAIL, "google", "rep@gmail.example")
+    fake.add_mailbox(MICROSOFT, "microsoft", "rep@outlook.example")
     return fake
 
 

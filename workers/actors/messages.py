@@ -54,12 +54,10 @@ def handle_message_notification(context: WorkerContext, notification: Notificati
 
 def sync_message(context: WorkerContext, notification: Notification) -> Handled:
     """Store the message for the grant's rep if E2 says so, or update the stored email."""
-    if notification.grant_id is None or notification.object_id is None:
-        return Handled.processed("no_grant_or_message")
-    with transaction(context.engine) as session:
-        rep = rep_for_grant(session, notification.grant_id)
-    if rep is None:
-        return Handled.processed("unknown_grant")
+    rep = _rep_of(context, notification)
+    if isinstance(rep, Handled):
+        return rep
+    assert notification.grant_id is not None
     if not rep.email_sync_enabled:
         return Handled.processed("email_sync_off")
     fetched = _message_of(context, notification)
@@ -73,17 +71,25 @@ def sync_message(context: WorkerContext, notification: Notification) -> Handled:
 
 def mark_deleted(context: WorkerContext, notification: Notification) -> Handled:
     """The message left the mailbox: mark its email, keep it in the CRM."""
-    if notification.grant_id is None or notification.object_id is None:
-        return Handled.processed("no_grant_or_message")
+    rep = _rep_of(context, notification)
+    if isinstance(rep, Handled):
+        return rep
+    assert notification.object_id is not None
     with transaction(context.engine) as session:
-        rep = rep_for_grant(session, notification.grant_id)
-        if rep is None:
-            return Handled.processed("unknown_grant")
         row = find_email(session, rep.rep_id, notification.object_id, for_update=True)
         if row is None:
             return Handled.processed("not_stored")
         marked = mark_mailbox_deleted(session, row, context.clock())
     return Handled.processed("mailbox_deleted" if marked else "unchanged")
+
+
+def _rep_of(context: WorkerContext, notification: Notification) -> Rep | Handled:
+    """The rep whose mailbox the notification is about, or the outcome saying there is none."""
+    if notification.grant_id is None or notification.object_id is None:
+        return Handled.processed("no_grant_or_message")
+    with transaction(context.engine) as session:
+        rep = rep_for_grant(session, notification.grant_id)
+    return rep if rep is not None else Handled.processed("unknown_grant")
 
 
 def _message_of(
