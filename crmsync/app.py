@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from sqlalchemy import text
 from starlette.applications import Starlette
+from starlette.routing import BaseRoute
 
 from api.context import ApiContext
 from api.errors import EXCEPTION_HANDLERS
@@ -27,11 +28,17 @@ from webhooks.routes import IngressConfig, nylas_routes
 logger = logging.getLogger(__name__)
 
 
-def build_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> Starlette:
+def build_app(
+    settings: Settings | None = None,
+    *,
+    runtime: Runtime | None = None,
+    extra_routes: Sequence[BaseRoute] = (),
+) -> Starlette:
     """The Starlette application.
 
     Given a ``runtime``, the caller owns it (``crmsync run`` shares it with its workers);
     otherwise one is built from ``settings`` (or the environment) and closed at shutdown.
+    ``extra_routes`` are mounted beside crmsync's own (the embedded mode's simulated Nylas).
     """
     owns_runtime = runtime is None
     if runtime is None:
@@ -72,6 +79,7 @@ def build_app(settings: Settings | None = None, *, runtime: Runtime | None = Non
                 ApiContext(engine=runtime.engine),
                 tokens=runtime.settings.api_token_bytes(),
             ),
+            *extra_routes,
         ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,

@@ -6,12 +6,9 @@ import argparse
 import os
 import signal
 import sys
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
-from typing import Any
 
-from crmsync.settings import DEV_WEBHOOK_SECRET, Settings, SettingsError
+from crmsync.settings import DEV_API_TOKEN, DEV_WEBHOOK_SECRET, Settings, SettingsError
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -52,9 +49,11 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser(
         "demo",
-        help="send signed sample Nylas notifications to a running crmsync",
-        description="Send real-shaped, signed Nylas notifications (a message, a truncated "
-        "message, a v2 body, a grant expiry, and a duplicate) and print the answers.",
+        help="register a demo rep, send it signed Nylas notifications, show its emails",
+        description="Against a running crmsync: register a demo rep and contact through the "
+        "CRM API, fill its mailbox in the built-in Nylas simulator (embedded mode), send "
+        "real-shaped signed notifications (a message, a truncated message, a v2 body, a grant "
+        "expiry, and a retry), and list the emails stored.",
     )
     demo.add_argument("--url", default="http://127.0.0.1:8000", help="base URL of crmsync")
     demo.add_argument(
@@ -62,7 +61,11 @@ def _parser() -> argparse.ArgumentParser:
         help="webhook secret to sign with (default: first of NYLAS_WEBHOOK_SECRETS, "
         "else the development secret of the embedded mode)",
     )
-    demo.add_argument("--grant", default="demo-grant", help="grant id to put in notifications")
+    demo.add_argument(
+        "--token",
+        help="CRM API token (default: first of CRMSYNC_API_TOKENS, else the development token)",
+    )
+    demo.add_argument("--grant", default="demo-grant", help="grant id of the demo rep's mailbox")
     demo.set_defaults(command=_demo)
     return parser
 
@@ -77,15 +80,22 @@ def _settings() -> Settings:
 
 def _run(args: argparse.Namespace) -> int:
     import uvicorn
+    from starlette.routing import BaseRoute
 
     from crmsync.app import build_app
     from crmsync.runtime import Runtime
+    from crmsync.simulated_nylas import with_simulated_nylas
     from crmsync.worker import declare, start_worker
     from storage.migrate import upgrade
 
     settings = _settings()
     host = args.host or settings.host
     port = args.port or settings.port
+    extra_routes: list[BaseRoute] = []
+    simulated = settings.embedded and settings.nylas_api_key is None
+    if simulated:
+        settings, simulator = with_simulated_nylas(settings, f"http://{host}:{port}")
+        extra_routes.append(simulator)
     runtime = Runtime.from_settings(settings)
     upgrade(runtime.engine)
     declare(runtime)
@@ -99,6 +109,12 @@ def _run(args: argparse.Namespace) -> int:
             "memory and is lost when it stops. For trying and demos only.",
             file=sys.stderr,
         )
+    if simulated:
+        print(
+            f"  Nylas API: the built-in simulator at {settings.nylas_api_uri} "
+            "(no NYLAS_API_KEY); `crmsync demo` fills its mailboxes",
+            file=sys.stderr,
+        )
     if settings.uses_dev_secrets:
         print(
             "  WARNING: using the published development webhook secret and API token; "
@@ -110,7 +126,11 @@ def _run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         config = uvicorn.Config(
-            build_app(runtime=runtime), host=host, port=port, log_config=None, access_log=False
+            build_app(runtime=runtime, extra_routes=extra_routes),
+            host=host,
+            port=port,
+            log_config=None,
+            access_log=False,
         )
         uvicorn.Server(config).run()
     except KeyboardInterrupt:
@@ -143,50 +163,20 @@ def _migrate(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from simulator import notifications as sim
+    from crmsync.demo import DemoTarget, run_demo
 
-    secret = args.secret or _first_configured_secret() or DEV_WEBHOOK_SECRET
-    message = sim.message_created(args.grant, to=("buyer@customer.example",))
-    samples: list[tuple[str, dict[str, Any]]] = [
-        ("message.created", message),
-        ("message.created.truncated", sim.message_created(args.grant, truncated=True)),
-        (
-            "v2 deltas (2)",
-            sim.v2_body(
-                sim.v2_message_delta(args.grant, "m-1"), sim.v2_message_delta(args.grant, "m-2")
-            ),
-        ),
-        ("grant.expired", sim.grant_expired(args.grant)),
-        ("message.created again (a retry)", message),
-    ]
-    url = args.url.rstrip("/") + "/webhooks/nylas"
-    failures = 0
-    for label, document in samples:
-        body = sim.encode(document)
-        request = urllib.request.Request(  # noqa: S310  (the URL is the operator's own)
-            url,
-            data=body,
-            method="POST",
-            headers={
-                "Content-Type": "application/json",
-                "X-Nylas-Signature": sim.sign(body, secret),
-            },
+    return run_demo(
+        DemoTarget(
+            url=args.url,
+            secret=args.secret or _first_configured("NYLAS_WEBHOOK_SECRETS") or DEV_WEBHOOK_SECRET,
+            token=args.token or _first_configured("CRMSYNC_API_TOKENS") or DEV_API_TOKEN,
+            grant=args.grant,
         )
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-                status, answer = response.status, response.read().decode()
-        except urllib.error.HTTPError as error:
-            status, answer = error.code, error.read().decode()
-        except urllib.error.URLError as error:
-            print(f"crmsync demo: cannot reach {url}: {error.reason}", file=sys.stderr)
-            return 1
-        failures += status != 200
-        print(f"{status}  {label:<34} {answer}")
-    return 1 if failures else 0
+    )
 
 
-def _first_configured_secret() -> str | None:
-    values = [v.strip() for v in os.environ.get("NYLAS_WEBHOOK_SECRETS", "").split(",")]
+def _first_configured(name: str) -> str | None:
+    values = [v.strip() for v in os.environ.get(name, "").split(",")]
     return next((v for v in values if v), None)
 
 

@@ -31,6 +31,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from simulator.control import control_routes
 from simulator.mailbox import (
     FakeNylas,
     Fault,
@@ -342,6 +343,7 @@ def build_nylas_api(fake: FakeNylas) -> Starlette:
         Route(f"{grant}/messages", handlers.list_messages),
         # :path, because a decoded message id may hold "/".
         Route(f"{grant}/messages/{{message_id:path}}", handlers.find_message),
+        *control_routes(fake),
     ]
     return Starlette(
         routes=routes,

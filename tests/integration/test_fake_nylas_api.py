@@ -388,3 +388,39 @@ def test_requests_are_logged_with_their_decoded_path_and_query(
     assert len(fake.requests_to("/messages")) == 2
     fake.clear_requests()
     assert fake.requests == []
+
+
+# Control routes ----------------------------------------------------------------------------
+
+
+def test_control_routes_create_a_mailbox_and_a_message_the_sdk_then_reads(
+    fake: FakeNylas, base_url: str, client: nylas.Client
+) -> None:
+    auth = {"Authorization": f"Bearer {fake.api_key}"}
+    created = requests.put(
+        f"{base_url}/_simulator/grants/g-new",
+        json={"provider": "microsoft", "email": "new@outlook.example"},
+        headers=auth,
+        timeout=5,
+    )
+    put = requests.put(
+        f"{base_url}/_simulator/grants/g-new/messages/m%2F1",
+        json=message_object("ignored", message_id="ignored", subject="From the control API"),
+        headers=auth,
+        timeout=5,
+    )
+    refused = requests.put(
+        f"{base_url}/_simulator/grants/g-new", json={"provider": "aol"}, headers=auth, timeout=5
+    )
+    unauthorised = requests.put(f"{base_url}/_simulator/grants/g-x", json={}, timeout=5)
+
+    assert (created.status_code, put.status_code) == (200, 200)
+    assert (refused.status_code, unauthorised.status_code) == (400, 401)
+    assert client.grants.find("g-new").data.provider == "microsoft"
+    message = client.messages.find("g-new", "m/1").data
+    assert (message.id, message.grant_id, message.subject) == (
+        "m/1",
+        "g-new",
+        "From the control API",
+    )
+    assert {f.id for f in client.folders.list("g-new").data} >= {mb.MICROSOFT_INBOX_ID}

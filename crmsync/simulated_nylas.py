@@ -1,0 +1,32 @@
+"""The embedded mode's stand-in for Nylas: the simulator's fake API, served by crmsync itself.
+
+``crmsync run`` with neither ``REDIS_URL`` nor ``NYLAS_API_KEY`` has no Nylas to call, so
+email sync could not resolve a folder or complete a truncated message. It mounts the fake
+Nylas API under ``/simulator/nylas`` and points its own Nylas client there, so that trying
+crmsync (``crmsync demo``) exercises the same code paths as production, real HTTP included.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from starlette.datastructures import Secret
+from starlette.routing import Mount
+
+from crmsync.settings import Settings
+from simulator.mailbox import FakeNylas
+from simulator.nylas_api import build_nylas_api
+
+SIMULATOR_PATH = "/simulator/nylas"
+SIMULATOR_API_KEY = "crmsync-simulator-key"  # the local fake's own, published
+
+
+def with_simulated_nylas(settings: Settings, base_url: str) -> tuple[Settings, Mount]:
+    """``settings`` calling the fake Nylas API at ``base_url``, and the mount serving it."""
+    fake = FakeNylas(api_key=SIMULATOR_API_KEY)
+    simulated = dataclasses.replace(
+        settings,
+        nylas_api_uri=base_url.rstrip("/") + SIMULATOR_PATH,
+        nylas_api_key=Secret(SIMULATOR_API_KEY),
+    )
+    return simulated, Mount(SIMULATOR_PATH, app=build_nylas_api(fake))
