@@ -1,9 +1,9 @@
 """``/v1/emails``: the emails stored for reps, newest first, and hiding one (E7).
 
 List by rep, by contact or by account (``rep_id``, ``contact_id``, ``account_ref``; at least
-one, combinable). Hidden emails are left out unless ``include_hidden=true``. Pages are cut
-by an opaque cursor on (date, id), so emails stored while a client pages never shift or
-repeat what it already read.
+one, combinable); an unknown rep or contact is 404, an account is only a reference. Hidden
+emails are left out unless ``include_hidden=true``. Pages are cut by an opaque cursor on
+(date, id), so emails stored while a client pages never shift or repeat what it already read.
 """
 
 from __future__ import annotations
@@ -20,7 +20,9 @@ from api.context import ApiContext
 from api.cursors import decode_cursor, encode_cursor
 from api.errors import ApiError
 from api.inputs import query_flag, query_limit
+from api.reps import require_rep
 from domain.times import parse_rfc3339
+from storage.contacts import contact_exists
 from storage.emails import (
     EmailPageKey,
     email_contacts,
@@ -49,6 +51,10 @@ def email_routes(context: ApiContext) -> list[Route]:
         after = _page_key(decode_cursor(cursor)) if cursor else None
 
         def read(session: Session) -> list[dict[str, Any]]:
+            if rep_id is not None:
+                require_rep(session, rep_id)
+            if contact_id is not None and not contact_exists(session, contact_id):
+                raise NotFound("unknown_contact", f"no rep has a contact {contact_id!r}")
             rows = list_emails(
                 session,
                 rep_id=rep_id,

@@ -121,6 +121,12 @@ def get_contact(session: Session, rep_id: str, crm_contact_id: str) -> Contact |
     return _to_contact(row) if row else None
 
 
+def contact_exists(session: Session, crm_contact_id: str) -> bool:
+    """Whether any rep has, or had, a contact with this CRM id."""
+    query = select(ContactRow.id).where(ContactRow.crm_contact_id == crm_contact_id).limit(1)
+    return session.exec(query).first() is not None
+
+
 def list_contacts(session: Session, rep_id: str, *, after: str | None, limit: int) -> list[Contact]:
     """The rep's active contacts in contact id order, from just after ``after``."""
     query = select(ContactRow).where(ContactRow.rep_id == rep_id, col(ContactRow.active).is_(True))

@@ -260,7 +260,11 @@ def test_emails_are_listed_newest_first_by_rep_contact_or_account(world: EmailSy
     assert ids(contact_id="c-1") == ["m-3", "m-0"]
     assert ids(account_ref="acct-1") == ["m-4", "m-3", "m-1", "m-0"]
     assert ids(account_ref="acct-1", rep_id="rep-ann") == ["m-4", "m-3", "m-1", "m-0"]
-    assert ids(rep_id="someone-else") == []
+    assert ids(account_ref="acct-unknown") == []
+    unknown_rep = world.api("GET", "/v1/emails", params={"rep_id": "someone-else"})
+    unknown_contact = world.api("GET", "/v1/emails", params={"contact_id": "c-unknown"})
+    assert refusal(unknown_rep) == (404, "unknown_rep")
+    assert refusal(unknown_contact) == (404, "unknown_contact")
 
     listed = world.api("GET", "/v1/emails", params={"contact_id": "c-3"}).json()["data"]
     [email] = listed
