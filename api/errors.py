@@ -7,6 +7,8 @@ Domain validation errors are 400, unknown entities 404, conflicts 409.
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
@@ -18,26 +20,36 @@ class ApiError(Exception):
     """Raised by an endpoint to refuse a request with ``status``."""
 
     def __init__(
-        self, status: int, reason: str, message: str, headers: dict[str, str] | None = None
+        self,
+        status: int,
+        reason: str,
+        message: str,
+        headers: dict[str, str] | None = None,
+        details: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.reason = reason
         self.message = message
         self.headers = headers
+        self.details = details
 
 
 def error_response(
-    status: int, reason: str, message: str, headers: dict[str, str] | None = None
+    status: int,
+    reason: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+    details: dict[str, Any] | None = None,
 ) -> JSONResponse:
-    return JSONResponse(
-        {"error": {"reason": reason, "message": message}}, status_code=status, headers=headers
-    )
+    """``{"error": {"reason", "message", ...details}}`` with ``status``."""
+    body = {"reason": reason, "message": message, **(details or {})}
+    return JSONResponse({"error": body}, status_code=status, headers=headers)
 
 
 async def api_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, ApiError)
-    return error_response(error.status, error.reason, error.message, error.headers)
+    return error_response(error.status, error.reason, error.message, error.headers, error.details)
 
 
 async def domain_error(request: Request, error: Exception) -> JSONResponse:

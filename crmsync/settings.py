@@ -46,6 +46,7 @@ class Settings:
     worker_threads: int = 4
     max_retries: int = 8
     dead_letter_ttl_days: int = 14
+    change_retention_days: int = 30
     log_level: str = "INFO"
 
     @property
@@ -106,6 +107,7 @@ class Settings:
             worker_threads=reader.positive_int("CRMSYNC_WORKER_THREADS", 4),
             max_retries=reader.positive_int("CRMSYNC_MAX_RETRIES", 8),
             dead_letter_ttl_days=reader.positive_int("CRMSYNC_DEAD_LETTER_TTL_DAYS", 14),
+            change_retention_days=reader.positive_int("CRMSYNC_CHANGE_RETENTION_DAYS", 30),
             log_level=(reader.text("CRMSYNC_LOG_LEVEL") or "INFO").upper(),
         )
         if reader.problems:

@@ -7,6 +7,7 @@ the global broker, and declares the actors on it, in that order.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 
 import dramatiq
 from dramatiq import Worker
@@ -16,6 +17,7 @@ from crmsync.runtime import Runtime
 from crmsync.settings import Settings, SettingsError
 from workers.actors.registry import declare_actors
 from workers.context import WorkerContext
+from workers.maintenance import Maintenance
 from workers.nylas_client import NylasGateway
 
 
@@ -33,6 +35,15 @@ def worker_context(runtime: Runtime) -> WorkerContext:
         else None
     )
     return WorkerContext(engine=runtime.engine, nylas_gateway=gateway)
+
+
+def start_maintenance(runtime: Runtime) -> Maintenance:
+    """The housekeeping thread of a worker process (change feed retention), started."""
+    maintenance = Maintenance(
+        worker_context(runtime), timedelta(days=runtime.settings.change_retention_days)
+    )
+    maintenance.start()
+    return maintenance
 
 
 def start_worker(runtime: Runtime, threads: int, *, worker_timeout_ms: int = 1000) -> Worker:
@@ -53,3 +64,4 @@ def setup() -> None:
     runtime = Runtime.from_settings(settings)
     dramatiq.set_broker(runtime.broker)
     declare(runtime)
+    start_maintenance(runtime)

@@ -217,9 +217,16 @@ class ChangeRow(SQLModel, table=True):
         UniqueConstraint("change_id", name="uq_changes_change_id"),
         Index("ix_changes_rep_seq", "rep_id", "seq"),
         Index("ix_changes_created", "created_at"),
+        Index("ix_changes_txid_seq", "txid", "seq"),
+        # Never reuse a pruned number on SQLite (see migration 0003).
+        {"sqlite_autoincrement": True},
     )
 
     seq: int | None = Field(default=None, sa_column=Column(BigKey, primary_key=True))
+    # PostgreSQL: the writing transaction's id (column default pg_current_xact_id()), so the
+    # feed can serve only what no running transaction can still precede. SQLite: NULL; its
+    # writers are serialised, so ``seq`` alone is commit order.
+    txid: int | None = Field(default=None, sa_column=Column(BigInteger()))
     change_id: str = Field(max_length=64)
     type: str = Field(max_length=64)
     entity: str = Field(max_length=32)
@@ -229,3 +236,14 @@ class ChangeRow(SQLModel, table=True):
     entity_version: int
     payload: dict[str, Any] = Field(sa_column=Column(JsonDocument, nullable=False))
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class FeedRetentionRow(SQLModel, table=True):
+    """How far the change feed has been pruned: a cursor before this position is expired."""
+
+    __tablename__ = "feed_retention"
+
+    id: int = Field(default=1, primary_key=True)
+    pruned_txid: int = Field(sa_column=Column(BigInteger(), nullable=False))
+    pruned_seq: int = Field(sa_column=Column(BigInteger(), nullable=False))
+    pruned_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

@@ -1,0 +1,168 @@
+"""``/v1/changes``: everything crmsync stores, as a gap-free feed a CRM follows by cursor (S2).
+
+``GET /v1/changes?cursor=C`` answers the changes after ``C`` in feed order and the cursor to
+read from next; a reader that keeps the last cursor it was given never misses a change and
+never sees one twice, whatever writers commit meanwhile (see ``storage/feed.py``). Without a
+cursor the feed starts at the oldest change retained. ``wait=S`` long-polls: an empty answer
+waits up to S seconds for a change before returning. A cursor older than the retention
+period is refused with 410 and a way to resync, never silently served a gap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from sqlmodel import Session
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from api.context import ApiContext
+from api.cursors import decode_cursor, encode_cursor
+from api.errors import ApiError
+from api.inputs import query_limit, query_time
+from domain.times import format_time
+from storage.feed import (
+    FeedPosition,
+    head_position,
+    position_at,
+    position_of,
+    read_changes,
+    retained_from,
+)
+from storage.tables import ChangeRow
+
+MAX_WAIT_SECONDS = 30
+POLL_INTERVAL_SECONDS = 0.25
+MAX_TYPES = 20
+
+
+def encode_position(position: FeedPosition) -> str:
+    return encode_cursor({"t": position.txid, "s": position.seq})
+
+
+def decode_position(cursor: str) -> FeedPosition:
+    decoded = decode_cursor(cursor)
+    txid, seq = decoded.get("t"), decoded.get("s")
+    if not isinstance(txid, int) or not isinstance(seq, int) or txid < 0 or seq < 0:
+        raise ApiError(400, "invalid_cursor", "the cursor is not one crmsync gave")
+    return FeedPosition(txid, seq)
+
+
+def change_json(row: ChangeRow) -> dict[str, Any]:
+    """A change as the feed, the stream and outbound webhooks carry it."""
+    return {
+        "id": row.change_id,
+        "seq": row.seq,
+        "type": row.type,
+        "entity": row.entity,
+        "entity_id": row.entity_id,
+        "rep_id": row.rep_id,
+        "operation": row.operation,
+        "entity_version": row.entity_version,
+        "created_at": format_time(row.created_at),
+        "cursor": encode_position(position_of(row)),
+        "payload": row.payload,
+    }
+
+
+def expired_cursor() -> ApiError:
+    return ApiError(
+        410,
+        "cursor_expired",
+        "changes after this cursor are no longer retained: take a fresh cursor from "
+        "GET /v1/changes/latest, re-read the entities you follow, then follow the feed from "
+        "that cursor",
+        details={
+            "resync": {
+                "latest_cursor": "/v1/changes/latest",
+                "reread": [
+                    "/v1/reps/{rep_id}",
+                    "/v1/reps/{rep_id}/contacts",
+                    "/v1/emails?rep_id={rep_id}",
+                ],
+            }
+        },
+    )
+
+
+def change_routes(context: ApiContext) -> list[Route]:
+    async def changes(request: Request) -> JSONResponse:
+        params = request.query_params
+        limit = query_limit(request, default=100, maximum=1000)
+        wait = _wait_seconds(request)
+        types = _types(params.get("types"))
+        rep_id = params.get("rep_id")
+        cursor = params.get("cursor")
+        after = decode_position(cursor) if cursor else None
+
+        def read(session: Session) -> tuple[list[dict[str, Any]], FeedPosition]:
+            oldest = retained_from(session)
+            if after is not None and after < oldest:
+                raise expired_cursor()
+            page = read_changes(session, after or oldest, limit, types=types, rep_id=rep_id)
+            return [change_json(row) for row in page.changes], page.next_position
+
+        found, next_position = await context.in_transaction(read)
+        deadline = time.monotonic() + wait
+        while not found and time.monotonic() < deadline:
+            await asyncio.sleep(POLL_INTERVAL_SECONDS)
+            found, next_position = await context.in_transaction(read)
+        return JSONResponse(
+            {
+                "data": found,
+                "next_cursor": encode_position(next_position),
+                "has_more": len(found) == limit,
+            }
+        )
+
+    async def latest(request: Request) -> JSONResponse:
+        """A cursor at the head: follow from now on, without the history."""
+        position = await context.in_transaction(head_position)
+        return JSONResponse({"cursor": encode_position(position)})
+
+    async def cursor_at(request: Request) -> JSONResponse:
+        """A cursor just before the first change recorded at or after ``at``."""
+        at = query_time(request, "at")
+        if at is None:
+            raise ApiError(400, "invalid_at", "'at' (an RFC 3339 time) is required")
+        position = await context.in_transaction(lambda session: position_at(session, at))
+        return JSONResponse({"cursor": encode_position(position), "at": format_time(at)})
+
+    return [
+        Route("/changes", changes, methods=["GET"]),
+        Route("/changes/latest", latest, methods=["GET"]),
+        Route("/changes/cursor", cursor_at, methods=["GET"]),
+    ]
+
+
+def _wait_seconds(request: Request) -> float:
+    raw = request.query_params.get("wait")
+    if raw is None:
+        return 0.0
+    if not raw.isdigit() or int(raw) > MAX_WAIT_SECONDS:
+        raise ApiError(
+            400, "invalid_wait", f"'wait' must be whole seconds from 0 to {MAX_WAIT_SECONDS}"
+        )
+    return float(raw)
+
+
+def _types(raw: str | None) -> list[str]:
+    if raw is None:
+        return []
+    types = [t.strip() for t in raw.split(",") if t.strip()]
+    if len(types) > MAX_TYPES or not all(_valid_type(t) for t in types):
+        raise ApiError(
+            400,
+            "invalid_types",
+            "'types' is a comma-separated list of change types (email.stored) or families "
+            f"(email.*), at most {MAX_TYPES}",
+        )
+    return types
+
+
+def _valid_type(value: str) -> bool:
+    name = value[:-2] if value.endswith(".*") else value
+    return bool(name) and len(name) <= 64 and all(c.isalnum() or c in "._" for c in name)

@@ -1,0 +1,52 @@
+"""Housekeeping that runs beside the workers: pruning the change feed past its retention.
+
+A thread of each worker process wakes once an interval and prunes; several processes doing
+so at once is harmless (deleting what is already deleted deletes nothing).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import timedelta
+
+from storage.engine import transaction
+from storage.feed import prune_changes
+from workers.context import WorkerContext
+
+logger = logging.getLogger(__name__)
+
+
+class Maintenance(threading.Thread):
+    """Prunes changes older than ``change_retention`` every ``interval`` until stopped."""
+
+    def __init__(
+        self,
+        context: WorkerContext,
+        change_retention: timedelta,
+        interval: timedelta = timedelta(hours=1),
+    ) -> None:
+        super().__init__(name="crmsync-maintenance", daemon=True)
+        self.context = context
+        self.change_retention = change_retention
+        self.interval = interval
+        self._stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self._stopping.wait(self.interval.total_seconds()):
+            try:
+                self.run_once()
+            except Exception:  # logged and retried at the next interval
+                logger.exception("maintenance failed")
+
+    def run_once(self) -> int:
+        """Prune once now; how many changes were deleted."""
+        now = self.context.clock()
+        with transaction(self.context.engine) as session:
+            pruned = prune_changes(session, now - self.change_retention, now)
+        if pruned:
+            logger.info("pruned %d changes older than %s", pruned, self.change_retention)
+        return pruned
+
+    def stop(self) -> None:
+        self._stopping.set()
