@@ -93,7 +93,7 @@ def change_routes(context: ApiContext) -> list[Route]:
         params = request.query_params
         limit = query_limit(request, default=100, maximum=1000)
         wait = _wait_seconds(request)
-        types = _types(params.get("types"))
+        types = feed_types(params.get("types"))
         rep_id = params.get("rep_id")
         cursor = params.get("cursor")
         after = decode_position(cursor) if cursor else None
@@ -149,7 +149,8 @@ def _wait_seconds(request: Request) -> float:
     return float(raw)
 
 
-def _types(raw: str | None) -> list[str]:
+def feed_types(raw: str | None) -> list[str]:
+    """The ``types`` filter: exact types or families (``email.*``), comma-separated."""
     if raw is None:
         return []
     types = [t.strip() for t in raw.split(",") if t.strip()]

@@ -11,6 +11,7 @@ from api.contacts import contact_routes
 from api.context import ApiContext
 from api.emails import email_routes
 from api.reps import rep_routes
+from api.stream import stream_routes
 
 
 def v1_mount(context: ApiContext, tokens: tuple[bytes, ...]) -> Mount:
@@ -22,6 +23,7 @@ def v1_mount(context: ApiContext, tokens: tuple[bytes, ...]) -> Mount:
             *contact_routes(context),
             *email_routes(context),
             *change_routes(context),
+            *stream_routes(context),
         ],
         middleware=[Middleware(BearerAuth, tokens=tokens)],
     )
