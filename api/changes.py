@@ -20,52 +20,35 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from api.context import ApiContext
-from api.cursors import decode_cursor, encode_cursor
 from api.errors import ApiError
 from api.inputs import query_limit, query_time
 from domain.times import format_time
 from storage.feed import (
     FeedPosition,
+    change_json,
+    cursor_of,
     head_position,
     position_at,
-    position_of,
+    position_from_cursor,
     read_changes,
     retained_from,
 )
-from storage.tables import ChangeRow
 
 MAX_WAIT_SECONDS = 30
 POLL_INTERVAL_SECONDS = 0.25
 MAX_TYPES = 20
 
 
-def encode_position(position: FeedPosition) -> str:
-    return encode_cursor({"t": position.txid, "s": position.seq})
-
-
 def decode_position(cursor: str) -> FeedPosition:
-    decoded = decode_cursor(cursor)
-    txid, seq = decoded.get("t"), decoded.get("s")
-    if not isinstance(txid, int) or not isinstance(seq, int) or txid < 0 or seq < 0:
+    """The position an API cursor names.
+
+    Raises:
+        ApiError: 400 when the cursor was not made by crmsync.
+    """
+    position = position_from_cursor(cursor)
+    if position is None:
         raise ApiError(400, "invalid_cursor", "the cursor is not one crmsync gave")
-    return FeedPosition(txid, seq)
-
-
-def change_json(row: ChangeRow) -> dict[str, Any]:
-    """A change as the feed, the stream and outbound webhooks carry it."""
-    return {
-        "id": row.change_id,
-        "seq": row.seq,
-        "type": row.type,
-        "entity": row.entity,
-        "entity_id": row.entity_id,
-        "rep_id": row.rep_id,
-        "operation": row.operation,
-        "entity_version": row.entity_version,
-        "created_at": format_time(row.created_at),
-        "cursor": encode_position(position_of(row)),
-        "payload": row.payload,
-    }
+    return position
 
 
 def expired_cursor() -> ApiError:
@@ -113,7 +96,7 @@ def change_routes(context: ApiContext) -> list[Route]:
         return JSONResponse(
             {
                 "data": found,
-                "next_cursor": encode_position(next_position),
+                "next_cursor": cursor_of(next_position),
                 "has_more": len(found) == limit,
             }
         )
@@ -121,7 +104,7 @@ def change_routes(context: ApiContext) -> list[Route]:
     async def latest(request: Request) -> JSONResponse:
         """A cursor at the head: follow from now on, without the history."""
         position = await context.in_transaction(head_position)
-        return JSONResponse({"cursor": encode_position(position)})
+        return JSONResponse({"cursor": cursor_of(position)})
 
     async def cursor_at(request: Request) -> JSONResponse:
         """A cursor just before the first change recorded at or after ``at``."""
@@ -129,7 +112,7 @@ def change_routes(context: ApiContext) -> list[Route]:
         if at is None:
             raise ApiError(400, "invalid_at", "'at' (an RFC 3339 time) is required")
         position = await context.in_transaction(lambda session: position_at(session, at))
-        return JSONResponse({"cursor": encode_position(position), "at": format_time(at)})
+        return JSONResponse({"cursor": cursor_of(position), "at": format_time(at)})
 
     return [
         Route("/changes", changes, methods=["GET"]),

@@ -20,16 +20,10 @@ from starlette.requests import Request
 from starlette.responses import StreamingResponse
 from starlette.routing import Route
 
-from api.changes import (
-    POLL_INTERVAL_SECONDS,
-    change_json,
-    decode_position,
-    expired_cursor,
-    feed_types,
-)
+from api.changes import POLL_INTERVAL_SECONDS, decode_position, expired_cursor, feed_types
 from api.context import ApiContext
 from api.errors import ApiError
-from storage.feed import FeedPosition, read_changes, retained_from
+from storage.feed import FeedPosition, change_json, read_changes, retained_from
 
 DEFAULT_HEARTBEAT_SECONDS = 15
 BATCH = 200

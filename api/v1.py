@@ -12,6 +12,7 @@ from api.context import ApiContext
 from api.emails import email_routes
 from api.reps import rep_routes
 from api.stream import stream_routes
+from api.subscriptions import subscription_routes
 
 
 def v1_mount(context: ApiContext, tokens: tuple[bytes, ...]) -> Mount:
@@ -24,6 +25,7 @@ def v1_mount(context: ApiContext, tokens: tuple[bytes, ...]) -> Mount:
             *email_routes(context),
             *change_routes(context),
             *stream_routes(context),
+            *subscription_routes(context),
         ],
         middleware=[Middleware(BearerAuth, tokens=tokens)],
     )

@@ -85,7 +85,7 @@ def _run(args: argparse.Namespace) -> int:
     from crmsync.app import build_app
     from crmsync.runtime import Runtime
     from crmsync.simulated_nylas import with_simulated_nylas
-    from crmsync.worker import declare, start_maintenance, start_worker
+    from crmsync.worker import declare, start_background, start_worker
     from storage.migrate import upgrade
 
     settings = _settings()
@@ -100,7 +100,7 @@ def _run(args: argparse.Namespace) -> int:
     upgrade(runtime.engine)
     declare(runtime)
     worker = start_worker(runtime, settings.worker_threads)
-    maintenance = start_maintenance(runtime)
+    background = start_background(runtime)
     print(f"crmsync listening on http://{host}:{port}", file=sys.stderr)
     print(f"  Nylas webhooks: http://{host}:{port}/webhooks/nylas", file=sys.stderr)
     print(f"  database: {_redacted(settings.database_url)}", file=sys.stderr)
@@ -137,7 +137,7 @@ def _run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     finally:
-        maintenance.stop()
+        background.stop()
         worker.stop()
         runtime.close()
     print("crmsync stopped", file=sys.stderr)

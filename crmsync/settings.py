@@ -47,6 +47,7 @@ class Settings:
     max_retries: int = 8
     dead_letter_ttl_days: int = 14
     change_retention_days: int = 30
+    subscription_disable_after_days: int = 5
     log_level: str = "INFO"
 
     @property
@@ -108,6 +109,9 @@ class Settings:
             max_retries=reader.positive_int("CRMSYNC_MAX_RETRIES", 8),
             dead_letter_ttl_days=reader.positive_int("CRMSYNC_DEAD_LETTER_TTL_DAYS", 14),
             change_retention_days=reader.positive_int("CRMSYNC_CHANGE_RETENTION_DAYS", 30),
+            subscription_disable_after_days=reader.positive_int(
+                "CRMSYNC_SUBSCRIPTION_DISABLE_AFTER_DAYS", 5
+            ),
             log_level=(reader.text("CRMSYNC_LOG_LEVEL") or "INFO").upper(),
         )
         if reader.problems:

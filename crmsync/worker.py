@@ -7,6 +7,7 @@ the global broker, and declares the actors on it, in that order.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from datetime import timedelta
 
 import dramatiq
@@ -17,8 +18,10 @@ from crmsync.runtime import Runtime
 from crmsync.settings import Settings, SettingsError
 from workers.actors.registry import declare_actors
 from workers.context import WorkerContext
+from workers.dispatch import Dispatcher
 from workers.maintenance import Maintenance
 from workers.nylas_client import NylasGateway
+from workers.queues import DELIVERY_QUEUE
 
 
 def declare(runtime: Runtime) -> None:
@@ -34,16 +37,37 @@ def worker_context(runtime: Runtime) -> WorkerContext:
         if settings.nylas_api_key is not None
         else None
     )
-    return WorkerContext(engine=runtime.engine, nylas_gateway=gateway)
-
-
-def start_maintenance(runtime: Runtime) -> Maintenance:
-    """The housekeeping thread of a worker process (change feed retention), started."""
-    maintenance = Maintenance(
-        worker_context(runtime), timedelta(days=runtime.settings.change_retention_days)
+    return WorkerContext(
+        engine=runtime.engine,
+        nylas_gateway=gateway,
+        disable_after=timedelta(days=settings.subscription_disable_after_days),
     )
-    maintenance.start()
-    return maintenance
+
+
+@dataclass(frozen=True)
+class BackgroundThreads:
+    """The threads a worker process runs beside its actors."""
+
+    maintenance: Maintenance
+    dispatcher: Dispatcher
+
+    def stop(self) -> None:
+        self.dispatcher.stop()
+        self.maintenance.stop()
+
+
+def start_background(runtime: Runtime) -> BackgroundThreads:
+    """Start change-feed retention and the dispatcher of outbound webhooks (after
+    :func:`declare`, whose delivery actor the dispatcher queues to)."""
+    context = worker_context(runtime)
+    delivery_actor = runtime.broker.get_actor(DELIVERY_QUEUE.actor_name)
+    threads = BackgroundThreads(
+        maintenance=Maintenance(context, timedelta(days=runtime.settings.change_retention_days)),
+        dispatcher=Dispatcher(context, lambda delivery_id: delivery_actor.send(delivery_id)),
+    )
+    threads.maintenance.start()
+    threads.dispatcher.start()
+    return threads
 
 
 def start_worker(runtime: Runtime, threads: int, *, worker_timeout_ms: int = 1000) -> Worker:
@@ -64,4 +88,4 @@ def setup() -> None:
     runtime = Runtime.from_settings(settings)
     dramatiq.set_broker(runtime.broker)
     declare(runtime)
-    start_maintenance(runtime)
+    start_background(runtime)

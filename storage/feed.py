@@ -19,14 +19,18 @@ and positions are (0, seq).
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import BigInteger, Table, Text, cast, delete, func, or_, tuple_
 from sqlmodel import Session, col, select
 
+from domain.times import format_time
 from storage.tables import ChangeRow, FeedRetentionRow
 from storage.upsert import insert_ignore
 
@@ -54,6 +58,43 @@ class FeedPage:
 def position_of(row: ChangeRow) -> FeedPosition:
     assert row.seq is not None
     return FeedPosition(row.txid or 0, row.seq)
+
+
+def cursor_of(position: FeedPosition) -> str:
+    """The opaque cursor clients hold for ``position``."""
+    document = orjson.dumps({"t": position.txid, "s": position.seq})
+    return base64.urlsafe_b64encode(document).decode().rstrip("=")
+
+
+def position_from_cursor(cursor: str) -> FeedPosition | None:
+    """The position a cursor names; None when crmsync did not make it."""
+    try:
+        decoded = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError):
+        return None
+    if not isinstance(decoded, dict):
+        return None
+    txid, seq = decoded.get("t"), decoded.get("s")
+    if not isinstance(txid, int) or not isinstance(seq, int) or txid < 0 or seq < 0:
+        return None
+    return FeedPosition(txid, seq)
+
+
+def change_json(row: ChangeRow) -> dict[str, Any]:
+    """A change as the feed, the stream and outbound webhooks carry it."""
+    return {
+        "id": row.change_id,
+        "seq": row.seq,
+        "type": row.type,
+        "entity": row.entity,
+        "entity_id": row.entity_id,
+        "rep_id": row.rep_id,
+        "operation": row.operation,
+        "entity_version": row.entity_version,
+        "created_at": format_time(row.created_at),
+        "cursor": cursor_of(position_of(row)),
+        "payload": row.payload,
+    }
 
 
 def read_changes(

@@ -247,3 +247,74 @@ class FeedRetentionRow(SQLModel, table=True):
     pruned_txid: int = Field(sa_column=Column(BigInteger(), nullable=False))
     pruned_seq: int = Field(sa_column=Column(BigInteger(), nullable=False))
     pruned_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class SubscriptionRow(SQLModel, table=True):
+    """A CRM endpoint that receives the changes it subscribed to as signed webhooks (S3).
+
+    ``position`` is how far in the change feed its deliveries have been created.
+    """
+
+    __tablename__ = "subscriptions"
+
+    id: str = Field(primary_key=True, max_length=40)
+    url: str = Field(max_length=2048)
+    event_types: list[str] = Field(sa_column=Column(JsonDocument, nullable=False))
+    description: str | None = Field(default=None, max_length=500)
+    secret: str = Field(max_length=100)
+    previous_secret: str | None = Field(default=None, max_length=100)
+    previous_secret_until: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    status: str = Field(max_length=16)
+    disabled_reason: str | None = Field(default=None, sa_column=Column(Text()))
+    disabled_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    failing_since: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    position_txid: int = Field(sa_column=Column(BigInteger(), nullable=False))
+    position_seq: int = Field(sa_column=Column(BigInteger(), nullable=False))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class DeliveryRow(SQLModel, table=True):
+    """One change to deliver to one subscription: unique per (subscription, change)."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("subscription_id", "change_id", name="uq_deliveries_subscription_change"),
+        Index("ix_deliveries_state_next", "state", "next_attempt_at"),
+        Index("ix_deliveries_subscription", "subscription_id", "id"),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(BigKey, primary_key=True))
+    subscription_id: str = Field(
+        sa_column=Column(
+            String(40), ForeignKey("subscriptions.id", ondelete="CASCADE"), nullable=False
+        )
+    )
+    change_id: str = Field(max_length=64)
+    change_type: str = Field(max_length=64)
+    payload: dict[str, Any] = Field(sa_column=Column(JsonDocument, nullable=False))
+    state: str = Field(max_length=16)
+    attempts: int = Field(default=0)
+    last_status_code: int | None = Field(default=None)
+    last_error: str | None = Field(default=None, sa_column=Column(Text()))
+    next_attempt_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    delivered_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class DeliveryAttemptRow(SQLModel, table=True):
+    """One HTTP attempt of a delivery: the delivery log a subscriber reads."""
+
+    __tablename__ = "delivery_attempts"
+    __table_args__ = (Index("ix_delivery_attempts_delivery", "delivery_id"),)
+
+    id: int | None = Field(default=None, sa_column=Column(BigKey, primary_key=True))
+    delivery_id: int = Field(
+        sa_column=Column(BigKey, ForeignKey("deliveries.id", ondelete="CASCADE"), nullable=False)
+    )
+    attempt: int
+    attempted_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    status_code: int | None = Field(default=None)
+    latency_ms: int
+    error: str | None = Field(default=None, sa_column=Column(Text()))

@@ -34,8 +34,20 @@ def insert_ignore_many(
 
     Returns how many rows were inserted.
     """
+    return len(insert_ignore_returning(session, table, rows, conflict_columns))
+
+
+def insert_ignore_returning(
+    session: Session,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    conflict_columns: Sequence[str],
+    returning: str | None = None,
+) -> list[Any]:
+    """Insert-or-ignore ``rows``; the ``returning`` column (default: the first conflict
+    column) of each row actually inserted."""
     if not rows:
-        return 0
+        return []
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         statement: Any = postgresql.insert(table)
@@ -48,6 +60,6 @@ def insert_ignore_many(
     statement = (
         statement.values([dict(r) for r in rows])
         .on_conflict_do_nothing(index_elements=conflict_columns)
-        .returning(table.c[conflict_columns[0]])
+        .returning(table.c[returning or conflict_columns[0]])
     )
-    return len(session.execute(statement).all())
+    return list(session.execute(statement).scalars().all())

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
 
+from domain.outbound_webhooks import RETRY_SCHEDULE
 from workers.nylas_client import NylasGateway
 
 
@@ -29,6 +30,11 @@ class WorkerContext:
     clock: Callable[[], datetime] = field(default=utc_now)
     # A folder id missing from a grant's cache triggers a refresh at most this often.
     folder_refresh_interval: timedelta = timedelta(seconds=60)
+    # Outbound webhooks: the waits between attempts, how long an endpoint may fail before it
+    # is disabled, and how long one attempt may take.
+    delivery_schedule: tuple[timedelta, ...] = RETRY_SCHEDULE
+    disable_after: timedelta = timedelta(days=5)
+    delivery_timeout_seconds: float = 10.0
 
     @property
     def nylas(self) -> NylasGateway:

@@ -26,6 +26,11 @@ NOTIFICATION_QUEUES: dict[WorkKind, QueueSpec] = {
 }
 
 
+# Outbound webhooks to CRM subscribers: their own queue, so a slow endpoint never delays
+# the handling of Nylas notifications, nor the other way round.
+DELIVERY_QUEUE = QueueSpec(queue_name="deliveries", actor_name="deliver_change")
+
+
 def all_queue_names() -> list[str]:
     """Every queue crmsync's workers consume, in a stable order."""
-    return [spec.queue_name for spec in NOTIFICATION_QUEUES.values()]
+    return [spec.queue_name for spec in NOTIFICATION_QUEUES.values()] + [DELIVERY_QUEUE.queue_name]

@@ -13,12 +13,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, delete
 from sqlmodel import Session
 
 from storage.changes import append_change
 from storage.engine import create_database_engine, transaction
 from storage.feed import START, prune_changes, read_changes, retained_from
+from storage.tables import ChangeRow
 from tests.support.email_sync import EmailSyncWorld
 from workers.context import WorkerContext
 from workers.maintenance import Maintenance
@@ -178,9 +179,13 @@ def test_a_long_poll_returns_as_soon_as_a_change_is_recorded(world: EmailSyncWor
 
 
 def test_a_reader_never_skips_a_change_committed_later_with_a_lower_number(
-    engine: Engine,
+    postgres_database_url: str,
 ) -> None:
-    """Writer A takes the lower number and commits last: the reader must wait for it."""
+    """Writer A takes the lower number and commits last: the reader must wait for it.
+
+    PostgreSQL only: SQLite's writers are serialised, so B cannot commit while A writes.
+    """
+    engine = create_database_engine(postgres_database_url)
     a_wrote, b_committed, release_a = threading.Event(), threading.Event(), threading.Event()
 
     def writer_a() -> None:
@@ -196,8 +201,6 @@ def test_a_reader_never_skips_a_change_committed_later_with_a_lower_number(
             record(session, 2)
         b_committed.set()
 
-    if engine.dialect.name == "sqlite":
-        pytest.skip("SQLite writers are serialised: B cannot commit while A holds the lock")
     with ThreadPoolExecutor(2) as pool:
         pool.submit(writer_a)
         pool.submit(writer_b)
@@ -208,6 +211,9 @@ def test_a_reader_never_skips_a_change_committed_later_with_a_lower_number(
     with Session(engine) as session:
         late = read_changes(session, early.next_position, 10)
 
+    with transaction(engine) as session:  # this database is shared by the session's tests
+        session.execute(delete(ChangeRow))
+    engine.dispose()
     assert early.changes == []  # B is committed, but A might still precede it
     assert [c.payload["n"] for c in late.changes] == [1, 2]
 

@@ -9,12 +9,26 @@ from domain.triggers import WorkKind
 from workers.actors.registry import declare_actors
 from workers.broker import BrokerOptions, build_broker, embedded_redis_client
 from workers.context import WorkerContext
-from workers.queues import NOTIFICATION_QUEUES, all_queue_names
+from workers.queues import DELIVERY_QUEUE, NOTIFICATION_QUEUES, all_queue_names
 
 
 def test_every_kind_of_work_has_a_queue_of_its_own() -> None:
     assert set(NOTIFICATION_QUEUES) == set(WorkKind)
-    assert len(set(all_queue_names())) == len(WorkKind)
+    assert len(set(all_queue_names())) == len(WorkKind) + 1  # and deliveries
+
+
+def test_deliveries_have_their_queue_and_a_retry_per_scheduled_wait() -> None:
+    broker = build_broker(embedded_redis_client(), BrokerOptions(namespace="unit"))
+    engine = create_engine("sqlite://")
+    context = WorkerContext(engine=engine)
+    declare_actors(broker, context)
+
+    actor = broker.get_actor(DELIVERY_QUEUE.actor_name)
+
+    assert actor.queue_name == DELIVERY_QUEUE.queue_name == "deliveries"
+    assert actor.options["max_retries"] == len(context.delivery_schedule)
+    broker.close()
+    engine.dispose()
 
 
 @pytest.mark.parametrize("kind", list(WorkKind))

@@ -13,9 +13,10 @@ import dramatiq
 from dramatiq import Broker
 
 from domain.notifications import ApiVersion
+from workers.actors.deliveries import deliver
 from workers.actors.notifications import handle_notification
 from workers.context import WorkerContext
-from workers.queues import NOTIFICATION_QUEUES
+from workers.queues import DELIVERY_QUEUE, NOTIFICATION_QUEUES
 
 
 def declare_actors(broker: Broker, context: WorkerContext) -> list[dramatiq.Actor[Any, Any]]:
@@ -26,7 +27,10 @@ def declare_actors(broker: Broker, context: WorkerContext) -> list[dramatiq.Acto
     ) -> None:
         handle_notification(context, api_version, payload, received_at)
 
-    return [
+    def delivery_actor(delivery_id: int) -> None:
+        deliver(context, delivery_id)
+
+    actors: list[dramatiq.Actor[Any, Any]] = [
         dramatiq.Actor(
             notification_actor,
             broker=broker,
@@ -37,3 +41,16 @@ def declare_actors(broker: Broker, context: WorkerContext) -> list[dramatiq.Acto
         )
         for spec in NOTIFICATION_QUEUES.values()
     ]
+    # The delivery actor decides its own waits (dramatiq.Retry); once its schedule is spent
+    # it raises, and with one retry per scheduled wait Dramatiq then dead-letters it.
+    actors.append(
+        dramatiq.Actor(
+            delivery_actor,
+            broker=broker,
+            actor_name=DELIVERY_QUEUE.actor_name,
+            queue_name=DELIVERY_QUEUE.queue_name,
+            priority=0,
+            options={"max_retries": len(context.delivery_schedule)},
+        )
+    )
+    return actors

@@ -1,0 +1,197 @@
+"""Outbound webhooks to CRM subscribers (rule S3), as pure rules: signing, retry schedule,
+what an answer means, when a failing endpoint is disabled, and what a subscription is.
+
+Signing follows the Standard Webhooks specification: the secret is ``whsec_`` + base64 of
+random bytes; ``webhook-signature`` is ``v1,`` + base64(HMAC-SHA256(secret, "id.timestamp.body")),
+several space-separated while a rotated secret overlaps the new one.
+
+The retry schedule is Svix's (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h: eight attempts over a
+day and a bit), stretched when the endpoint asks for more with ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+from urllib.parse import urlsplit
+
+from domain.errors import DomainError
+
+SECRET_PREFIX = "whsec_"  # noqa: S105  (the Standard Webhooks prefix, not a secret)
+SECRET_BYTES = 24
+RETRY_SCHEDULE: tuple[timedelta, ...] = (
+    timedelta(seconds=5),
+    timedelta(minutes=5),
+    timedelta(minutes=30),
+    timedelta(hours=2),
+    timedelta(hours=5),
+    timedelta(hours=10),
+    timedelta(hours=10),
+)
+MAX_RETRY_AFTER = timedelta(hours=24)
+MAX_URL_LENGTH = 2048
+MAX_DESCRIPTION_LENGTH = 500
+MAX_EVENT_TYPES = 50
+
+
+class InvalidSubscription(DomainError):
+    """Raised when a subscription sent by the CRM cannot be stored as one."""
+
+
+class Verdict(StrEnum):
+    """What an endpoint's answer to a delivery means."""
+
+    DELIVERED = "delivered"  # 2xx
+    RETRY = "retry"  # no answer, 408, 429, 5xx: try again later
+    REJECTED = "rejected"  # any other status: the endpoint refuses; retrying cannot help
+
+
+def secret_from(random_bytes: bytes) -> str:
+    """A subscription secret in the Standard Webhooks form, from ``random_bytes``."""
+    return SECRET_PREFIX + base64.b64encode(random_bytes).decode()
+
+
+def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
+    """One ``v1,<base64>`` signature of ``body`` sent as ``message_id`` at ``timestamp``."""
+    key = base64.b64decode(secret.removeprefix(SECRET_PREFIX))
+    signed = f"{message_id}.{timestamp}.".encode() + body
+    digest = hmac.new(key, signed, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
+
+
+def signature_header(secrets: Sequence[str], message_id: str, timestamp: int, body: bytes) -> str:
+    """``webhook-signature``: one signature per secret in use (two during a rotation)."""
+    return " ".join(sign(secret, message_id, timestamp, body) for secret in secrets)
+
+
+def secrets_in_use(
+    current: str, previous: str | None, previous_until: datetime | None, now: datetime
+) -> tuple[str, ...]:
+    """The secrets to sign with now: the current one, and the previous while it overlaps."""
+    if previous is not None and previous_until is not None and now < previous_until:
+        return (current, previous)
+    return (current,)
+
+
+def verdict_of(status: int | None) -> Verdict:
+    """What an answer with ``status`` (None: no answer at all) means for the delivery."""
+    if status is not None and 200 <= status < 300:
+        return Verdict.DELIVERED
+    if status is None or status in (408, 429) or status >= 500:
+        return Verdict.RETRY
+    return Verdict.REJECTED
+
+
+def next_retry(
+    attempts: int,
+    retry_after: timedelta | None = None,
+    schedule: Sequence[timedelta] = RETRY_SCHEDULE,
+) -> timedelta | None:
+    """How long to wait after failed attempt number ``attempts`` (from 1); None when spent.
+
+    A ``Retry-After`` longer than the schedule's wait is honoured, up to a day.
+    """
+    if attempts > len(schedule):
+        return None
+    wait = schedule[attempts - 1]
+    if retry_after is not None:
+        wait = max(wait, min(retry_after, MAX_RETRY_AFTER))
+    return wait
+
+
+def should_disable(failing_since: datetime | None, now: datetime, disable_after: timedelta) -> bool:
+    """Whether an endpoint failing without a success since ``failing_since`` is disabled."""
+    return failing_since is not None and now - failing_since >= disable_after
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionDocument:
+    """What the CRM sets on a subscription; None leaves a field as it is (on update)."""
+
+    url: str | None
+    event_types: tuple[str, ...] | None
+    description: str | None
+    enabled: bool | None
+
+
+def parse_subscription(document: object, *, creating: bool) -> SubscriptionDocument:
+    """Read a subscription from the CRM: ``{"url", "event_types", "description"}``, and on
+    update optionally ``"status": "active"|"disabled"``.
+
+    Raises:
+        InvalidSubscription: a field is missing (on create) or not valid.
+    """
+    if not isinstance(document, Mapping):
+        raise InvalidSubscription("invalid_subscription", "a subscription must be a JSON object")
+    url = _url(document.get("url"), required=creating)
+    event_types = _event_types(document.get("event_types"))
+    description = _description(document.get("description"))
+    enabled = None
+    if not creating and "status" in document:
+        status = document.get("status")
+        if status not in ("active", "disabled"):
+            raise InvalidSubscription(
+                "invalid_subscription", "'status' must be 'active' or 'disabled'"
+            )
+        enabled = status == "active"
+    return SubscriptionDocument(url, event_types, description, enabled)
+
+
+def matches_types(change_type: str, event_types: Sequence[str]) -> bool:
+    """Whether a change of ``change_type`` goes to a subscription to ``event_types`` (empty:
+    every change; ``email.*``: a family)."""
+    if not event_types:
+        return True
+    return any(
+        change_type.startswith(t[:-1]) if t.endswith(".*") else change_type == t
+        for t in event_types
+    )
+
+
+def _url(value: Any, *, required: bool) -> str | None:
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or len(value) > MAX_URL_LENGTH:
+        raise InvalidSubscription("invalid_subscription", "'url' must be an http(s) URL")
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidSubscription("invalid_subscription", "'url' must be an http(s) URL")
+    if parts.username or parts.password:
+        raise InvalidSubscription(
+            "invalid_subscription", "'url' must not carry credentials; deliveries are signed"
+        )
+    return value
+
+
+def _event_types(value: Any) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or len(value) > MAX_EVENT_TYPES:
+        raise InvalidSubscription(
+            "invalid_subscription", f"'event_types' must be a list of at most {MAX_EVENT_TYPES}"
+        )
+    for item in value:
+        name = item[:-2] if isinstance(item, str) and item.endswith(".*") else item
+        if not isinstance(name, str) or not name or not all(c.isalnum() or c in "._" for c in name):
+            raise InvalidSubscription(
+                "invalid_subscription",
+                "'event_types' holds change types (email.stored) or families (email.*)",
+            )
+    return tuple(dict.fromkeys(value))
+
+
+def _description(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > MAX_DESCRIPTION_LENGTH:
+        raise InvalidSubscription(
+            "invalid_subscription",
+            f"'description' must be text of at most {MAX_DESCRIPTION_LENGTH} characters",
+        )
+    return value

@@ -1,0 +1,175 @@
+"""Delivering a change to a CRM subscriber as a signed webhook (S3): load, send, decide, save.
+
+One attempt per run. The HTTP call happens outside any database transaction (a slow
+endpoint must not hold locks); its outcome is recorded, then the verdict decides: delivered;
+refused for good (a 4xx other than 408/429: no retry); or retried on the Svix-like schedule
+through the queue (``dramatiq.Retry`` with the delay), until the endpoint has failed for
+``disable_after`` (the subscription is disabled, saying why) or the schedule is spent (the
+delivery is marked exhausted and Dramatiq puts its message in the dead letters).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+import requests
+from dramatiq import Retry
+
+from domain.outbound_webhooks import (
+    Verdict,
+    next_retry,
+    secrets_in_use,
+    should_disable,
+    signature_header,
+    verdict_of,
+)
+from domain.times import format_time
+from storage.engine import transaction
+from storage.subscriptions import (
+    ACTIVE,
+    CANCELLED,
+    DELIVERED,
+    EXHAUSTED,
+    FAILED,
+    PENDING,
+    disable,
+    record_attempt,
+    require_subscription,
+)
+from storage.tables import DeliveryRow
+from workers.context import WorkerContext
+
+logger = logging.getLogger(__name__)
+
+USER_AGENT = "crmsync-webhooks/1"
+
+
+class DeliveryExhausted(Exception):
+    """Raised when every scheduled attempt of a delivery failed: Dramatiq dead-letters it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What the endpoint answered: a status (None when nothing came back) and its waits."""
+
+    status_code: int | None
+    retry_after: timedelta | None
+    error: str | None
+
+
+Poster = Callable[[str, bytes, dict[str, str], float], Answer]
+
+
+def post_with_requests(url: str, body: bytes, headers: dict[str, str], timeout: float) -> Answer:
+    """POST ``body``; redirects are not followed (a moved endpoint must be updated)."""
+    try:
+        response = requests.post(
+            url, data=body, headers=headers, timeout=timeout, allow_redirects=False
+        )
+    except requests.RequestException as failure:
+        return Answer(None, None, f"{type(failure).__name__}: {failure}"[:500])
+    retry_after = response.headers.get("Retry-After", "")
+    wait = timedelta(seconds=int(retry_after)) if retry_after.isdigit() else None
+    refusal = None if 200 <= response.status_code < 300 else response.text[:500]
+    return Answer(response.status_code, wait, refusal)
+
+
+def deliver(context: WorkerContext, delivery_id: int, post: Poster = post_with_requests) -> None:
+    """Make one attempt at delivery ``delivery_id``."""
+    now = context.clock()
+    with transaction(context.engine) as session:
+        delivery = session.get(DeliveryRow, delivery_id)
+        if delivery is None or delivery.state != PENDING:
+            return  # done already: a duplicate message, or a sweep that raced the queue
+        subscription = require_subscription(session, delivery.subscription_id)
+        if subscription.status != ACTIVE:
+            delivery.state = CANCELLED
+            session.add(delivery)
+            return
+        url = subscription.url
+        secrets = secrets_in_use(
+            subscription.secret,
+            subscription.previous_secret,
+            subscription.previous_secret_until,
+            now,
+        )
+        message_id = delivery.change_id
+        body = json.dumps(
+            {
+                "type": delivery.change_type,
+                "timestamp": format_time(now),
+                "data": delivery.payload,
+            },
+            separators=(",", ":"),
+        ).encode()
+    timestamp = int(now.timestamp())
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        "webhook-id": message_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": signature_header(secrets, message_id, timestamp, body),
+    }
+    started = time.monotonic()
+    answer = post(url, body, headers, context.delivery_timeout_seconds)
+    latency_ms = int((time.monotonic() - started) * 1000)
+    retry_in = _record(context, delivery_id, answer, latency_ms)
+    if retry_in is not None:
+        raise Retry(f"delivery {delivery_id} retried", delay=int(retry_in.total_seconds() * 1000))
+
+
+def _record(
+    context: WorkerContext, delivery_id: int, answer: Answer, latency_ms: int
+) -> timedelta | None:
+    """Save the attempt and its consequences; the wait before the next attempt, if any.
+
+    Raises:
+        DeliveryExhausted: after saving, when no attempt is left.
+    """
+    now = context.clock()
+    verdict = verdict_of(answer.status_code)
+    with transaction(context.engine) as session:
+        delivery = session.get(DeliveryRow, delivery_id, with_for_update=True)
+        assert delivery is not None
+        subscription = require_subscription(session, delivery.subscription_id, for_update=True)
+        record_attempt(
+            session,
+            delivery,
+            status_code=answer.status_code,
+            error=answer.error,
+            latency_ms=latency_ms,
+            now=now,
+        )
+        if verdict is Verdict.DELIVERED:
+            delivery.state = DELIVERED
+            delivery.delivered_at = now
+            subscription.failing_since = None
+            session.add(subscription)
+            return None
+        subscription.failing_since = subscription.failing_since or now
+        session.add(subscription)
+        if verdict is Verdict.REJECTED:
+            delivery.state = FAILED
+            return None
+        if should_disable(subscription.failing_since, now, context.disable_after):
+            disable(
+                session,
+                subscription,
+                f"every delivery failed since {format_time(subscription.failing_since)}; "
+                f"last answer: {answer.status_code or answer.error}",
+                now,
+            )
+            return None
+        wait = next_retry(delivery.attempts, answer.retry_after, context.delivery_schedule)
+        if wait is not None:
+            delivery.next_attempt_at = now + wait
+            return wait
+        delivery.state = EXHAUSTED
+        delivery.next_attempt_at = None
+    logger.warning("delivery exhausted", extra={"delivery_id": delivery_id})
+    raise DeliveryExhausted(f"delivery {delivery_id}: every scheduled attempt failed")
