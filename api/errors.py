@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
@@ -67,7 +68,16 @@ async def conflict(request: Request, error: Exception) -> JSONResponse:
     return error_response(409, error.reason, error.message)
 
 
+async def http_error(request: Request, error: Exception) -> JSONResponse:
+    """Starlette's own refusals (no such route, method not allowed) in the same JSON shape."""
+    assert isinstance(error, HTTPException)
+    reason = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
+    headers = dict(error.headers) if error.headers else None
+    return error_response(error.status_code, reason, str(error.detail), headers)
+
+
 EXCEPTION_HANDLERS = {
+    HTTPException: http_error,
     ApiError: api_error,
     DomainError: domain_error,
     NotFound: not_found,

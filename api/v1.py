@@ -3,29 +3,61 @@
 from __future__ import annotations
 
 from starlette.middleware import Middleware
-from starlette.routing import Mount
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount, Route
 
 from api.auth import BearerAuth
 from api.changes import change_routes
 from api.contacts import contact_routes
 from api.context import ApiContext
 from api.emails import email_routes
+from api.errors import ApiError
+from api.openapi import query_parameters
 from api.reps import rep_routes
 from api.stream import stream_routes
 from api.subscriptions import subscription_routes
 
+PREFIX = "/v1"
+
 
 def v1_mount(context: ApiContext, tokens: tuple[bytes, ...]) -> Mount:
     """Mount every ``/v1`` route behind bearer-token authentication."""
+    routes = [
+        *rep_routes(context),
+        *contact_routes(context),
+        *email_routes(context),
+        *change_routes(context),
+        *stream_routes(context),
+        *subscription_routes(context),
+    ]
     return Mount(
-        "/v1",
-        routes=[
-            *rep_routes(context),
-            *contact_routes(context),
-            *email_routes(context),
-            *change_routes(context),
-            *stream_routes(context),
-            *subscription_routes(context),
-        ],
+        PREFIX,
+        routes=[strict_query(route) for route in routes],
         middleware=[Middleware(BearerAuth, tokens=tokens)],
     )
+
+
+def strict_query(route: Route) -> Route:
+    """``route`` refusing query parameters the OpenAPI document does not list for it.
+
+    A misspelt parameter (``rep=`` for ``rep_id=``) is an error, not a silent default; the
+    document is the one list of what each operation takes.
+    """
+    methods = (route.methods or set()) - {"HEAD"}
+    allowed = {m: query_parameters(PREFIX + route.path, m) for m in methods}
+    endpoint = route.endpoint
+
+    async def checked(request: Request) -> Response:
+        unknown = sorted(set(request.query_params) - allowed.get(request.method, frozenset()))
+        if unknown:
+            raise ApiError(
+                400,
+                "unknown_parameter",
+                f"unknown query parameter(s) {', '.join(map(repr, unknown))}; "
+                f"this operation takes {sorted(allowed.get(request.method, ())) or 'none'}",
+            )
+        response: Response = await endpoint(request)
+        return response
+
+    return Route(route.path, checked, methods=methods, name=route.name)

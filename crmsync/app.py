@@ -19,6 +19,7 @@ from api.context import ApiContext
 from api.errors import EXCEPTION_HANDLERS
 from api.health import health_routes
 from api.metrics import metrics_routes
+from api.openapi import openapi_routes
 from api.v1 import v1_mount
 from crmsync.logs import configure_logging
 from crmsync.runtime import Runtime
@@ -75,6 +76,7 @@ def build_app(
             *nylas_routes(ingress),
             *health_routes({"database": check_database, "redis": check_redis}),
             *metrics_routes(),
+            *openapi_routes(),
             v1_mount(
                 ApiContext(engine=runtime.engine),
                 tokens=runtime.settings.api_token_bytes(),

@@ -121,8 +121,8 @@ class SubscriptionDocument:
 
 
 def parse_subscription(document: object, *, creating: bool) -> SubscriptionDocument:
-    """Read a subscription from the CRM: ``{"url", "event_types", "description"}``, and on
-    update optionally ``"status": "active"|"disabled"``.
+    """Read a subscription from the CRM: ``{"url", "event_types", "description"}`` and
+    optionally ``"status": "active"|"disabled"`` (a subscription may be created disabled).
 
     Raises:
         InvalidSubscription: a field is missing (on create) or not valid.
@@ -133,7 +133,7 @@ def parse_subscription(document: object, *, creating: bool) -> SubscriptionDocum
     event_types = _event_types(document.get("event_types"))
     description = _description(document.get("description"))
     enabled = None
-    if not creating and "status" in document:
+    if "status" in document:
         status = document.get("status")
         if status not in ("active", "disabled"):
             raise InvalidSubscription(

@@ -1,0 +1,547 @@
+"""``/openapi.json``: the CRM API described for clients and code generators (OpenAPI 3.1).
+
+Written by hand next to the endpoints rather than generated, because the endpoints are
+plain Starlette routes; the test suite keeps the two honest (the document is validated, and
+schemathesis calls every operation with generated input and checks each answer against it).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+Schema = dict[str, Any]
+
+ID = {"type": "string", "minLength": 1, "maxLength": 255}
+TIME = {"type": "string", "format": "date-time"}
+NULLABLE_TEXT = {"type": ["string", "null"]}
+NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
+CURSOR = {"type": "string", "description": "opaque; pass back as given"}
+
+
+def ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def obj(properties: dict[str, Schema], required: list[str] | None = None) -> Schema:
+    schema: Schema = {"type": "object", "properties": properties}
+    if required is not None:
+        schema["required"] = required
+    return schema
+
+
+def page_of(item: str) -> Schema:
+    return obj(
+        {
+            "data": {"type": "array", "items": ref(item)},
+            "next_cursor": {"type": ["string", "null"]},
+        },
+        ["data", "next_cursor"],
+    )
+
+
+SCHEMAS: dict[str, Schema] = {
+    "Error": obj(
+        {
+            "error": obj(
+                {"reason": {"type": "string"}, "message": {"type": "string"}},
+                ["reason", "message"],
+            )
+        },
+        ["error"],
+    ),
+    "RepInput": obj(
+        {
+            "email": {"type": "string", "description": "the rep's mailbox address"},
+            "grant_id": NULLABLE_TEXT,
+            "provider": {
+                "type": ["string", "null"],
+                "enum": ["google", "microsoft", "imap", "icloud", "yahoo", "ews", None],
+            },
+            "settings": obj(
+                {
+                    "email_sync": {"type": "boolean"},
+                    "folders": {
+                        "oneOf": [
+                            {"type": "string", "description": "';'-separated final names"},
+                            {"type": "array", "items": {"type": "string"}},
+                            {"type": "null"},
+                        ]
+                    },
+                    "calendar_sync": {"type": "boolean"},
+                    "calendar_name": NULLABLE_TEXT,
+                    "calendar_days_after": {
+                        "type": ["integer", "null"],
+                        "minimum": 0,
+                        "maximum": 365,
+                    },
+                    "sync_from": NULLABLE_TIME,
+                }
+            ),
+        },
+        ["email"],
+    ),
+    "Rep": obj(
+        {
+            "id": {"type": "string"},
+            "email": {"type": "string"},
+            "grant_id": NULLABLE_TEXT,
+            "provider": NULLABLE_TEXT,
+            "settings": obj(
+                {
+                    "email_sync": {"type": "boolean"},
+                    "folders": {"type": "array", "items": {"type": "string"}},
+                    "calendar_sync": {"type": "boolean"},
+                    "calendar_name": NULLABLE_TEXT,
+                    "calendar_days_after": {"type": "integer"},
+                    "sync_from": TIME,
+                },
+                [
+                    "email_sync",
+                    "folders",
+                    "calendar_sync",
+                    "calendar_name",
+                    "calendar_days_after",
+                    "sync_from",
+                ],
+            ),
+            "account_status": obj(
+                {
+                    "status": {"type": "string"},
+                    "meaning": NULLABLE_TEXT,
+                    "next_action": NULLABLE_TEXT,
+                },
+                ["status", "meaning", "next_action"],
+            ),
+        },
+        ["id", "email", "grant_id", "provider", "settings", "account_status"],
+    ),
+    "Activity": obj(
+        {
+            "rep_id": {"type": "string"},
+            "from": TIME,
+            "to": TIME,
+            "emails": obj(
+                {
+                    "synced": {"type": "integer"},
+                    "system_generated": {"type": "integer"},
+                    "total": {"type": "integer"},
+                },
+                ["synced", "system_generated", "total"],
+            ),
+        },
+        ["rep_id", "from", "to", "emails"],
+    ),
+    "ContactInput": obj(
+        {
+            "id": {"type": ["string", "integer"]},
+            "emails": {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 50},
+            "email": {"type": "string"},
+            "name": NULLABLE_TEXT,
+            "account_ref": NULLABLE_TEXT,
+            "lead_ref": NULLABLE_TEXT,
+        }
+    ),
+    "Contact": obj(
+        {
+            "id": {"type": "string"},
+            "rep_id": {"type": "string"},
+            "name": NULLABLE_TEXT,
+            "emails": {"type": "array", "items": {"type": "string"}},
+            "account_ref": NULLABLE_TEXT,
+            "lead_ref": NULLABLE_TEXT,
+        },
+        ["id", "rep_id", "name", "emails", "account_ref", "lead_ref"],
+    ),
+    "ContactsReplaced": obj(
+        {k: {"type": "integer"} for k in ("added", "updated", "removed", "unchanged")}
+        | {"rep_id": {"type": "string"}},
+        ["rep_id", "added", "updated", "removed", "unchanged"],
+    ),
+    "Email": obj(
+        {
+            "id": {"type": "integer"},
+            "rep_id": {"type": "string"},
+            "message_id": {"type": "string"},
+            "grant_id": NULLABLE_TEXT,
+            "thread_id": NULLABLE_TEXT,
+            "source": {"type": "string", "enum": ["synced", "system"]},
+            "subject": {"type": "string"},
+            "snippet": {"type": "string"},
+            "from": {"type": "array", "items": {"type": "object"}},
+            "to": {"type": "array", "items": {"type": "object"}},
+            "cc": {"type": "array", "items": {"type": "object"}},
+            "bcc": {"type": "array", "items": {"type": "object"}},
+            "date": TIME,
+            "folders": {"type": "array", "items": {"type": "string"}},
+            "folder_ids": {"type": "array", "items": {"type": "string"}},
+            "unread": {"type": ["boolean", "null"]},
+            "starred": {"type": ["boolean", "null"]},
+            "attachments": {"type": "array", "items": {"type": "object"}},
+            "contacts": {"type": "array", "items": {"type": "object"}},
+            "hidden": {"type": "boolean"},
+            "mailbox_deleted": {"type": "boolean"},
+            "version": {"type": "integer"},
+            "created_at": TIME,
+            "updated_at": TIME,
+            "body": NULLABLE_TEXT,
+        },
+        ["id", "rep_id", "message_id", "subject", "date", "hidden", "version"],
+    ),
+    "Change": obj(
+        {
+            "id": {"type": "string"},
+            "seq": {"type": "integer"},
+            "type": {"type": "string"},
+            "entity": {"type": "string"},
+            "entity_id": {"type": "string"},
+            "rep_id": NULLABLE_TEXT,
+            "operation": {"type": "string", "enum": ["create", "update", "delete"]},
+            "entity_version": {"type": "integer"},
+            "created_at": TIME,
+            "cursor": CURSOR,
+            "payload": {"type": "object"},
+        },
+        [
+            "id",
+            "seq",
+            "type",
+            "entity",
+            "entity_id",
+            "rep_id",
+            "operation",
+            "entity_version",
+            "created_at",
+            "cursor",
+            "payload",
+        ],
+    ),
+    "ChangePage": obj(
+        {
+            "data": {"type": "array", "items": ref("Change")},
+            "next_cursor": CURSOR,
+            "has_more": {"type": "boolean"},
+        },
+        ["data", "next_cursor", "has_more"],
+    ),
+    "Cursor": obj({"cursor": CURSOR, "at": TIME}, ["cursor"]),
+    "SubscriptionInput": obj(
+        {
+            "url": {"type": "string", "format": "uri"},
+            "event_types": {"type": "array", "items": {"type": "string"}, "maxItems": 50},
+            "description": {"type": "string", "maxLength": 500},
+            "status": {"type": "string", "enum": ["active", "disabled"]},
+        }
+    ),
+    "Subscription": obj(
+        {
+            "id": {"type": "string"},
+            "url": {"type": "string"},
+            "event_types": {"type": "array", "items": {"type": "string"}},
+            "description": NULLABLE_TEXT,
+            "status": {"type": "string", "enum": ["active", "disabled"]},
+            "disabled_reason": NULLABLE_TEXT,
+            "disabled_at": NULLABLE_TIME,
+            "failing_since": NULLABLE_TIME,
+            "previous_secret_until": NULLABLE_TIME,
+            "created_at": TIME,
+            "updated_at": TIME,
+            "secret": {"type": "string", "description": "only when just created or rotated"},
+        },
+        ["id", "url", "event_types", "status", "created_at", "updated_at"],
+    ),
+    "Delivery": obj(
+        {
+            "id": {"type": "integer"},
+            "change_id": {"type": "string"},
+            "type": {"type": "string"},
+            "state": {
+                "type": "string",
+                "enum": ["pending", "delivered", "failed", "exhausted", "cancelled"],
+            },
+            "attempts": {"type": "array", "items": {"type": "object"}},
+            "next_attempt_at": NULLABLE_TIME,
+            "delivered_at": NULLABLE_TIME,
+        },
+        ["id", "change_id", "type", "state", "attempts"],
+    ),
+}
+
+
+def answer(description: str, schema: Schema | None = None) -> Schema:
+    if schema is None:
+        return {"description": description}
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+ERROR = ref("Error")
+REFUSALS = {
+    "400": answer("bad input; `error.reason` names what", ERROR),
+    "401": answer("no valid bearer token", ERROR),
+    "404": answer("no such entity, or no such path (an id holding '/')", ERROR),
+}
+
+
+def operation(
+    summary: str,
+    responses: dict[str, Schema],
+    *,
+    parameters: list[Schema] | None = None,
+    body: Schema | None = None,
+    refusals: tuple[str, ...] = (),
+) -> Schema:
+    op: Schema = {"summary": summary, "responses": {**responses, **REFUSALS}}
+    for status in refusals:
+        op["responses"][status] = answer(_REFUSAL_TEXT[status], ERROR)
+    if parameters:
+        op["parameters"] = parameters
+    if body is not None:
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+        op["responses"]["413"] = answer("the body is too large", ERROR)
+    return op
+
+
+_REFUSAL_TEXT = {"409": "conflict", "410": "the cursor has expired"}
+
+
+def path_param(name: str) -> Schema:
+    return {"name": name, "in": "path", "required": True, "schema": ID}
+
+
+def query(name: str, schema: Schema, description: str = "") -> Schema:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "schema": schema,
+        "description": description,
+    }
+
+
+LIMIT = query("limit", {"type": "integer", "minimum": 1, "maximum": 200})
+CURSOR_PARAM = query("cursor", {"type": "string"})
+REP = path_param("rep_id")
+CONTACT = path_param("contact_id")
+SUBSCRIPTION = path_param("subscription_id")
+EMAIL = {
+    "name": "email_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "integer", "minimum": 1},
+}
+FEED_FILTERS = [
+    query("types", {"type": "string"}, "comma-separated change types or families (email.*)"),
+    query("rep_id", {"type": "string"}),
+]
+
+PATHS: dict[str, Schema] = {
+    "/v1/reps/{rep_id}": {
+        "parameters": [REP],
+        "put": operation(
+            "Register or replace a rep",
+            {"200": answer("replaced", ref("Rep")), "201": answer("created", ref("Rep"))},
+            body=ref("RepInput"),
+            refusals=("409",),
+        ),
+        "get": operation("A rep", {"200": answer("the rep", ref("Rep"))}),
+    },
+    "/v1/reps/{rep_id}/activity": {
+        "parameters": [REP],
+        "get": operation(
+            "Synced and system-generated email counts over a period",
+            {"200": answer("the counts", ref("Activity"))},
+            parameters=[query("from", TIME), query("to", TIME)],
+        ),
+    },
+    "/v1/reps/{rep_id}/contacts": {
+        "parameters": [REP],
+        "put": operation(
+            "Replace the rep's whole contact list",
+            {"200": answer("what changed", ref("ContactsReplaced"))},
+            body=obj({"contacts": {"type": "array", "items": ref("ContactInput")}}, ["contacts"]),
+        ),
+        "get": operation(
+            "The rep's contacts, in id order",
+            {"200": answer("a page", page_of("Contact"))},
+            parameters=[
+                query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}),
+                CURSOR_PARAM,
+            ],
+        ),
+    },
+    "/v1/reps/{rep_id}/contacts/{contact_id}": {
+        "parameters": [REP, CONTACT],
+        "put": operation(
+            "Add or update one contact",
+            {"200": answer("updated", ref("Contact")), "201": answer("added", ref("Contact"))},
+            body=ref("ContactInput"),
+        ),
+        "get": operation("One contact", {"200": answer("the contact", ref("Contact"))}),
+        "delete": operation("Remove one contact", {"204": answer("removed")}),
+    },
+    "/v1/emails": {
+        "get": operation(
+            "Emails by rep, contact or account, newest first (at least one filter)",
+            {"200": answer("a page", page_of("Email"))},
+            parameters=[
+                query("rep_id", {"type": "string"}),
+                query("contact_id", {"type": "string"}),
+                query("account_ref", {"type": "string"}),
+                query("include_hidden", {"type": "string", "enum": ["true", "false"]}),
+                LIMIT,
+                CURSOR_PARAM,
+            ],
+        ),
+    },
+    "/v1/emails/{email_id}": {
+        "parameters": [EMAIL],
+        "get": operation("One email with its body", {"200": answer("the email", ref("Email"))}),
+    },
+    "/v1/emails/{email_id}/hide": {
+        "parameters": [EMAIL],
+        "post": operation(
+            "Hide an email in the CRM only",
+            {"200": answer("the email, hidden", ref("Email"))},
+        ),
+    },
+    "/v1/changes": {
+        "get": operation(
+            "Changes after a cursor, in feed order; long-polls with wait",
+            {"200": answer("a page", ref("ChangePage"))},
+            parameters=[
+                CURSOR_PARAM,
+                query("limit", {"type": "integer", "minimum": 1, "maximum": 1000}),
+                query("wait", {"type": "integer", "minimum": 0, "maximum": 30}),
+                *FEED_FILTERS,
+            ],
+            refusals=("410",),
+        ),
+    },
+    "/v1/changes/latest": {
+        "get": operation("A cursor at the head", {"200": answer("the cursor", ref("Cursor"))}),
+    },
+    "/v1/changes/cursor": {
+        "get": operation(
+            "A cursor before the first change recorded at or after a time",
+            {"200": answer("the cursor", ref("Cursor"))},
+            parameters=[{**query("at", TIME), "required": True}],
+        ),
+    },
+    "/v1/changes/stream": {
+        "get": {
+            **operation(
+                "The feed as Server-Sent Events; resume with Last-Event-ID",
+                {
+                    "200": {
+                        "description": "an endless event stream",
+                        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                    }
+                },
+                parameters=[
+                    CURSOR_PARAM,
+                    query("heartbeat", {"type": "integer", "minimum": 1, "maximum": 60}),
+                    *FEED_FILTERS,
+                ],
+                refusals=("410",),
+            ),
+        },
+    },
+    "/v1/subscriptions": {
+        "post": operation(
+            "Subscribe an endpoint; the secret is shown only in this answer",
+            {"201": answer("created", ref("Subscription"))},
+            body=ref("SubscriptionInput"),
+        ),
+        "get": operation(
+            "Every subscription",
+            {
+                "200": answer(
+                    "the list",
+                    obj({"data": {"type": "array", "items": ref("Subscription")}}, ["data"]),
+                )
+            },
+        ),
+    },
+    "/v1/subscriptions/{subscription_id}": {
+        "parameters": [SUBSCRIPTION],
+        "get": operation("One subscription", {"200": answer("it", ref("Subscription"))}),
+        "patch": operation(
+            "Change or re-enable a subscription",
+            {"200": answer("changed", ref("Subscription"))},
+            body=ref("SubscriptionInput"),
+        ),
+        "delete": operation("Delete a subscription", {"204": answer("deleted")}),
+    },
+    "/v1/subscriptions/{subscription_id}/rotate-secret": {
+        "parameters": [SUBSCRIPTION],
+        "post": operation(
+            "A new secret; the old one signs beside it for the overlap",
+            {"200": answer("with the new secret", ref("Subscription"))},
+        )
+        | {
+            "requestBody": {
+                "required": False,
+                "content": {
+                    "application/json": {
+                        "schema": obj(
+                            {"overlap_hours": {"type": "integer", "minimum": 0, "maximum": 168}}
+                        )
+                    }
+                },
+            }
+        },
+    },
+    "/v1/subscriptions/{subscription_id}/deliveries": {
+        "parameters": [SUBSCRIPTION],
+        "get": operation(
+            "The delivery log, newest first",
+            {"200": answer("a page", page_of("Delivery"))},
+            parameters=[LIMIT, CURSOR_PARAM],
+        ),
+    },
+}
+
+
+def openapi_document() -> Schema:
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "crmsync CRM API",
+            "version": "1",
+            "description": "Reps, contacts, synced emails, and the change feed, stream and "
+            "webhooks through which a CRM follows everything crmsync stores.",
+        },
+        "security": [{"bearer": []}],
+        "paths": PATHS,
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+    }
+
+
+def query_parameters(path: str, method: str) -> frozenset[str]:
+    """The query parameters the document allows for ``method`` on ``path``.
+
+    Raises:
+        KeyError: the document does not describe this operation.
+    """
+    item = PATHS[path]
+    operation_parameters = item[method.lower()].get("parameters", [])
+    return frozenset(
+        p["name"]
+        for p in [*item.get("parameters", []), *operation_parameters]
+        if p["in"] == "query"
+    )
+
+
+def openapi_routes() -> list[Route]:
+    document = openapi_document()
+
+    async def serve(request: Request) -> JSONResponse:
+        return JSONResponse(document)
+
+    return [Route("/openapi.json", serve, methods=["GET"])]
