@@ -8,6 +8,9 @@ The object is shared between the server's event loop and the test's thread, henc
 The folder presets reproduce what makes each provider awkward (NYLAS.md 3.2): Gmail label ids
 that read like names, Microsoft opaque ids nested three levels deep (the API lists only two),
 IMAP ids that embed the path and attributes passed through from the server.
+
+Calendars and events (presets, writes, the notifications they cause) live in
+``simulator.calendar``; :class:`FakeNylas` inherits them, so one object holds a whole account.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
+
+from simulator.calendar import Clock, FakeCalendars, google_calendars, microsoft_calendars
 
 Wire = dict[str, Any]
 
@@ -241,10 +246,14 @@ class _Grant:
     messages: dict[str, Wire] = field(default_factory=dict)
 
 
-class FakeNylas:
-    """In-memory Nylas: what the fake API serves, the faults it injects, the requests it saw."""
+class FakeNylas(FakeCalendars):
+    """In-memory Nylas: what the fake API serves, the faults it injects, the requests it saw.
 
-    def __init__(self, api_key: str = "fake-nylas-api-key") -> None:
+    ``clock`` (unix seconds, ``time.time`` by default) stamps grants and every calendar write.
+    """
+
+    def __init__(self, api_key: str = "fake-nylas-api-key", *, clock: Clock = time.time) -> None:
+        super().__init__(clock)
         self.api_key = api_key
         self._lock = threading.Lock()
         self._grants: dict[str, _Grant] = {}
@@ -254,8 +263,8 @@ class FakeNylas:
     # Content -------------------------------------------------------------------------------
 
     def add_grant(self, grant_id: str, provider: str, email: str) -> Wire:
-        """Add (or replace) a valid grant with no folders and no messages; returns its wire dict."""
-        now = int(time.time())
+        """Add (or replace) a valid grant with no folders, messages, calendars or events."""
+        now = int(self._clock())
         wire: Wire = {
             "id": grant_id,
             "provider": provider,
@@ -267,13 +276,18 @@ class FakeNylas:
         }
         with self._lock:
             self._grants[grant_id] = _Grant(wire)
+        self._open_calendars(grant_id, provider, email)
         return copy.deepcopy(wire)
 
     def add_mailbox(self, grant_id: str, provider: str, email: str) -> Wire:
-        """A grant with the folder preset of its provider (Gmail, Microsoft or IMAP)."""
+        """A grant with the folder and calendar presets of its provider (IMAP has no calendars)."""
         presets = {"google": gmail_folders, "microsoft": microsoft_folders, "imap": imap_folders}
         grant = self.add_grant(grant_id, provider, email)
         self.add_folders(grant_id, presets[provider](grant_id))
+        if provider == "google":
+            self.add_calendars(grant_id, google_calendars(grant_id, email))
+        elif provider == "microsoft":
+            self.add_calendars(grant_id, microsoft_calendars(grant_id))
         return grant
 
     def set_grant_status(self, grant_id: str, status: str) -> None:
@@ -281,7 +295,7 @@ class FakeNylas:
         with self._lock:
             grant = self._grant(grant_id)
             grant.wire["grant_status"] = status
-            grant.wire["updated_at"] = int(time.time())
+            grant.wire["updated_at"] = int(self._clock())
 
     def add_folder(self, grant_id: str, folder: Wire) -> None:
         """Add or replace one folder (a wire dict with at least ``id`` and ``name``)."""

@@ -6,9 +6,11 @@ benchmarks, so every one of them speaks the same wire format.
 
 from __future__ import annotations
 
+import copy
 import json
 import time
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from domain.signatures import nylas_signature
@@ -97,6 +99,41 @@ def event_deleted(grant_id: str, event_id: str, calendar_id: str) -> dict[str, A
     """The minimal ``event.deleted`` notification (NYLAS.md 4.2): no updated_at, no when."""
     obj = {"id": event_id, "grant_id": grant_id, "calendar_id": calendar_id, "object": "event"}
     return envelope("event.deleted", obj, source="/google/events/realtime")
+
+
+def event_source(provider: str) -> str:
+    """The ``source`` of a realtime event notification for a ``provider`` grant (NYLAS.md 1.1)."""
+    return f"/{provider}/events/realtime"
+
+
+def deleted_event_object(event: Mapping[str, Any]) -> dict[str, Any]:
+    """The minimal ``data.object`` of ``event.deleted`` (NYLAS.md 4.2).
+
+    ``id``, ``grant_id``, ``calendar_id`` and ``object``; ``master_event_id`` for an occurrence
+    and ``metadata`` when set. No ``updated_at``, ``when`` or ``status``.
+    """
+    obj: dict[str, Any] = {
+        "id": event["id"],
+        "grant_id": event["grant_id"],
+        "calendar_id": event.get("calendar_id"),
+        "object": "event",
+    }
+    if event.get("master_event_id"):
+        obj["master_event_id"] = event["master_event_id"]
+    if event.get("metadata"):
+        obj["metadata"] = copy.deepcopy(dict(event["metadata"]))
+    return obj
+
+
+def event_notification(
+    delivered_type: str, event: Mapping[str, Any], *, provider: str, at: int
+) -> dict[str, Any]:
+    """``event.created``/``.updated`` with the whole event, or the minimal ``event.deleted``."""
+    if delivered_type == "event.deleted":
+        obj = deleted_event_object(event)
+    else:
+        obj = copy.deepcopy(dict(event))
+    return envelope(delivered_type, obj, source=event_source(provider), at=at)
 
 
 def grant_expired(grant_id: str, *, provider: str = "google") -> dict[str, Any]:

@@ -1,11 +1,14 @@
 """A local stand-in for the Nylas v3 API, for the real ``nylas`` SDK to talk to over HTTP.
 
-It serves the grants, folders and messages of a :class:`simulator.mailbox.FakeNylas` with the
-exact envelopes the SDK decodes (NYLAS.md 6.6): ``{"request_id", "data"}`` for one object,
-``{"request_id", "data": [...], "next_cursor"}`` for a list, and
-``{"request_id", "error": {"type", "message"}}`` for every error, unknown routes included. It
-accepts the SDK's query quirks (``True``/``False`` booleans, lists as repeated keys) and the
-documented forms (lower-case booleans, comma-separated lists).
+It serves the grants, folders, messages, calendars and events of a
+:class:`simulator.mailbox.FakeNylas` with the exact envelopes the SDK decodes (NYLAS.md 6.6):
+``{"request_id", "data"}`` for one object, ``{"request_id", "data": [...], "next_cursor"}`` for
+a list, and ``{"request_id", "error": {"type", "message"}}`` for every error, unknown routes
+included. It accepts the SDK's query quirks (``True``/``False`` booleans, lists as repeated
+keys) and the documented forms (lower-case booleans, comma-separated lists). Event ids arrive
+percent-encoded (``#``, ``/`` and ``?`` included) and are decoded before lookup; event writes
+answer what Nylas answers (see :mod:`simulator.calendar`) and queue the notifications Nylas
+would send.
 
 Before routing, each request is logged, may meet an injected fault (a status, a
 ``Retry-After``, a delay, an HTML body), and must carry ``Authorization: Bearer <api_key>``.
@@ -29,8 +32,9 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from simulator.calendar import METADATA_QUERY_KEYS, CalendarError, EventQuery, event_order
 from simulator.control import control_routes
 from simulator.mailbox import (
     FakeNylas,
@@ -91,10 +95,17 @@ def many(data: list[Wire], next_cursor: str | None) -> JSONResponse:
 
 
 def error(
-    status: int, error_type: str, message: str, headers: dict[str, str] | None = None
+    status: int,
+    error_type: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+    provider_error: Wire | None = None,
 ) -> JSONResponse:
-    """The envelope of an error."""
-    body = {"request_id": _request_id(), "error": {"type": error_type, "message": message}}
+    """The envelope of an error; ``provider_error`` is the provider's own refusal, if any."""
+    detail: Wire = {"type": error_type, "message": message}
+    if provider_error is not None:
+        detail["provider_error"] = provider_error
+    body = {"request_id": _request_id(), "error": detail}
     return JSONResponse(body, status_code=status, headers=headers)
 
 
@@ -207,6 +218,57 @@ def message_query(params: QueryParams) -> MessageQuery:
     )
 
 
+def required_param(params: QueryParams, name: str) -> str:
+    """A query parameter the endpoint cannot do without; 400 when absent or empty."""
+    value = params.get(name)
+    if not value:
+        raise ApiError(400, f"{name} is required")
+    return value
+
+
+def metadata_pair_param(params: QueryParams) -> tuple[str, str] | None:
+    """``metadata_pair=<key>:<value>``, on an indexed key (``key1``..``key5``) only.
+
+    Nylas refuses a metadata filter combined with provider filters other than ``calendar_id``.
+    """
+    raw = params.get("metadata_pair")
+    if raw is None:
+        return None
+    key, colon, value = raw.partition(":")
+    if not colon or key not in METADATA_QUERY_KEYS:
+        raise ApiError(
+            400, f"metadata_pair must be <key>:<value> with key in {METADATA_QUERY_KEYS}"
+        )
+    mixed = [
+        name for name in ("start", "end", "title", "description", "location") if name in params
+    ]
+    if mixed:
+        raise ApiError(400, f"metadata_pair cannot be combined with {mixed}")
+    return key, value
+
+
+def event_query(params: QueryParams) -> EventQuery:
+    """The filters of a ``GET /events`` request besides ``calendar_id``."""
+    return EventQuery(
+        start=int_param(params, "start"),
+        end=int_param(params, "end"),
+        expand_recurring=bool(bool_param(params, "expand_recurring")),
+        master_event_id=params.get("master_event_id") or None,
+        metadata_pair=metadata_pair_param(params),
+    )
+
+
+async def json_object(request: Request) -> Wire:
+    """The request body, which must be a JSON object."""
+    try:
+        document = json.loads(await request.body())
+    except ValueError:
+        raise ApiError(400, "the body is not valid JSON", "invalid_request_payload") from None
+    if not isinstance(document, dict):
+        raise ApiError(400, "the body must be a JSON object", "invalid_request_payload")
+    return document
+
+
 def page_limit(params: QueryParams) -> int:
     """``limit``: 50 by default, at most 200 (above is a 400, as the real API answers)."""
     limit = int_param_or(params, "limit", DEFAULT_LIMIT, maximum=MAX_LIMIT)
@@ -289,6 +351,79 @@ class _Handlers:
             raise ApiError(404, f"message {message_id} not found")
         return one(message)
 
+    async def list_calendars(self, request: Request) -> Response:
+        grant = self._grant(request)
+        params = request.query_params
+        page, cursor = paginate(
+            self.fake.calendars(grant["id"]),
+            lambda c: (c["id"],),
+            limit=page_limit(params),
+            page_token=params.get("page_token"),
+        )
+        return many(page, cursor)
+
+    async def find_calendar(self, request: Request) -> Response:
+        grant = self._grant(request)
+        calendar_id = request.path_params["calendar_id"]
+        calendar = self.fake.calendar(grant["id"], calendar_id)
+        if calendar is None:
+            raise ApiError(404, f"calendar {calendar_id} not found")
+        return one(calendar)
+
+    async def list_events(self, request: Request) -> Response:
+        grant = self._grant(request)
+        params = request.query_params
+        calendar_id = required_param(params, "calendar_id")
+        query = event_query(params)
+        if self.fake.calendar(grant["id"], calendar_id) is None:
+            raise ApiError(404, f"calendar {calendar_id} not found")
+        events = self.fake.events(grant["id"], calendar_id, query)
+        page, cursor = paginate(
+            events, event_order, limit=page_limit(params), page_token=params.get("page_token")
+        )
+        return many(page, cursor)
+
+    async def find_event(self, request: Request) -> Response:
+        grant = self._grant(request)
+        calendar_id = required_param(request.query_params, "calendar_id")
+        event_id = request.path_params["event_id"]  # already percent-decoded
+        event = self.fake.event(grant["id"], event_id)
+        calendar = self.fake.calendar(grant["id"], calendar_id)
+        if event is None or calendar is None or event["calendar_id"] != calendar["id"]:
+            raise ApiError(404, f"event {event_id} not found in calendar {calendar_id}")
+        return one(event)
+
+    async def create_event(self, request: Request) -> Response:
+        grant = self._grant(request)
+        params = request.query_params
+        calendar_id = required_param(params, "calendar_id")
+        bool_param(params, "notify_participants")  # checked; the fake sends no invitations
+        body = await json_object(request)
+        return one(self.fake.api_create_event(grant["id"], calendar_id, body))
+
+    async def update_event(self, request: Request) -> Response:
+        grant = self._grant(request)
+        params = request.query_params
+        calendar_id = required_param(params, "calendar_id")
+        bool_param(params, "notify_participants")
+        body = await json_object(request)
+        event_id = request.path_params["event_id"]
+        return one(self.fake.api_update_event(grant["id"], event_id, calendar_id, body))
+
+    async def destroy_event(self, request: Request) -> Response:
+        grant = self._grant(request)
+        params = request.query_params
+        calendar_id = required_param(params, "calendar_id")
+        bool_param(params, "notify_participants")
+        self.fake.api_destroy_event(grant["id"], request.path_params["event_id"], calendar_id)
+        return JSONResponse({"request_id": _request_id()})
+
+
+async def _on_calendar_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, CalendarError)
+    error_type = exc.error_type or error_type_for(exc.status)
+    return error(exc.status, error_type, exc.message, provider_error=exc.provider_error)
+
 
 async def _on_api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
@@ -301,7 +436,13 @@ async def _on_http_exception(request: Request, exc: Exception) -> Response:
 
 
 class _Gate:
-    """ASGI middleware: log the request, serve a pending fault, then check the API key."""
+    """ASGI middleware: log the request, serve a pending fault, then check the API key.
+
+    A fault with a status answers it after its delay, without doing the request. A slow fault
+    (no status) does the request at once and holds the answer back: a client that times out
+    has still changed the state, as with a slow provider, which is what makes a retried write
+    risky.
+    """
 
     def __init__(self, app: ASGIApp, fake: FakeNylas) -> None:
         self.app = app
@@ -316,12 +457,24 @@ class _Gate:
         params = request.query_params
         self.fake.record(method, path, {key: params.getlist(key) for key in params})
         fault = self.fake.take_fault(method, path)
-        if fault is not None:
-            if fault.delay_seconds > 0:
-                await asyncio.sleep(fault.delay_seconds)
-            if fault.status is not None:
-                await fault_response(fault, fault.status)(scope, receive, send)
-                return
+        if fault is not None and fault.status is not None:
+            await asyncio.sleep(fault.delay_seconds)
+            await fault_response(fault, fault.status)(scope, receive, send)
+            return
+        if fault is not None and fault.delay_seconds > 0:
+            held: list[Message] = []
+
+            async def hold(message: Message) -> None:
+                held.append(message)
+
+            await self._serve(request, scope, receive, hold)
+            await asyncio.sleep(fault.delay_seconds)
+            for message in held:
+                await send(message)  # dropped by the server if the client has gone
+            return
+        await self._serve(request, scope, receive, send)
+
+    async def _serve(self, request: Request, scope: Scope, receive: Receive, send: Send) -> None:
         if not secrets.compare_digest(
             request.headers.get("authorization", ""), f"Bearer {self.fake.api_key}"
         ):
@@ -343,10 +496,22 @@ def build_nylas_api(fake: FakeNylas) -> Starlette:
         Route(f"{grant}/messages", handlers.list_messages),
         # :path, because a decoded message id may hold "/".
         Route(f"{grant}/messages/{{message_id:path}}", handlers.find_message),
+        # :path, because a calendar id may hold "/" once decoded, and so may an event id.
+        Route(f"{grant}/calendars", handlers.list_calendars),
+        Route(f"{grant}/calendars/{{calendar_id:path}}", handlers.find_calendar),
+        Route(f"{grant}/events", handlers.list_events, methods=["GET"]),
+        Route(f"{grant}/events", handlers.create_event, methods=["POST"]),
+        Route(f"{grant}/events/{{event_id:path}}", handlers.find_event, methods=["GET"]),
+        Route(f"{grant}/events/{{event_id:path}}", handlers.update_event, methods=["PUT"]),
+        Route(f"{grant}/events/{{event_id:path}}", handlers.destroy_event, methods=["DELETE"]),
         *control_routes(fake),
     ]
     return Starlette(
         routes=routes,
         middleware=[Middleware(_Gate, fake=fake)],
-        exception_handlers={ApiError: _on_api_error, HTTPException: _on_http_exception},
+        exception_handlers={
+            ApiError: _on_api_error,
+            CalendarError: _on_calendar_error,
+            HTTPException: _on_http_exception,
+        },
     )

@@ -10,6 +10,16 @@ on 404, because a message that is gone is a normal state of a mailbox (E5).
 
 Results are wire-shaped dicts (``"from"``, not ``from_``), so the rest of crmsync never
 imports the SDK's models.
+
+Calendar writes: updates (PUT) and deletes are idempotent, so they are retried like reads. A
+create is not: a read timeout, a dropped connection or a 500/502/504 can come after the
+provider made the event, and sending it again would make a second one. So a create is sent
+again only after an answer that proves nothing was written (429, 503, or a connection that was
+never made); otherwise it raises :class:`NylasWriteUncertain`. Given an ``idempotency_key``,
+the create becomes safe to repeat, within the call and across calls: the key is stored in the
+event's metadata (indexed key ``key4``), and before each POST the calendar is searched for it
+(``metadata_pair``), so an event made by an earlier attempt is found, brought to the body by a
+PUT, and returned instead of being made twice.
 """
 
 from __future__ import annotations
@@ -24,9 +34,11 @@ from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from functools import partial
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import nylas
 import requests
+import urllib3
 from nylas.models.errors import NylasApiError, NylasSdkTimeoutError
 from prometheus_client import Counter
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
@@ -36,6 +48,12 @@ Wire = dict[str, Any]
 
 MAX_ANY_EMAIL = 25  # the Messages API refuses more (NYLAS.md 3.1)
 MAX_PAGE_SIZE = 200
+# Where a create's idempotency key is kept: one of the five metadata keys Nylas indexes for
+# ``metadata_pair`` queries (key5 is Nylas's own, for round-robin scheduling).
+IDEMPOTENCY_METADATA_KEY = "key4"
+MAX_METADATA_VALUE = 500
+# Answers that refuse a request before doing it: a create may be sent again after them.
+UNWRITTEN_STATUSES = frozenset({429, 503})
 
 logger = logging.getLogger(__name__)
 
@@ -134,6 +152,17 @@ class NylasUnavailable(NylasError):
         self.retry_after_seconds = retry_after_seconds
 
 
+class NylasWriteUncertain(NylasUnavailable):
+    """Raised when a create failed in a way that may still have made the event.
+
+    Without an idempotency key, do not create again before finding out (the echo
+    ``event.created``, or a listing); with one, calling ``create_event`` again with the same
+    key is safe.
+    """
+
+    reason = "write_uncertain"
+
+
 class NylasRateLimited(NylasError):
     """Raised when a 429's ``Retry-After`` is longer than the policy will sleep in-process.
 
@@ -201,6 +230,25 @@ def is_transient(error: BaseException) -> bool:
     )
 
 
+def answered_without_writing(error: BaseException) -> bool:
+    """Whether a failed attempt provably changed nothing, so a create may be sent again.
+
+    True for a 429 or 503 answer and for a connection that was never made (refused, or a
+    connect timeout). A read timeout, a dropped connection, another 5xx or a body that is not
+    JSON may all come after the provider wrote the event.
+    """
+    if isinstance(error, NylasApiError):
+        return error.status_code in UNWRITTEN_STATUSES
+    if isinstance(error, NylasSdkTimeoutError):
+        return isinstance(error.__cause__, requests.exceptions.ConnectTimeout)
+    if isinstance(error, requests.exceptions.ConnectTimeout):
+        return True
+    if isinstance(error, requests.exceptions.ConnectionError) and error.args:
+        reason = getattr(error.args[0], "reason", None)
+        return isinstance(reason, urllib3.exceptions.NewConnectionError)
+    return False
+
+
 def outcome_of(error: BaseException) -> str:
     """The metric outcome of one failed HTTP attempt."""
     if isinstance(error, NylasApiError):
@@ -249,7 +297,7 @@ class MessagePage:
 
 
 class NylasGateway:
-    """Grants, folders and messages from Nylas, retried by one policy, as wire dicts."""
+    """Grants, folders, messages, calendars and events, retried by one policy, as wire dicts."""
 
     def __init__(
         self,
@@ -340,23 +388,184 @@ class NylasGateway:
 
         return self._call("list_messages", grant_id, call)
 
+    # Calendars and events --------------------------------------------------------------------
+
+    def list_calendars(self, grant_id: str) -> list[Wire]:
+        """Every calendar of the grant (all pages)."""
+        return self._all_pages("list_calendars", grant_id, self._calendar_page)
+
+    def find_event(self, grant_id: str, event_id: str, calendar_id: str) -> Wire | None:
+        """The event, or None when it is gone (404) or not in that calendar."""
+
+        def call() -> Wire:
+            query = {"calendar_id": calendar_id}
+            wire: Wire = self._client.events.find(
+                grant_id, _path_id(event_id), query
+            ).data.to_dict()
+            return wire
+
+        return self._find("find_event", grant_id, call)
+
+    def find_event_by_key(
+        self, grant_id: str, calendar_id: str, idempotency_key: str
+    ) -> Wire | None:
+        """The event that :meth:`create_event` made with ``idempotency_key``, or None."""
+        _check_key(idempotency_key)
+        call = partial(self._event_with_key, grant_id, calendar_id, idempotency_key)
+        return self._call("find_event_by_key", grant_id, call)
+
+    def create_event(
+        self,
+        grant_id: str,
+        calendar_id: str,
+        event: Mapping[str, Any],
+        *,
+        notify_participants: bool,
+        idempotency_key: str | None = None,
+    ) -> Wire:
+        """Create ``event`` (a request body) in the calendar; the created event.
+
+        Sent again only after answers that prove nothing was written, unless an
+        ``idempotency_key`` makes repeating safe (see the module doc).
+
+        Raises:
+            NylasWriteUncertain: the event may or may not exist.
+            ValueError: a bad key, or ``event`` holding another value at the key's metadata key.
+        """
+        body = dict(event)
+        if idempotency_key is not None:
+            body["metadata"] = _with_key(event.get("metadata"), idempotency_key)
+        query = _write_query(calendar_id, notify_participants)
+        uncertain = False
+
+        def post() -> Wire:
+            response = self._client.events.create(grant_id, request_body=body, query_params=query)
+            wire: Wire = response.data.to_dict()
+            return wire
+
+        def attempt() -> Wire:
+            nonlocal uncertain
+            if idempotency_key is not None:
+                lookup = partial(self._event_with_key, grant_id, calendar_id, idempotency_key)
+                found = self._attempt("find_event_by_key", lookup)
+                if found is not None:
+                    put = partial(self._put_event, grant_id, found["id"], body, query)
+                    return self._attempt("update_event", put)
+                uncertain = False  # no event holds the key: no earlier attempt made one
+            try:
+                return self._attempt("create_event", post)
+            except Exception as exc:
+                uncertain = uncertain or (is_transient(exc) and not answered_without_writing(exc))
+                raise
+
+        def retryable(error: BaseException) -> bool:
+            if not is_transient(error):
+                return False
+            return idempotency_key is not None or answered_without_writing(error)
+
+        try:
+            return self._retry("create_event", grant_id, attempt, retryable)
+        except NylasUnavailable as exc:
+            if not uncertain:
+                raise
+            raise NylasWriteUncertain(
+                f"Nylas create_event for grant {grant_id} may have created the event: {exc}",
+                cause=exc.cause,
+                retry_after_seconds=exc.retry_after_seconds,
+            ) from exc.cause
+
+    def update_event(
+        self,
+        grant_id: str,
+        event_id: str,
+        calendar_id: str,
+        event: Mapping[str, Any],
+        *,
+        notify_participants: bool,
+    ) -> Wire:
+        """Replace the fields ``event`` holds (PUT: nested objects are replaced whole).
+
+        Retried like a read: the same PUT twice leaves the same event.
+
+        Raises:
+            NylasNotFound: the event is gone.
+        """
+        query = _write_query(calendar_id, notify_participants)
+        call = partial(self._put_event, grant_id, event_id, dict(event), query)
+        return self._call("update_event", grant_id, call)
+
+    def destroy_event(
+        self, grant_id: str, event_id: str, calendar_id: str, *, notify_participants: bool
+    ) -> bool:
+        """Delete the event; False when it was already gone (a 404 is not an error here).
+
+        A retried delete whose first attempt did delete also answers False.
+        """
+        query = _write_query(calendar_id, notify_participants)
+
+        def call() -> bool:
+            self._client.events.destroy(grant_id, _path_id(event_id), query_params=query)
+            return True
+
+        try:
+            return self._call("destroy_event", grant_id, call)
+        except NylasNotFound:
+            return False
+
     # Internals -------------------------------------------------------------------------------
 
     def _all_folder_pages(self, grant_id: str, query: dict[str, Any]) -> list[Wire]:
         """Every page of one folder listing, each page its own retried call."""
-        folders: list[Wire] = []
+        return self._all_pages("list_folders", grant_id, partial(self._folder_page, query=query))
+
+    def _all_pages(
+        self,
+        operation: str,
+        grant_id: str,
+        fetch: Callable[[str, str | None], tuple[list[Wire], str | None]],
+    ) -> list[Wire]:
+        """Every page of one listing, each page its own retried call."""
+        items: list[Wire] = []
         page_token: str | None = None
         while True:
-            page_query = query if page_token is None else {**query, "page_token": page_token}
-            call = partial(self._folder_page, grant_id, page_query)
-            page, page_token = self._call("list_folders", grant_id, call)
-            folders += page
+            page, page_token = self._call(operation, grant_id, partial(fetch, grant_id, page_token))
+            items += page
             if page_token is None:
-                return folders
+                return items
 
-    def _folder_page(self, grant_id: str, query: dict[str, Any]) -> tuple[list[Wire], str | None]:
-        response = self._client.folders.list(grant_id, query_params=query)
+    def _folder_page(
+        self, grant_id: str, page_token: str | None, *, query: dict[str, Any]
+    ) -> tuple[list[Wire], str | None]:
+        page_query = query if page_token is None else {**query, "page_token": page_token}
+        response = self._client.folders.list(grant_id, query_params=page_query)
         return [_folder_wire(f) for f in response.data], response.next_cursor or None
+
+    def _calendar_page(
+        self, grant_id: str, page_token: str | None
+    ) -> tuple[list[Wire], str | None]:
+        query: dict[str, Any] = {"limit": MAX_PAGE_SIZE}
+        if page_token is not None:
+            query["page_token"] = page_token
+        response = self._client.calendars.list(grant_id, query_params=query)
+        return [c.to_dict() for c in response.data], response.next_cursor or None
+
+    def _event_with_key(self, grant_id: str, calendar_id: str, key: str) -> Wire | None:
+        """The first event of the calendar carrying ``key`` (one HTTP request)."""
+        query = {
+            "calendar_id": calendar_id,
+            "metadata_pair": {IDEMPOTENCY_METADATA_KEY: key},
+            "limit": MAX_PAGE_SIZE,
+        }
+        response = self._client.events.list(grant_id, query_params=query)
+        events: list[Wire] = [e.to_dict() for e in response.data]
+        return events[0] if events else None
+
+    def _put_event(self, grant_id: str, event_id: str, body: Wire, query: dict[str, str]) -> Wire:
+        response = self._client.events.update(
+            grant_id, _path_id(event_id), request_body=body, query_params=query
+        )
+        wire: Wire = response.data.to_dict()
+        return wire
 
     def _find(self, operation: str, grant_id: str, call: Callable[[], Wire]) -> Wire | None:
         try:
@@ -366,17 +575,27 @@ class NylasGateway:
 
     def _call(self, operation: str, grant_id: str, call: Callable[[], T]) -> T:
         """Run ``call`` under the retry policy; every failure leaves as a :class:`NylasError`."""
+        return self._retry(operation, grant_id, partial(self._attempt, operation, call))
+
+    def _retry(
+        self,
+        operation: str,
+        grant_id: str,
+        attempt: Callable[[], T],
+        retryable: Callable[[BaseException], bool] = is_transient,
+    ) -> T:
+        """Run ``attempt`` until it succeeds, fails for good, or ``retryable`` says stop."""
         policy = self._policy
         retrying = Retrying(
             stop=stop_after_attempt(policy.max_attempts),
             wait=self._wait,
-            retry=retry_if_exception(is_transient),
+            retry=retry_if_exception(retryable),
             sleep=policy.sleep,
             reraise=True,
             before_sleep=lambda state: _log_retry(operation, grant_id, state),
         )
         try:
-            result: T = retrying(self._attempt, operation, call)
+            result: T = retrying(attempt)
             return result
         except NylasError:
             raise
@@ -384,8 +603,9 @@ class NylasGateway:
             if not is_transient(exc):
                 raise
             raise NylasUnavailable(
-                f"Nylas {operation} for grant {grant_id} still failing after "
-                f"{policy.max_attempts} attempts: {outcome_of(exc)} ({exc})",
+                f"Nylas {operation} for grant {grant_id} failed after "
+                f"{retrying.statistics.get('attempt_number', 1)} attempt(s): "
+                f"{outcome_of(exc)} ({exc})",
                 cause=exc,
                 retry_after_seconds=retry_after_of(exc, now=time.time()),
             ) from exc
@@ -394,6 +614,8 @@ class NylasGateway:
         """One HTTP attempt, counted; permanent failures become errors that are never retried."""
         try:
             result = call()
+        except NylasError:
+            raise  # already decided and counted by a nested attempt
         except NylasApiError as exc:
             NYLAS_API_CALLS.labels(operation, str(exc.status_code)).inc()
             permanent = self._permanent(operation, exc)
@@ -448,6 +670,32 @@ class NylasGateway:
             draw=_jitter_source.random(),
             now=time.time(),
         )
+
+
+def _path_id(object_id: str) -> str:
+    """An id for a URL path. The SDK does not encode event ids (NYLAS.md 6.2); ``#``, ``/``
+    and ``?`` would otherwise cut the path short."""
+    return quote(object_id, safe="")
+
+
+def _write_query(calendar_id: str, notify_participants: bool) -> dict[str, str]:
+    # "true"/"false", not the SDK's True/False (NYLAS.md 6.6).
+    return {"calendar_id": calendar_id, "notify_participants": str(notify_participants).lower()}
+
+
+def _check_key(key: str) -> None:
+    if not key or len(key) > MAX_METADATA_VALUE:
+        raise ValueError(f"an idempotency key is 1 to {MAX_METADATA_VALUE} characters")
+
+
+def _with_key(metadata: object, key: str) -> dict[str, Any]:
+    """``metadata`` plus the idempotency key; refuses to overwrite another value there."""
+    _check_key(key)
+    merged = dict(metadata) if isinstance(metadata, Mapping) else {}
+    if merged.get(IDEMPOTENCY_METADATA_KEY, key) != key:
+        raise ValueError(f"metadata {IDEMPOTENCY_METADATA_KEY!r} already holds another value")
+    merged[IDEMPOTENCY_METADATA_KEY] = key
+    return merged
 
 
 def _joined_addresses(addresses: Sequence[str]) -> str:
