@@ -161,6 +161,64 @@ SCHEMAS: dict[str, Schema] = {
         | {"rep_id": {"type": "string"}},
         ["rep_id", "added", "updated", "removed", "unchanged"],
     ),
+    "ActionItemInput": obj(
+        {
+            "title": {"type": "string", "maxLength": 1024},
+            "description": {"type": "string"},
+            "location": {"type": "string"},
+            "start": TIME,
+            "end": TIME,
+            "timezone": {"type": "string", "description": "IANA zone"},
+            "all_day": {"type": "boolean"},
+            "start_date": {"type": "string", "format": "date"},
+            "end_date": {"type": "string", "format": "date"},
+            "participants": {"type": "array", "items": {"type": "string"}, "maxItems": 100},
+            "sync": {"type": "boolean"},
+            "notify_participants": {"type": "boolean"},
+            "changed_at": TIME,
+        },
+        ["title", "changed_at"],
+    ),
+    "ActionItem": obj(
+        {
+            "id": {"type": "string"},
+            "rep_id": {"type": "string"},
+            "title": {"type": "string"},
+            "description": {"type": "string"},
+            "location": {"type": "string"},
+            "when": {"type": "object"},
+            "participants": {"type": "array", "items": {"type": "string"}},
+            "sync": {"type": "boolean"},
+            "notify_participants": {"type": "boolean"},
+            "changed_at": TIME,
+            "changed_by": {"type": "string", "enum": ["crm", "calendar"]},
+            "deleted": {"type": "boolean"},
+            "calendar": obj(
+                {
+                    "status": {
+                        "type": "string",
+                        "enum": [
+                            "linked",
+                            "pending_push",
+                            "push_failed",
+                            "unlinked",
+                            "not_synced",
+                            "pending_delete",
+                            "deleted",
+                        ],
+                    },
+                    "event_id": NULLABLE_TEXT,
+                    "calendar_id": NULLABLE_TEXT,
+                    "last_pushed_at": NULLABLE_TIME,
+                    "last_push_error": NULLABLE_TEXT,
+                    "deleted_in_calendar_at": NULLABLE_TIME,
+                },
+                ["status", "event_id", "calendar_id", "last_pushed_at", "last_push_error"],
+            ),
+            "version": {"type": "integer"},
+        },
+        ["id", "rep_id", "title", "when", "sync", "changed_at", "deleted", "calendar"],
+    ),
     "Email": obj(
         {
             "id": {"type": "integer"},
@@ -381,6 +439,34 @@ PATHS: dict[str, Schema] = {
         ),
         "get": operation("One contact", {"200": answer("the contact", ref("Contact"))}),
         "delete": operation("Remove one contact", {"204": answer("removed")}),
+    },
+    "/v1/reps/{rep_id}/action-items": {
+        "parameters": [REP],
+        "get": operation(
+            "The rep's action items, in id order",
+            {"200": answer("a page", page_of("ActionItem"))},
+            parameters=[LIMIT, CURSOR_PARAM],
+        ),
+    },
+    "/v1/reps/{rep_id}/action-items/{item_id}": {
+        "parameters": [REP, path_param("item_id")],
+        "put": operation(
+            "Create or update an action item (last writer wins against the calendar)",
+            {
+                "200": answer("updated", ref("ActionItem")),
+                "201": answer("created", ref("ActionItem")),
+            },
+            body=ref("ActionItemInput"),
+        ),
+        "get": operation(
+            "One action item and its calendar sync state",
+            {"200": answer("the item", ref("ActionItem"))},
+        ),
+        "delete": operation(
+            "Delete an action item in the CRM; its event is deleted, the item kept, marked",
+            {"200": answer("the item, deleted", ref("ActionItem"))},
+            parameters=[query("changed_at", TIME)],
+        ),
     },
     "/v1/emails": {
         "get": operation(

@@ -7,6 +7,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
 
+from api.action_items import action_item_routes
 from api.auth import BearerAuth
 from api.changes import change_routes
 from api.contacts import contact_routes
@@ -26,6 +27,7 @@ def v1_mount(context: ApiContext, tokens: tuple[bytes, ...]) -> Mount:
     routes = [
         *rep_routes(context),
         *contact_routes(context),
+        *action_item_routes(context),
         *email_routes(context),
         *change_routes(context),
         *stream_routes(context),

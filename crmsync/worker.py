@@ -21,7 +21,7 @@ from workers.context import WorkerContext
 from workers.dispatch import Dispatcher
 from workers.maintenance import Maintenance
 from workers.nylas_client import NylasGateway
-from workers.queues import DELIVERY_QUEUE
+from workers.queues import CALENDAR_PUSH_QUEUE, DELIVERY_QUEUE
 
 
 def declare(runtime: Runtime) -> None:
@@ -61,9 +61,14 @@ def start_background(runtime: Runtime) -> BackgroundThreads:
     :func:`declare`, whose delivery actor the dispatcher queues to)."""
     context = worker_context(runtime)
     delivery_actor = runtime.broker.get_actor(DELIVERY_QUEUE.actor_name)
+    push_actor = runtime.broker.get_actor(CALENDAR_PUSH_QUEUE.actor_name)
     threads = BackgroundThreads(
         maintenance=Maintenance(context, timedelta(days=runtime.settings.change_retention_days)),
-        dispatcher=Dispatcher(context, lambda delivery_id: delivery_actor.send(delivery_id)),
+        dispatcher=Dispatcher(
+            context,
+            lambda delivery_id: delivery_actor.send(delivery_id),
+            lambda item_id: push_actor.send(item_id),
+        ),
     )
     threads.maintenance.start()
     threads.dispatcher.start()

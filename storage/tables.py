@@ -318,3 +318,42 @@ class DeliveryAttemptRow(SQLModel, table=True):
     status_code: int | None = Field(default=None)
     latency_ms: int
     error: str | None = Field(default=None, sa_column=Column(Text()))
+
+
+class ActionItemRow(SQLModel, table=True):
+    """A CRM action item synced with its rep's calendar (C1-C5).
+
+    ``content`` is the winning version's (last writer wins, ``version_*``); the event link,
+    what crmsync last wrote (``written_*``, to recognise its echo), and the push state say
+    where the two sides stand.
+    """
+
+    __tablename__ = "action_items"
+    __table_args__ = (
+        UniqueConstraint("rep_id", "crm_item_id", name="uq_action_items_rep_item"),
+        Index("ix_action_items_event", "rep_id", "event_id"),
+        Index("ix_action_items_push", "push_state", "push_queued_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    rep_id: str = Field(sa_column=Column(String(255), ForeignKey("reps.id"), nullable=False))
+    crm_item_id: str = Field(max_length=255)
+    content: dict[str, Any] = Field(sa_column=Column(JsonDocument, nullable=False))
+    version_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    version_side: int
+    version_digest: str = Field(max_length=64)
+    deleted_in_calendar_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    deleted_in_crm_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    sync_enabled: bool = Field(default=True)
+    notify_participants: bool = Field(default=False)
+    event_id: str | None = Field(default=None, max_length=1024)
+    calendar_id: str | None = Field(default=None, max_length=1024)
+    written_digest: str | None = Field(default=None, max_length=64)
+    written_updated_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    push_state: str = Field(max_length=16)
+    push_queued_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    last_pushed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    last_push_error: str | None = Field(default=None, sa_column=Column(Text()))
+    version: int = Field(default=1)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

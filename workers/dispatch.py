@@ -1,4 +1,4 @@
-"""Turning new changes into deliveries for each subscription, and queueing them (S3).
+"""Queueing work recorded in the database: deliveries to subscribers (S3), calendar pushes.
 
 Each pass locks the active subscriptions (other dispatchers skip them), reads the feed after
 each one's position with its type filter, creates one delivery per change (insert-or-ignore
@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable
 from datetime import timedelta
 
+from storage.action_items import mark_queued, pushes_to_queue
 from storage.engine import transaction
 from storage.feed import FeedPosition, change_json, read_changes
 from storage.subscriptions import create_deliveries, dispatchable_subscriptions, overdue_deliveries
@@ -26,7 +27,22 @@ BATCH = 500
 # A pending delivery whose attempt is this late lost its queue message: queue it again.
 SWEEP_AFTER = timedelta(minutes=10)
 
-Send = Callable[[int], object]  # queues one delivery by id
+Send = Callable[[int], object]  # queues one delivery (or one action item push) by id
+
+
+def dispatch_pushes(context: WorkerContext, send: Send) -> int:
+    """Queue the action items waiting to be written to a calendar; how many were queued.
+
+    Marked queued in the same transaction that finds them, and queued after it commits; an
+    item queued long ago and still pending without an error lost its message and goes again.
+    """
+    now = context.clock()
+    with transaction(context.engine) as session:
+        item_ids = pushes_to_queue(session, now - SWEEP_AFTER)
+        mark_queued(session, item_ids, now)
+    for item_id in item_ids:
+        send(item_id)
+    return len(item_ids)
 
 
 def dispatch_once(context: WorkerContext, send: Send) -> int:
@@ -54,11 +70,16 @@ class Dispatcher(threading.Thread):
     """Runs :func:`dispatch_once` every ``interval`` until stopped."""
 
     def __init__(
-        self, context: WorkerContext, send: Send, interval: timedelta = timedelta(seconds=0.5)
+        self,
+        context: WorkerContext,
+        send: Send,
+        push: Send | None = None,
+        interval: timedelta = timedelta(seconds=0.5),
     ) -> None:
         super().__init__(name="crmsync-dispatcher", daemon=True)
         self.context = context
         self.send = send
+        self.push = push
         self.interval = interval
         self._stopping = threading.Event()
 
@@ -66,6 +87,8 @@ class Dispatcher(threading.Thread):
         while not self._stopping.wait(self.interval.total_seconds()):
             try:
                 dispatch_once(self.context, self.send)
+                if self.push is not None:
+                    dispatch_pushes(self.context, self.push)
             except Exception:  # logged and tried again at the next interval
                 logger.exception("dispatching deliveries failed")
 

@@ -29,8 +29,14 @@ NOTIFICATION_QUEUES: dict[WorkKind, QueueSpec] = {
 # Outbound webhooks to CRM subscribers: their own queue, so a slow endpoint never delays
 # the handling of Nylas notifications, nor the other way round.
 DELIVERY_QUEUE = QueueSpec(queue_name="deliveries", actor_name="deliver_change")
+# Writing CRM action items to calendars: apart from notifications, so a flood of event
+# notifications never delays the CRM's own edits reaching the calendar.
+CALENDAR_PUSH_QUEUE = QueueSpec(queue_name="calendar.push", actor_name="push_action_item")
 
 
 def all_queue_names() -> list[str]:
     """Every queue crmsync's workers consume, in a stable order."""
-    return [spec.queue_name for spec in NOTIFICATION_QUEUES.values()] + [DELIVERY_QUEUE.queue_name]
+    return [spec.queue_name for spec in NOTIFICATION_QUEUES.values()] + [
+        DELIVERY_QUEUE.queue_name,
+        CALENDAR_PUSH_QUEUE.queue_name,
+    ]

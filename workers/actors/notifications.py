@@ -19,6 +19,7 @@ from domain.triggers import WorkKind
 from storage.engine import transaction
 from storage.notifications import mark_notification, record_notification
 from storage.tables import NotificationState
+from workers.actors.events import handle_event_notification
 from workers.actors.folders import handle_folder_notification
 from workers.actors.handled import Handler, acknowledge_only
 from workers.actors.messages import handle_message_notification
@@ -31,6 +32,7 @@ HANDLERS: dict[WorkKind, Handler] = {
     **{kind: acknowledge_only for kind in WorkKind},
     WorkKind.MESSAGES: handle_message_notification,
     WorkKind.FOLDERS: handle_folder_notification,
+    WorkKind.EVENTS: handle_event_notification,
 }
 
 

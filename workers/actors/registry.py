@@ -13,10 +13,11 @@ import dramatiq
 from dramatiq import Broker
 
 from domain.notifications import ApiVersion
+from workers.actors.calendar_push import push_action_item
 from workers.actors.deliveries import deliver
 from workers.actors.notifications import handle_notification
 from workers.context import WorkerContext
-from workers.queues import DELIVERY_QUEUE, NOTIFICATION_QUEUES
+from workers.queues import CALENDAR_PUSH_QUEUE, DELIVERY_QUEUE, NOTIFICATION_QUEUES
 
 
 def declare_actors(broker: Broker, context: WorkerContext) -> list[dramatiq.Actor[Any, Any]]:
@@ -51,6 +52,20 @@ def declare_actors(broker: Broker, context: WorkerContext) -> list[dramatiq.Acto
             queue_name=DELIVERY_QUEUE.queue_name,
             priority=0,
             options={"max_retries": len(context.delivery_schedule)},
+        )
+    )
+
+    def push_actor(item_id: int) -> None:
+        push_action_item(context, item_id)
+
+    actors.append(
+        dramatiq.Actor(
+            push_actor,
+            broker=broker,
+            actor_name=CALENDAR_PUSH_QUEUE.actor_name,
+            queue_name=CALENDAR_PUSH_QUEUE.queue_name,
+            priority=0,
+            options={},
         )
     )
     return actors

@@ -1,0 +1,93 @@
+"""``/v1/reps/{rep_id}/action-items``: CRM action items synced two ways with the calendar.
+
+``PUT`` sends the whole item with the CRM's own change time (``changed_at``); last writer
+wins against edits made in the calendar, the CRM winning ties. The answer, like ``GET``,
+shows where the item stands with its calendar: linked, pending push (and the last push
+error), unlinked (its event was deleted in the calendar), or not synced.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import Session
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from api.context import ApiContext
+from api.cursors import decode_cursor, encode_cursor
+from api.inputs import json_body, query_limit, query_time
+from api.reps import require_rep
+from domain.action_items import parse_action_item
+from domain.reps import validate_rep_id
+from storage.action_items import delete_item, find_item, item_json, list_items, put_item
+from storage.errors import NotFound
+from storage.tables import ActionItemRow
+
+
+def action_item_routes(context: ApiContext) -> list[Route]:
+    async def put(request: Request) -> JSONResponse:
+        rep_id = request.path_params["rep_id"]
+        item_id = validate_rep_id(request.path_params["item_id"])
+        document = parse_action_item(await json_body(request))
+
+        def write(session: Session) -> tuple[dict[str, Any], bool]:
+            require_rep(session, rep_id)
+            result = put_item(session, rep_id, item_id, document, context.clock())
+            return item_json(result.row), result.created
+
+        item, created = await context.in_transaction(write)
+        return JSONResponse(item, status_code=201 if created else 200)
+
+    async def get_one(request: Request) -> JSONResponse:
+        rep_id, item_id = request.path_params["rep_id"], request.path_params["item_id"]
+
+        def read(session: Session) -> dict[str, Any]:
+            return item_json(_require_item(session, rep_id, item_id))
+
+        return JSONResponse(await context.in_transaction(read))
+
+    async def listing(request: Request) -> JSONResponse:
+        rep_id = request.path_params["rep_id"]
+        limit = query_limit(request)
+        cursor = request.query_params.get("cursor")
+        after = str(decode_cursor(cursor).get("after")) if cursor else None
+
+        def read(session: Session) -> list[dict[str, Any]]:
+            require_rep(session, rep_id)
+            return [item_json(r) for r in list_items(session, rep_id, after=after, limit=limit)]
+
+        items = await context.in_transaction(read)
+        next_cursor = encode_cursor({"after": items[-1]["id"]}) if len(items) == limit else None
+        return JSONResponse({"data": items, "next_cursor": next_cursor})
+
+    async def delete(request: Request) -> JSONResponse:
+        """Deleted in the CRM: its event is deleted; the item is kept, marked deleted."""
+        rep_id, item_id = request.path_params["rep_id"], request.path_params["item_id"]
+        at = query_time(request, "changed_at") or context.clock()
+
+        def write(session: Session) -> dict[str, Any]:
+            row = _require_item(session, rep_id, item_id, for_update=True)
+            delete_item(session, row, at, context.clock())
+            return item_json(row)
+
+        return JSONResponse(await context.in_transaction(write))
+
+    one = "/reps/{rep_id}/action-items/{item_id}"
+    return [
+        Route("/reps/{rep_id}/action-items", listing, methods=["GET"]),
+        Route(one, put, methods=["PUT"]),
+        Route(one, get_one, methods=["GET"]),
+        Route(one, delete, methods=["DELETE"]),
+    ]
+
+
+def _require_item(
+    session: Session, rep_id: str, item_id: str, *, for_update: bool = False
+) -> ActionItemRow:
+    require_rep(session, rep_id)
+    row = find_item(session, rep_id, item_id, for_update=for_update)
+    if row is None:
+        raise NotFound("unknown_action_item", f"rep {rep_id!r} has no action item {item_id!r}")
+    return row
