@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import redis
 from starlette.datastructures import Secret
 from starlette.testclient import TestClient
 
@@ -21,7 +22,7 @@ from crmsync.worker import declare, start_worker, worker_context
 from simulator.mailbox import FakeNylas
 from simulator.nylas_api import build_nylas_api
 from tests.support.email_sync import EmailSyncWorld
-from tests.support.harness import settings_for
+from tests.support.harness import queue_lengths, settings_for
 from tests.support.live_server import serve
 from tests.support.services import wait_for
 from workers.dispatch import Dispatcher
@@ -366,3 +367,47 @@ def test_an_occurrence_of_a_series_is_left_alone(calendar_world: CalendarWorld) 
     assert world.notifications()[-1].outcome == "occurrence_of_series"
     assert world.item("a-1")["title"] == "Call Acme"
     assert master["id"] != first["id"]
+
+
+def test_a_failing_push_shows_its_error_retries_and_lands_in_the_dead_letters(
+    calendar_world: CalendarWorld, redis_client: redis.Redis, redis_namespace: str
+) -> None:
+    world = calendar_world
+    world.fake.inject(500, path_contains="/events", method="POST", times=50)
+
+    world.put_item("a-1", changed_at=NOW)
+
+    wait_for(
+        lambda: queue_lengths(redis_client, redis_namespace)["calendar.push.XQ"] == 1,
+        what="the push to be dead-lettered",
+    )
+    item = world.item("a-1")
+    assert item["calendar"]["status"] == "pending_push"
+    assert "failed after 5 attempt(s): 500" in item["calendar"]["last_push_error"]
+    assert world.fake.events(GRANT, "ann@acme.example") == []
+
+
+def test_a_calendar_name_matching_no_writable_calendar_is_a_push_error_on_the_item(
+    calendar_world: CalendarWorld,
+) -> None:
+    world = calendar_world
+    world.put_rep(
+        REP,
+        email="ann@acme.example",
+        grant_id=GRANT,
+        provider="google",
+        settings={
+            "calendar_name": "Holidays in United States",
+            "sync_from": (NOW - timedelta(days=30)).isoformat(),
+        },
+    )
+
+    world.put_item("a-1", changed_at=NOW)
+
+    item = world.settled("a-1")
+    assert item["calendar"]["status"] == "push_failed"
+    assert (
+        "no writable calendar named 'Holidays in United States'"
+        in (item["calendar"]["last_push_error"])
+    )
+    assert world.writes() == 0
