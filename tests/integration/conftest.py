@@ -27,9 +27,11 @@ from simulator.nylas_api import build_nylas_api
 from storage.engine import create_database_engine
 from storage.migrate import upgrade
 from tests.support.email_sync import EmailSyncWorld
+from tests.support.fake_api import RecordedSleeps
 from tests.support.harness import settings_for
 from tests.support.live_server import serve
 from tests.support.services import POSTGRES_ADMIN_URL, REDIS_URL, SESSION_TOKEN
+from workers.nylas_client import NylasGateway, RetryPolicy
 
 
 @pytest.fixture(scope="session")
@@ -172,3 +174,28 @@ def world(
                 yield EmailSyncWorld(test_client, runtime, fake_nylas)
         finally:
             worker.stop()
+
+
+@pytest.fixture
+def sleeps() -> RecordedSleeps:
+    """Waits a retry policy chose, recorded instead of slept."""
+    return RecordedSleeps()
+
+
+@pytest.fixture
+def policy(sleeps: RecordedSleeps) -> RetryPolicy:
+    """A Nylas retry policy that records its waits and never sleeps."""
+    return RetryPolicy(max_attempts=4, jitter=0.0, sleep=sleeps)
+
+
+@pytest.fixture
+def base_url(fake: FakeNylas) -> Iterator[str]:
+    """The module's ``fake`` Nylas API, served over real HTTP."""
+    with serve(build_nylas_api(fake)) as url:
+        yield url
+
+
+@pytest.fixture
+def gateway(fake: FakeNylas, base_url: str, policy: RetryPolicy) -> NylasGateway:
+    """crmsync's Nylas client on the module's ``fake``, with the recording policy."""
+    return NylasGateway(fake.api_key, base_url, timeout_seconds=5, policy=policy)

@@ -7,19 +7,16 @@ Nylas would send after each write.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
 import nylas
 import pytest
 import requests
-from nylas.models.errors import NylasApiError
 
 from simulator import calendar as cal
 from simulator.mailbox import FakeNylas
-from simulator.nylas_api import build_nylas_api
-from tests.support.live_server import serve
+from tests.support.fake_api import api_error
 
 GOOGLE = "grant-google-1"
 MICROSOFT = "grant-microsoft-1"
@@ -56,22 +53,8 @@ def fake(clock: Clock) -> FakeNylas:
 
 
 @pytest.fixture
-def base_url(fake: FakeNylas) -> Iterator[str]:
-    with serve(build_nylas_api(fake)) as url:
-        yield url
-
-
-@pytest.fixture
 def client(fake: FakeNylas, base_url: str) -> nylas.Client:
     return nylas.Client(fake.api_key, api_uri=base_url, timeout=5)
-
-
-def api_error(call: object) -> NylasApiError:
-    """The NylasApiError raised by ``call()``."""
-    assert callable(call)
-    with pytest.raises(NylasApiError) as caught:
-        call()
-    return caught.value
 
 
 def raw(fake: FakeNylas, base_url: str, method: str, path: str, **kwargs: Any) -> requests.Response:

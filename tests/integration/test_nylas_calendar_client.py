@@ -8,7 +8,6 @@ tests count the events in the fake and the requests it saw, never the time spent
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -25,8 +24,7 @@ from requests.structures import CaseInsensitiveDict
 
 from simulator import calendar as cal
 from simulator.mailbox import FakeNylas
-from simulator.nylas_api import build_nylas_api
-from tests.support.live_server import serve
+from tests.support.fake_api import RecordedSleeps
 from workers.nylas_client import (
     IDEMPOTENCY_METADATA_KEY,
     NylasGateway,
@@ -50,40 +48,12 @@ BODY: dict[str, Any] = {
 WEIRD_ID = "evt#1/part?x=y"
 
 
-class RecordedSleeps(list[float]):
-    """A ``sleep`` that remembers how long it was asked to wait."""
-
-    def __call__(self, seconds: float) -> None:
-        self.append(seconds)
-
-
-@pytest.fixture
-def sleeps() -> RecordedSleeps:
-    return RecordedSleeps()
-
-
-@pytest.fixture
-def policy(sleeps: RecordedSleeps) -> RetryPolicy:
-    return RetryPolicy(max_attempts=4, jitter=0.0, sleep=sleeps)
-
-
 @pytest.fixture
 def fake() -> FakeNylas:
     fake = FakeNylas()
     fake.add_mailbox(GOOGLE, "google", REP)
     fake.add_mailbox(MICROSOFT, "microsoft", "rep@outlook.example")
     return fake
-
-
-@pytest.fixture
-def base_url(fake: FakeNylas) -> Iterator[str]:
-    with serve(build_nylas_api(fake)) as url:
-        yield url
-
-
-@pytest.fixture
-def gateway(fake: FakeNylas, base_url: str, policy: RetryPolicy) -> NylasGateway:
-    return NylasGateway(fake.api_key, base_url, timeout_seconds=5, policy=policy)
 
 
 def methods(fake: FakeNylas) -> list[str]:

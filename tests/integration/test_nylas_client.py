@@ -7,7 +7,6 @@ the gateway chose and on how many requests reached the server, never on elapsed 
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,8 +17,7 @@ from prometheus_client import REGISTRY
 from simulator import mailbox as mb
 from simulator.mailbox import FakeNylas
 from simulator.notifications import message_object
-from simulator.nylas_api import build_nylas_api
-from tests.support.live_server import serve
+from tests.support.fake_api import RecordedSleeps
 from workers.nylas_client import (
     NylasGateway,
     NylasMalformedResponse,
@@ -35,40 +33,12 @@ MICROSOFT = "grant-microsoft-1"
 NOW = 1_790_000_000
 
 
-class RecordedSleeps(list[float]):
-    """A ``sleep`` that remembers how long it was asked to wait."""
-
-    def __call__(self, seconds: float) -> None:
-        self.append(seconds)
-
-
-@pytest.fixture
-def sleeps() -> RecordedSleeps:
-    return RecordedSleeps()
-
-
-@pytest.fixture
-def policy(sleeps: RecordedSleeps) -> RetryPolicy:
-    return RetryPolicy(max_attempts=4, jitter=0.0, sleep=sleeps)
-
-
 @pytest.fixture
 def fake() -> FakeNylas:
     fake = FakeNylas()
     fake.add_mailbox(GMAIL, "google", "rep@gmail.example")
     fake.add_mailbox(MICROSOFT, "microsoft", "rep@outlook.example")
     return fake
-
-
-@pytest.fixture
-def base_url(fake: FakeNylas) -> Iterator[str]:
-    with serve(build_nylas_api(fake)) as url:
-        yield url
-
-
-@pytest.fixture
-def gateway(fake: FakeNylas, base_url: str, policy: RetryPolicy) -> NylasGateway:
-    return NylasGateway(fake.api_key, base_url, timeout_seconds=5, policy=policy)
 
 
 def put(fake: FakeNylas, message_id: str, **fields: Any) -> None:

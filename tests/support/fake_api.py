@@ -1,0 +1,21 @@
+"""Helpers for tests of the fake Nylas API and of the Nylas client against it."""
+
+from __future__ import annotations
+
+import pytest
+from nylas.models.errors import NylasApiError
+
+
+class RecordedSleeps(list[float]):
+    """A ``sleep`` that remembers how long it was asked to wait, instead of waiting."""
+
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+def api_error(call: object) -> NylasApiError:
+    """The NylasApiError raised by ``call()``."""
+    assert callable(call)
+    with pytest.raises(NylasApiError) as caught:
+        call()
+    return caught.value
