@@ -9,7 +9,12 @@ from domain.triggers import WorkKind
 from workers.actors.registry import declare_actors
 from workers.broker import BrokerOptions, build_broker, embedded_redis_client
 from workers.context import WorkerContext
-from workers.queues import DELIVERY_QUEUE, NOTIFICATION_QUEUES, all_queue_names
+from workers.queues import (
+    CALENDAR_PUSH_QUEUE,
+    DELIVERY_QUEUE,
+    NOTIFICATION_QUEUES,
+    all_queue_names,
+)
 
 
 def test_every_kind_of_work_has_a_queue_of_its_own() -> None:
@@ -27,6 +32,8 @@ def test_deliveries_have_their_queue_and_a_retry_per_scheduled_wait() -> None:
 
     assert actor.queue_name == DELIVERY_QUEUE.queue_name == "deliveries"
     assert actor.options["max_retries"] == len(context.delivery_schedule)
+    push = broker.get_actor(CALENDAR_PUSH_QUEUE.actor_name)
+    assert push.queue_name == CALENDAR_PUSH_QUEUE.queue_name == "calendar.push"
     broker.close()
     engine.dispose()
 

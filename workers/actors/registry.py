@@ -7,6 +7,7 @@ on a broker of their own.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import dramatiq
@@ -17,7 +18,7 @@ from workers.actors.calendar_push import push_action_item
 from workers.actors.deliveries import deliver
 from workers.actors.notifications import handle_notification
 from workers.context import WorkerContext
-from workers.queues import CALENDAR_PUSH_QUEUE, DELIVERY_QUEUE, NOTIFICATION_QUEUES
+from workers.queues import CALENDAR_PUSH_QUEUE, DELIVERY_QUEUE, NOTIFICATION_QUEUES, QueueSpec
 
 
 def declare_actors(broker: Broker, context: WorkerContext) -> list[dramatiq.Actor[Any, Any]]:
@@ -31,41 +32,23 @@ def declare_actors(broker: Broker, context: WorkerContext) -> list[dramatiq.Acto
     def delivery_actor(delivery_id: int) -> None:
         deliver(context, delivery_id)
 
-    actors: list[dramatiq.Actor[Any, Any]] = [
-        dramatiq.Actor(
-            notification_actor,
+    def push_actor(item_id: int) -> None:
+        push_action_item(context, item_id)
+
+    def declare(fn: Callable[..., None], spec: QueueSpec, **options: Any) -> Any:
+        return dramatiq.Actor(
+            fn,
             broker=broker,
             actor_name=spec.actor_name,
             queue_name=spec.queue_name,
             priority=0,
-            options={},
+            options=options,
         )
-        for spec in NOTIFICATION_QUEUES.values()
+
+    return [
+        *(declare(notification_actor, spec) for spec in NOTIFICATION_QUEUES.values()),
+        # The delivery actor decides its own waits (dramatiq.Retry); once its schedule is
+        # spent it raises, and with one retry per scheduled wait Dramatiq dead-letters it.
+        declare(delivery_actor, DELIVERY_QUEUE, max_retries=len(context.delivery_schedule)),
+        declare(push_actor, CALENDAR_PUSH_QUEUE),
     ]
-    # The delivery actor decides its own waits (dramatiq.Retry); once its schedule is spent
-    # it raises, and with one retry per scheduled wait Dramatiq then dead-letters it.
-    actors.append(
-        dramatiq.Actor(
-            delivery_actor,
-            broker=broker,
-            actor_name=DELIVERY_QUEUE.actor_name,
-            queue_name=DELIVERY_QUEUE.queue_name,
-            priority=0,
-            options={"max_retries": len(context.delivery_schedule)},
-        )
-    )
-
-    def push_actor(item_id: int) -> None:
-        push_action_item(context, item_id)
-
-    actors.append(
-        dramatiq.Actor(
-            push_actor,
-            broker=broker,
-            actor_name=CALENDAR_PUSH_QUEUE.actor_name,
-            queue_name=CALENDAR_PUSH_QUEUE.queue_name,
-            priority=0,
-            options={},
-        )
-    )
-    return actors
