@@ -22,6 +22,7 @@ from crmsync.worker import declare, start_worker, worker_context
 from simulator.mailbox import FakeNylas
 from simulator.nylas_api import build_nylas_api
 from tests.support.email_sync import EmailSyncWorld
+from tests.support.fake_api import SettableClock
 from tests.support.harness import queue_lengths, settings_for
 from tests.support.live_server import serve
 from tests.support.services import wait_for
@@ -33,21 +34,8 @@ REP = "rep-ann"
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 
-class Clock:
-    """The fake Nylas's clock (unix seconds), moved by the tests."""
-
-    def __init__(self, start: datetime) -> None:
-        self.now = int(start.timestamp())
-
-    def __call__(self) -> int:
-        return self.now
-
-    def at(self, moment: datetime) -> None:
-        self.now = int(moment.timestamp())
-
-
 class CalendarWorld(EmailSyncWorld):
-    clock: Clock
+    clock: SettableClock
 
     def put_item(self, item_id: str, *, changed_at: datetime, **fields: Any) -> dict[str, Any]:
         document = {
@@ -101,7 +89,7 @@ class CalendarWorld(EmailSyncWorld):
 def calendar_world(
     database_url: str, redis_namespace: str, make_runtime: Callable[[Settings], Runtime]
 ) -> Iterator[CalendarWorld]:
-    clock = Clock(NOW)
+    clock = SettableClock(int(NOW.timestamp()))
     fake = FakeNylas(api_key="test-nylas-api-key", clock=clock)
     fake.add_mailbox(GRANT, "google", "ann@acme.example")
     with serve(build_nylas_api(fake)) as nylas_url:

@@ -16,7 +16,7 @@ import requests
 
 from simulator import calendar as cal
 from simulator.mailbox import FakeNylas
-from tests.support.fake_api import api_error
+from tests.support.fake_api import SettableClock, api_error
 
 GOOGLE = "grant-google-1"
 MICROSOFT = "grant-microsoft-1"
@@ -28,23 +28,13 @@ HOUR = {"start_time": DEC_1, "end_time": DEC_1 + 3600}
 WEIRD_ID = "evt#1/part?x=y"
 
 
-class Clock:
-    """A settable clock in unix seconds."""
-
-    def __init__(self, now: int = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return float(self.now)
+@pytest.fixture
+def clock() -> SettableClock:
+    return SettableClock(T0)
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def fake(clock: Clock) -> FakeNylas:
+def fake(clock: SettableClock) -> FakeNylas:
     fake = FakeNylas(clock=clock)
     fake.add_mailbox(GOOGLE, "google", REP)
     fake.add_mailbox(MICROSOFT, "microsoft", "rep@outlook.example")
@@ -380,7 +370,7 @@ def test_injected_faults_reach_event_routes(client: nylas.Client, fake: FakeNyla
 
 
 def test_api_writes_leave_the_notifications_nylas_would_send(
-    client: nylas.Client, fake: FakeNylas, clock: Clock
+    client: nylas.Client, fake: FakeNylas, clock: SettableClock
 ) -> None:
     created = client.events.create(GOOGLE, {"title": "Call", "when": HOUR}, on(REP)).data
     clock.now = T0 + 30
@@ -433,7 +423,7 @@ def test_a_change_of_metadata_alone_is_not_notified(client: nylas.Client, fake: 
 
 
 def test_user_changes_are_served_and_not_queued(
-    client: nylas.Client, fake: FakeNylas, clock: Clock
+    client: nylas.Client, fake: FakeNylas, clock: SettableClock
 ) -> None:
     created = fake.user_creates_event(GOOGLE, REP, title="Lunch", when={"date": "2026-12-02"})
     event_id = created["data"]["object"]["id"]
@@ -486,7 +476,7 @@ def test_recurring_occurrences(client: nylas.Client, fake: FakeNylas) -> None:
 
 
 def test_updated_at_follows_the_injected_clock(
-    client: nylas.Client, fake: FakeNylas, clock: Clock
+    client: nylas.Client, fake: FakeNylas, clock: SettableClock
 ) -> None:
     created = client.events.create(GOOGLE, {"when": HOUR}, on(REP)).data
     clock.now = T0 + 3600

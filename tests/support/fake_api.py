@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 from nylas.models.errors import NylasApiError
 
@@ -19,3 +21,16 @@ def api_error(call: object) -> NylasApiError:
     with pytest.raises(NylasApiError) as caught:
         call()
     return caught.value
+
+
+class SettableClock:
+    """The fake Nylas API's clock, in unix seconds, moved by the test."""
+
+    def __init__(self, now: int) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return float(self.now)
+
+    def at(self, moment: datetime) -> None:
+        self.now = int(moment.timestamp())

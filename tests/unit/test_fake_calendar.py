@@ -30,6 +30,7 @@ from simulator.calendar import (
 from simulator.mailbox import FakeNylas
 from simulator.notifications import deleted_event_object, event_notification, event_source
 from simulator.nylas_api import ApiError, event_query, metadata_pair_param, required_param
+from tests.support.fake_api import SettableClock
 
 GOOGLE = "grant-google"
 MICROSOFT = "grant-microsoft"
@@ -39,23 +40,13 @@ DEC_1 = 1_796_137_200  # 2026-12-01T15:00:00Z
 HOUR = {"start_time": DEC_1, "end_time": DEC_1 + 3600}
 
 
-class Clock:
-    """A settable clock in unix seconds."""
-
-    def __init__(self, now: int = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return float(self.now)
+@pytest.fixture
+def clock() -> SettableClock:
+    return SettableClock(T0)
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def fake(clock: Clock) -> FakeNylas:
+def fake(clock: SettableClock) -> FakeNylas:
     fake = FakeNylas(clock=clock)
     fake.add_mailbox(GOOGLE, "google", REP)
     fake.add_mailbox(MICROSOFT, "microsoft", "rep@outlook.example")
@@ -393,7 +384,9 @@ def test_event_notifications_carry_the_provider_source_and_the_time() -> None:
 # State -------------------------------------------------------------------------------------
 
 
-def test_updated_at_follows_the_clock_and_never_goes_back(fake: FakeNylas, clock: Clock) -> None:
+def test_updated_at_follows_the_clock_and_never_goes_back(
+    fake: FakeNylas, clock: SettableClock
+) -> None:
     created = fake.user_creates_event(GOOGLE, "primary", event_id="e", when=HOUR)
     clock.now = T0 + 60
     later = fake.user_edits_event(GOOGLE, "e", title="later")
@@ -447,7 +440,7 @@ def test_user_helpers_refuse_typos_unknown_events_and_taken_ids(fake: FakeNylas)
         fake.user_creates_event(GOOGLE, "no-such-calendar", when=HOUR)
 
 
-def test_api_writes_queue_their_echoes_in_order(fake: FakeNylas, clock: Clock) -> None:
+def test_api_writes_queue_their_echoes_in_order(fake: FakeNylas, clock: SettableClock) -> None:
     created = fake.api_create_event(GOOGLE, "primary", {"title": "Call", "when": HOUR})
     clock.now = T0 + 1
     fake.api_update_event(GOOGLE, created["id"], REP, {"title": "Call 2"})
