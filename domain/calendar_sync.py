@@ -231,3 +231,26 @@ def overwritten_since(
         and event_updated_at is not None
         and event_updated_at < written_updated_at
     )
+
+
+def why_not_pushed(
+    *,
+    connected: bool,
+    calendar_sync: bool,
+    flagged: bool,
+    unlinked: bool,
+    window: CalendarWindow,
+    starts_at: datetime,
+) -> str | None:
+    """C1: why an item's content is not written to the calendar, or None when it is."""
+    if not connected:
+        return "the rep has no connected mailbox"
+    if not calendar_sync:
+        return "calendar sync is off for the rep"
+    if not flagged:
+        return "the item is not flagged for sync"
+    if unlinked:
+        return "its event was deleted in the calendar"
+    if not window.contains(starts_at):
+        return "outside the calendar sync window"
+    return None

@@ -17,6 +17,7 @@ from domain.calendar_sync import (
     CalendarDelete,
     CalendarEdit,
     CalendarInfo,
+    CalendarWindow,
     Change,
     CrmDelete,
     CrmEdit,
@@ -31,6 +32,7 @@ from domain.calendar_sync import (
     overwritten_since,
     parse_calendar,
     reconcile,
+    why_not_pushed,
 )
 
 # Choosing the calendar (C2) ----------------------------------------------------------------
@@ -869,3 +871,35 @@ def test_a_version_older_than_our_last_write_was_overwritten(
     event_updated_at: datetime | None, written_updated_at: datetime | None, overwritten: bool
 ) -> None:
     assert overwritten_since(event_updated_at, written_updated_at) is overwritten
+
+
+WINDOW = CalendarWindow(datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC))
+INSIDE = datetime(2026, 11, 15, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        pytest.param({}, None, id="a flagged item in the window of a connected rep is pushed"),
+        pytest.param({"connected": False}, "the rep has no connected mailbox", id="no mailbox"),
+        pytest.param({"calendar_sync": False}, "calendar sync is off for the rep", id="sync off"),
+        pytest.param({"flagged": False}, "the item is not flagged for sync", id="unflagged"),
+        pytest.param({"unlinked": True}, "its event was deleted in the calendar", id="unlinked"),
+        pytest.param(
+            {"starts_at": datetime(2026, 12, 1, tzinfo=UTC)},
+            "outside the calendar sync window",
+            id="starting at the window's end is outside",
+        ),
+    ],
+)
+def test_why_an_item_is_not_pushed(changes: dict[str, object], reason: str | None) -> None:
+    arguments: dict[str, object] = {
+        "connected": True,
+        "calendar_sync": True,
+        "flagged": True,
+        "unlinked": False,
+        "window": WINDOW,
+        "starts_at": INSIDE,
+        **changes,
+    }
+    assert why_not_pushed(**arguments) == reason  # type: ignore[arg-type]

@@ -17,7 +17,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from domain.action_items import ItemContent, event_body
-from domain.calendar_sync import NoCalendar, calendar_window, choose_calendar, parse_calendar
+from domain.calendar_sync import (
+    NoCalendar,
+    calendar_window,
+    choose_calendar,
+    parse_calendar,
+    why_not_pushed,
+)
 from domain.reps import Rep
 from storage.action_items import (
     FAILED,
@@ -108,19 +114,17 @@ def _plan(context: WorkerContext, item_id: int) -> PushPlan | None:
         content = content_from_json(row.content)
         state = sync_state(row)
         window = calendar_window(rep.sync_from, context.clock().date(), rep.calendar_days_after)
-        skip = None
         if state.deleted_in_crm:
             skip = None if row.event_id else "deleted, no event"
-        elif rep.grant_id is None:
-            skip = "the rep has no connected mailbox"
-        elif not rep.calendar_sync_enabled:
-            skip = "calendar sync is off for the rep"
-        elif not row.sync_enabled:
-            skip = "the item is not flagged for sync"
-        elif state.unlinked:
-            skip = "its event was deleted in the calendar"
-        elif not window.contains(content.starts_at()):
-            skip = "outside the calendar sync window"
+        else:
+            skip = why_not_pushed(
+                connected=rep.grant_id is not None,
+                calendar_sync=rep.calendar_sync_enabled,
+                flagged=row.sync_enabled,
+                unlinked=state.unlinked,
+                window=window,
+                starts_at=content.starts_at(),
+            )
         return PushPlan(
             item_id=item_id,
             rep=rep,
