@@ -1,4 +1,7 @@
-"""The ``crmsync`` command: run the service, migrate the database, send demo notifications."""
+"""The ``crmsync`` command: run the service, migrate the database, send demo notifications.
+
+The operators' commands (``status``, ``dlq``) are wired in ``crmsync.operator_cli``.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
+from crmsync.operator_cli import add_operator_commands
 from crmsync.settings import DEV_API_TOKEN, DEV_WEBHOOK_SECRET, Settings, SettingsError
 
 
@@ -67,6 +71,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--grant", default="demo-grant", help="grant id of the demo rep's mailbox")
     demo.set_defaults(command=_demo)
+    add_operator_commands(commands)
     return parser
 
 

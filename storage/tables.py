@@ -357,3 +357,25 @@ class ActionItemRow(SQLModel, table=True):
     version: int = Field(default=1)
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class DeadLetterAuditRow(SQLModel, table=True):
+    """One operator action on dead letters (O1): who replayed or purged which, and how it went.
+
+    Written as ``running`` before the first letter moves and completed at the end, so a replay
+    whose process died still left its record.
+    """
+
+    __tablename__ = "dead_letter_audits"
+    __table_args__ = (Index("ix_dead_letter_audits_started", "started_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    operator: str = Field(max_length=255)
+    action: str = Field(max_length=16)
+    selection: dict[str, Any] = Field(sa_column=Column(JsonDocument, nullable=False))
+    matched: int
+    count: int = Field(default=0)
+    outcome: str = Field(max_length=32)
+    detail: str | None = Field(default=None, sa_column=Column(Text()))
+    started_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    finished_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))

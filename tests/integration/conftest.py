@@ -6,6 +6,7 @@ Redis key namespace, removed afterwards. Nothing here stands in for Redis or Pos
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -79,7 +80,10 @@ def sqlite_url(tmp_path: Path) -> str:
 @pytest.fixture
 def redis_namespace(request: pytest.FixtureRequest) -> Iterator[str]:
     """A Redis key prefix of this test's own; its keys are deleted afterwards."""
-    namespace = f"crmsync-test-{SESSION_TOKEN}-{request.node.name[:40]}"
+    # Only characters that are literal in a Redis glob: a test id's "[sqlite]" would otherwise
+    # turn the clean-up pattern below into a character class that matches none of the keys.
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", request.node.name)[:60]
+    namespace = f"crmsync-test-{SESSION_TOKEN}-{name}"
     yield namespace
     client = redis.Redis.from_url(REDIS_URL)
     keys = list(client.scan_iter(match=f"{namespace}:*", count=1000))

@@ -1,0 +1,133 @@
+"""The operators' commands (O1): ``crmsync status`` and ``crmsync dlq ...``.
+
+Only the argument parsing lives here, so ``crmsync --help`` stays fast; each command imports
+what it needs when it runs (``status_command``, ``dlq_command``).
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def add_operator_commands(commands: Any) -> None:
+    """Add ``status`` and ``dlq`` to the ``crmsync`` subcommands (an argparse subparsers)."""
+    status = commands.add_parser(
+        "status",
+        help="queue depths, dead letters, reps by account status, recent errors",
+        description="Per queue: messages ready, in progress, delayed (waiting to retry) and "
+        "dead-lettered, with the age of the oldest ready and oldest dead letter; then reps by "
+        "account status and the latest handling errors recorded in the database. In the "
+        "embedded mode (no REDIS_URL) the queues live inside the running `crmsync run` "
+        "process and only the database part is shown.",
+    )
+    _json_flag(status)
+    status.set_defaults(command=_status)
+
+    dlq = commands.add_parser(
+        "dlq",
+        help="list, show, replay or purge dead letters",
+        description="Dead letters: messages that failed every retry, kept per queue "
+        "(Dramatiq's <queue>.XQ) for CRMSYNC_DEAD_LETTER_TTL_DAYS. Needs REDIS_URL.",
+    )
+    actions = dlq.add_subparsers(required=True, metavar="ACTION")
+
+    listing = actions.add_parser(
+        "list", help="list dead letters, oldest first", description="List dead letters."
+    )
+    _selection_flags(listing, default_limit=50)
+    _json_flag(listing)
+    listing.set_defaults(command=_dlq("list_letters"))
+
+    show = actions.add_parser(
+        "show",
+        help="one dead letter in full",
+        description="Show one dead letter: actor, queue, arguments, retries and the error.",
+    )
+    show.add_argument("id", metavar="ID", help="message id (or Redis message id)")
+    _json_flag(show)
+    show.set_defaults(command=_dlq("show_letter"))
+
+    replay = actions.add_parser(
+        "replay",
+        help="put matching dead letters back on their queue with a fresh retry budget",
+        description="Queue matching dead letters again: the same message (id, arguments) with "
+        "its retries reset. One replay at a time; each is audited (see `dlq audit`). Try "
+        "--dry-run first.",
+    )
+    _selection_flags(replay, default_limit=None)
+    replay.add_argument(
+        "--dry-run", action="store_true", help="say how many and which would move; move nothing"
+    )
+    _operator_flag(replay)
+    _json_flag(replay)
+    replay.set_defaults(command=_dlq("replay_letters"))
+
+    purge = actions.add_parser(
+        "purge",
+        help="delete matching dead letters for good",
+        description="Delete matching dead letters, after a confirmation (or --yes). Audited.",
+    )
+    _selection_flags(purge, default_limit=None)
+    purge.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    _operator_flag(purge)
+    _json_flag(purge)
+    purge.set_defaults(command=_dlq("purge_letters"))
+
+    audit = actions.add_parser(
+        "audit",
+        help="the history of replays and purges",
+        description="Audit records of dead-letter replays and purges, newest first.",
+    )
+    audit.add_argument("--limit", type=_positive, default=20, help="how many (default 20)")
+    _json_flag(audit)
+    audit.set_defaults(command=_dlq("show_audits"))
+
+
+def _selection_flags(parser: argparse.ArgumentParser, default_limit: int | None) -> None:
+    parser.add_argument("--queue", action="append", default=[], help="only this queue (repeatable)")
+    parser.add_argument("--actor", help="only messages for this actor")
+    parser.add_argument("--id", dest="message_id", help="only this message id (or Redis id)")
+    parser.add_argument(
+        "--since", help="dead-lettered at or after: RFC 3339 (2026-11-23T10:00:00Z) or an age (2h)"
+    )
+    parser.add_argument("--until", help="dead-lettered at or before: RFC 3339 or an age (30m)")
+    parser.add_argument(
+        "--error", metavar="TEXT", help="only letters whose stored error contains TEXT"
+    )
+    limit_help = "at most N, oldest first" + (
+        f" (default {default_limit})" if default_limit else " (default: all)"
+    )
+    parser.add_argument("--limit", type=_positive, default=default_limit, help=limit_help)
+
+
+def _json_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print JSON for scripts")
+
+
+def _operator_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--operator", help="who to record in the audit (default: the logged-in user)"
+    )
+
+
+def _positive(text: str) -> int:
+    value = int(text) if text.isdigit() else 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, not {text!r}")
+    return value
+
+
+def _status(args: argparse.Namespace) -> int:
+    from crmsync.status_command import run_status
+
+    return run_status(args)
+
+
+def _dlq(name: str) -> Any:
+    def run(args: argparse.Namespace) -> int:
+        from crmsync import dlq_command
+
+        return dlq_command.run_refusing(getattr(dlq_command, name), args)
+
+    return run

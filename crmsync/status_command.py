@@ -1,0 +1,116 @@
+"""``crmsync status``: is work flowing, what is stuck, what failed lately.
+
+Queue depths come from Redis (Redis mode only: the embedded broker lives inside the running
+``crmsync run`` process); reps by account status and the latest handling errors come from the
+database in both modes.
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, datetime
+from typing import Any
+
+from rich.table import Table
+from sqlmodel import Session
+
+from crmsync.operator_context import (
+    EMBEDDED_QUEUES_NOTE,
+    OperatorContext,
+    age_text,
+    err,
+    out,
+    print_json,
+    time_text,
+)
+from storage.status import recent_handling_errors, reps_by_account_status
+from workers.queue_status import QueueStatus, queue_status
+from workers.queues import all_queue_names
+
+
+def run_status(args: argparse.Namespace) -> int:
+    """Print the status; 0 whatever it shows (it reports, it does not judge)."""
+    context = OperatorContext.from_environ()
+    try:
+        report = status_report(context, datetime.now(UTC))
+    finally:
+        context.close()
+    if args.json:
+        print_json(report)
+    else:
+        _print_tables(report)
+    return 0
+
+
+def status_report(context: OperatorContext, now: datetime) -> dict[str, Any]:
+    """The status as one JSON-ready document."""
+    queues: list[dict[str, Any]] | None = None
+    if context.redis is not None:
+        queues = [
+            _queue_document(queue_status(context.redis, context.namespace, name), now)
+            for name in all_queue_names()
+        ]
+    with Session(context.engine) as session:
+        reps = reps_by_account_status(session)
+        errors = recent_handling_errors(session, limit=10)
+    return {
+        "mode": "embedded" if context.redis is None else "redis",
+        "generated_at": time_text(now),
+        "queues": queues,
+        "queues_note": EMBEDDED_QUEUES_NOTE if context.redis is None else None,
+        "reps_by_account_status": reps,
+        "recent_errors": [
+            {"source": e.source, "subject": e.subject, "at": time_text(e.at), "error": e.error}
+            for e in errors
+        ],
+    }
+
+
+def _queue_document(status: QueueStatus, now: datetime) -> dict[str, Any]:
+    def age(at: datetime | None) -> float | None:
+        return None if at is None else round((now - at).total_seconds(), 3)
+
+    return {
+        "queue": status.queue,
+        "ready": status.ready,
+        "in_progress": status.in_progress,
+        "delayed": status.delayed,
+        "dead_letters": status.dead_letters,
+        "oldest_ready_age_seconds": age(status.oldest_ready_at),
+        "oldest_dead_letter_age_seconds": age(status.oldest_dead_letter_at),
+    }
+
+
+def _print_tables(report: dict[str, Any]) -> None:
+    console = out()
+    if report["queues"] is None:
+        err().print(f"note: {report['queues_note']}; showing the database only.")
+    else:
+        table = Table(title="Queues")
+        for header in ("queue", "ready", "in progress", "delayed", "dead letters"):
+            table.add_column(header, justify="left" if header == "queue" else "right")
+        table.add_column("oldest ready", justify="right")
+        table.add_column("oldest dead letter", justify="right")
+        for q in report["queues"]:
+            table.add_row(
+                q["queue"],
+                str(q["ready"]),
+                str(q["in_progress"]),
+                str(q["delayed"]),
+                str(q["dead_letters"]),
+                age_text(q["oldest_ready_age_seconds"]),
+                age_text(q["oldest_dead_letter_age_seconds"]),
+            )
+        console.print(table)
+    reps = Table(title="Reps by account status")
+    reps.add_column("account status")
+    reps.add_column("reps", justify="right")
+    for status, count in sorted(report["reps_by_account_status"].items()):
+        reps.add_row(status, str(count))
+    console.print(reps)
+    errors = Table(title="Latest handling errors")
+    for header in ("when", "source", "subject", "error"):
+        errors.add_column(header, overflow="fold")
+    for e in report["recent_errors"]:
+        errors.add_row(e["at"], e["source"], e["subject"], e["error"])
+    console.print(errors)

@@ -1,0 +1,96 @@
+"""What the database says about pipeline health, for ``crmsync status``.
+
+Reps counted by account status, and the latest handling errors wherever they are recorded:
+notifications whose last attempt failed, action items whose push failed, and deliveries to
+CRM subscribers that failed or exhausted their attempts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import Session, col, func, select
+
+from storage.subscriptions import EXHAUSTED, FAILED
+from storage.tables import ActionItemRow, DeliveryRow, NotificationState, RawNotification, RepRow
+
+
+@dataclass(frozen=True, slots=True)
+class HandlingError:
+    """One recorded failure: where it was recorded, what it concerns, when, and the error."""
+
+    source: str  # "notification", "action_item" or "delivery"
+    subject: str
+    at: datetime
+    error: str
+
+
+def reps_by_account_status(session: Session) -> dict[str, int]:
+    """How many reps are in each account status (statuses with none left out)."""
+    statement = select(RepRow.account_status, func.count()).group_by(RepRow.account_status)
+    return {status: int(count) for status, count in session.exec(statement)}
+
+
+def recent_handling_errors(session: Session, limit: int = 10) -> list[HandlingError]:
+    """The latest ``limit`` handling errors across the three sources, newest first."""
+    errors = _notification_errors(session, limit)
+    errors += _push_errors(session, limit)
+    errors += _delivery_errors(session, limit)
+    errors.sort(key=lambda error: error.at, reverse=True)
+    return errors[:limit]
+
+
+def _notification_errors(session: Session, limit: int) -> list[HandlingError]:
+    statement = (
+        select(RawNotification)
+        .where(RawNotification.state == NotificationState.FAILED.value)
+        .where(col(RawNotification.last_error).is_not(None))
+        .order_by(col(RawNotification.handled_at).desc())
+        .limit(limit)
+    )
+    return [
+        HandlingError(
+            source="notification",
+            subject=f"{row.type} {row.notification_id} (grant {row.grant_id})",
+            at=row.handled_at or row.received_at,
+            error=row.last_error or "",
+        )
+        for row in session.exec(statement)
+    ]
+
+
+def _push_errors(session: Session, limit: int) -> list[HandlingError]:
+    statement = (
+        select(ActionItemRow)
+        .where(col(ActionItemRow.last_push_error).is_not(None))
+        .order_by(col(ActionItemRow.updated_at).desc())
+        .limit(limit)
+    )
+    return [
+        HandlingError(
+            source="action_item",
+            subject=f"rep {row.rep_id} item {row.crm_item_id}",
+            at=row.updated_at,
+            error=row.last_push_error or "",
+        )
+        for row in session.exec(statement)
+    ]
+
+
+def _delivery_errors(session: Session, limit: int) -> list[HandlingError]:
+    statement = (
+        select(DeliveryRow)
+        .where(col(DeliveryRow.state).in_([FAILED, EXHAUSTED]))
+        .order_by(col(DeliveryRow.updated_at).desc())
+        .limit(limit)
+    )
+    return [
+        HandlingError(
+            source="delivery",
+            subject=f"{row.state} {row.change_type} to {row.subscription_id}",
+            at=row.updated_at,
+            error=row.last_error or f"HTTP {row.last_status_code}",
+        )
+        for row in session.exec(statement)
+    ]

@@ -1,0 +1,138 @@
+"""What `crmsync status` reads from the database: reps by status and the latest errors."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlmodel import Session
+
+from storage.engine import create_database_engine, transaction
+from storage.status import recent_handling_errors, reps_by_account_status
+from storage.tables import (
+    ActionItemRow,
+    DeliveryRow,
+    RawNotification,
+    RepRow,
+    SubscriptionRow,
+)
+
+T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+
+
+def at(minutes: int) -> datetime:
+    return T0 + timedelta(minutes=minutes)
+
+
+def test_latest_errors_from_every_source_newest_first(database_url: str) -> None:
+    engine = create_database_engine(database_url)
+    try:
+        with transaction(engine) as session:
+            for rep_id, status in (("r1", "valid"), ("r2", "valid"), ("r3", "invalid")):
+                session.add(_rep(rep_id, status))
+            session.add(_subscription())
+            session.flush()
+            for minute in range(12):  # more failed notifications than are shown
+                session.add(_notification(f"n{minute}", "failed", at(minute), f"boom {minute}"))
+            session.add(_notification("ok", "processed", at(30), None))
+            session.add(_item("i1", at(20), "calendar not found"))
+            session.add(_item("i2", at(40), None))
+            session.add(_delivery("c1", "exhausted", at(25), "timed out"))
+            session.add(_delivery("c2", "failed", at(15), None, status_code=410))
+            session.add(_delivery("c3", "delivered", at(50), None))
+
+        with Session(engine) as session:
+            errors = recent_handling_errors(session, limit=10)
+            reps = reps_by_account_status(session)
+    finally:
+        engine.dispose()
+
+    assert reps == {"valid": 2, "invalid": 1}
+    assert [(e.source, e.error) for e in errors[:4]] == [
+        ("delivery", "timed out"),
+        ("action_item", "calendar not found"),
+        ("delivery", "HTTP 410"),
+        ("notification", "boom 11"),
+    ]
+    assert [e.error for e in errors[4:]] == [f"boom {m}" for m in (10, 9, 8, 7, 6, 5)]
+    assert errors[3].subject == "grant.expired n11 (grant g1)"
+    assert [e.at for e in errors] == sorted((e.at for e in errors), reverse=True)
+
+
+def _rep(rep_id: str, status: str) -> RepRow:
+    return RepRow(
+        id=rep_id,
+        email=f"{rep_id}@acme.example",
+        grant_id=f"g-{rep_id}",
+        folders=[],
+        sync_from=T0,
+        account_status=status,
+        created_at=T0,
+        updated_at=T0,
+    )
+
+
+def _subscription() -> SubscriptionRow:
+    return SubscriptionRow(
+        id="sub_1",
+        url="https://crm.example/hook",
+        event_types=[],
+        secret="whsec_x",
+        status="active",
+        position_txid=0,
+        position_seq=0,
+        created_at=T0,
+        updated_at=T0,
+    )
+
+
+def _notification(
+    notification_id: str, state: str, handled_at: datetime, error: str | None
+) -> RawNotification:
+    return RawNotification(
+        notification_id=notification_id,
+        api_version="v3",
+        type="grant.expired",
+        trigger="grant.expired",
+        grant_id="g1",
+        received_at=handled_at,
+        payload={},
+        state=state,
+        attempts=1,
+        last_error=error,
+        handled_at=handled_at,
+    )
+
+
+def _item(item_id: str, updated_at: datetime, error: str | None) -> ActionItemRow:
+    return ActionItemRow(
+        rep_id="r1",
+        crm_item_id=item_id,
+        content={},
+        version_at=T0,
+        version_side=0,
+        version_digest="d",
+        push_state="failed" if error else "linked",
+        last_push_error=error,
+        created_at=T0,
+        updated_at=updated_at,
+    )
+
+
+def _delivery(
+    change_id: str,
+    state: str,
+    updated_at: datetime,
+    error: str | None,
+    status_code: int | None = None,
+) -> DeliveryRow:
+    return DeliveryRow(
+        subscription_id="sub_1",
+        change_id=change_id,
+        change_type="email.stored",
+        payload={},
+        state=state,
+        last_error=error,
+        last_status_code=status_code,
+        created_at=T0,
+        updated_at=updated_at,
+    )
