@@ -11,7 +11,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from crmsync.operator_cli import add_operator_commands
+from crmsync.operator_cli import add_operator_commands, add_reprocess_command
 from crmsync.settings import DEV_API_TOKEN, DEV_WEBHOOK_SECRET, Settings, SettingsError
 
 
@@ -72,6 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--grant", default="demo-grant", help="grant id of the demo rep's mailbox")
     demo.set_defaults(command=_demo)
     add_operator_commands(commands)
+    add_reprocess_command(commands)
     return parser
 
 

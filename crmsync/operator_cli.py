@@ -1,7 +1,7 @@
-"""The operators' commands (O1): ``crmsync status`` and ``crmsync dlq ...``.
+"""The operators' commands (O1): ``crmsync status``, ``crmsync dlq ...``, ``crmsync reprocess``.
 
 Only the argument parsing lives here, so ``crmsync --help`` stays fast; each command imports
-what it needs when it runs (``status_command``, ``dlq_command``).
+what it needs when it runs (``status_command``, ``dlq_command``, ``reprocess_command``).
 """
 
 from __future__ import annotations
@@ -116,6 +116,32 @@ def _positive(text: str) -> int:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"expected a positive whole number, not {text!r}")
     return value
+
+
+def add_reprocess_command(commands: Any) -> None:
+    """Add ``reprocess`` to the ``crmsync`` subcommands."""
+    parser = commands.add_parser(
+        "reprocess",
+        help="queue stored notifications again, for a grant or a time range",
+        description="Queue stored Nylas notifications again so their handlers run once more "
+        "(idempotently: nothing is stored twice, hidden emails stay hidden). Give --grant, "
+        "--since or both; try --dry-run first.",
+    )
+    parser.add_argument("--grant", help="only this grant's notifications")
+    parser.add_argument("--since", help="received at or after: RFC 3339 or an age (2h, 7d)")
+    parser.add_argument("--until", help="received at or before: RFC 3339 or an age")
+    parser.add_argument("--type", dest="trigger", help="only this trigger or family (message.)")
+    parser.add_argument("--limit", type=int, help="at most N, oldest first")
+    parser.add_argument("--dry-run", action="store_true", help="say what would go; queue nothing")
+    parser.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    parser.add_argument("--json", action="store_true", help="print JSON for scripts")
+    parser.set_defaults(command=_reprocess)
+
+
+def _reprocess(args: argparse.Namespace) -> int:
+    from crmsync.reprocess_command import run_reprocess
+
+    return run_reprocess(args)
 
 
 def _status(args: argparse.Namespace) -> int:

@@ -48,6 +48,7 @@ class Settings:
     dead_letter_ttl_days: int = 14
     change_retention_days: int = 30
     subscription_disable_after_days: int = 5
+    raw_notification_retention_days: int = 30
     log_level: str = "INFO"
 
     @property
@@ -111,6 +112,9 @@ class Settings:
             change_retention_days=reader.positive_int("CRMSYNC_CHANGE_RETENTION_DAYS", 30),
             subscription_disable_after_days=reader.positive_int(
                 "CRMSYNC_SUBSCRIPTION_DISABLE_AFTER_DAYS", 5
+            ),
+            raw_notification_retention_days=reader.positive_int(
+                "CRMSYNC_RAW_NOTIFICATION_RETENTION_DAYS", 30
             ),
             log_level=(reader.text("CRMSYNC_LOG_LEVEL") or "INFO").upper(),
         )

@@ -63,7 +63,11 @@ def start_background(runtime: Runtime) -> BackgroundThreads:
     delivery_actor = runtime.broker.get_actor(DELIVERY_QUEUE.actor_name)
     push_actor = runtime.broker.get_actor(CALENDAR_PUSH_QUEUE.actor_name)
     threads = BackgroundThreads(
-        maintenance=Maintenance(context, timedelta(days=runtime.settings.change_retention_days)),
+        maintenance=Maintenance(
+            context,
+            timedelta(days=runtime.settings.change_retention_days),
+            raw_retention=timedelta(days=runtime.settings.raw_notification_retention_days),
+        ),
         dispatcher=Dispatcher(
             context,
             lambda delivery_id: delivery_actor.send(delivery_id),

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlmodel import Session, select
+from sqlalchemy import delete
+from sqlmodel import Session, col, select
 
 from domain.notifications import Notification
 from storage.tables import NotificationState, RawNotification
@@ -58,3 +59,36 @@ def mark_notification(
     row.outcome = outcome
     row.handled_at = now
     session.add(row)
+
+
+def notifications_to_reprocess(
+    session: Session,
+    *,
+    grant_id: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    trigger_prefix: str | None,
+    limit: int | None,
+) -> list[RawNotification]:
+    """Stored notifications received in [since, until] for a grant, oldest first (N3)."""
+    query = select(RawNotification)
+    if grant_id is not None:
+        query = query.where(RawNotification.grant_id == grant_id)
+    if since is not None:
+        query = query.where(col(RawNotification.received_at) >= since)
+    if until is not None:
+        query = query.where(col(RawNotification.received_at) <= until)
+    if trigger_prefix is not None:
+        query = query.where(col(RawNotification.trigger).startswith(trigger_prefix))
+    query = query.order_by(col(RawNotification.received_at), col(RawNotification.id))
+    if limit is not None:
+        query = query.limit(limit)
+    return list(session.exec(query))
+
+
+def prune_notifications(session: Session, before: datetime) -> int:
+    """Delete stored notifications received before ``before`` (N3's retention)."""
+    result = session.execute(
+        delete(RawNotification).where(col(RawNotification.received_at) < before)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]

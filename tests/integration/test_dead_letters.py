@@ -31,10 +31,10 @@ from simulator import notifications as sim
 from storage.engine import create_database_engine
 from storage.migrate import upgrade
 from storage.tables import DeadLetterAuditRow, RawNotification
-from tests.support.harness import queue_lengths, settings_for
+from tests.support.harness import operator_environment, queue_lengths, settings_for
 from tests.support.nylas import signed
 from tests.support.processes import clean_environment, run_command
-from tests.support.services import REDIS_URL, WEBHOOK_SECRET, wait_for
+from tests.support.services import wait_for
 from workers.actors.handled import Handled, acknowledge_only
 from workers.actors.notifications import HANDLERS
 from workers.queues import all_queue_names
@@ -87,7 +87,7 @@ def operator_on(
 ) -> Iterator[Operator]:
     """Two grant and one event notification dead-lettered, the workers stopped again."""
     runtime = make_runtime(settings_for(database_url, redis_namespace))
-    for name, value in _environment(runtime.settings).items():
+    for name, value in operator_environment(runtime.settings).items():
         monkeypatch.setenv(name, value)
     # The commands send their logs to standard error as JSON lines; in tests pytest keeps them.
     monkeypatch.setattr(crmsync.operator_context, "configure_logging", lambda level: None)
@@ -117,17 +117,6 @@ def redis_operator(
 ) -> Iterator[Operator]:
     """Dead letters in Redis, with a SQLite database (for tests that only read Redis)."""
     yield from operator_on(migrated_sqlite_url, redis_namespace, make_runtime, monkeypatch, capsys)
-
-
-def _environment(settings: Settings) -> dict[str, str]:
-    return {
-        "DATABASE_URL": settings.database_url,
-        "REDIS_URL": REDIS_URL,
-        "CRMSYNC_REDIS_NAMESPACE": settings.redis_namespace,
-        "NYLAS_API_KEY": "test-api-key",
-        "NYLAS_WEBHOOK_SECRETS": WEBHOOK_SECRET,
-        "CRMSYNC_API_TOKENS": "test-api-token",
-    }
 
 
 def _dead_letter(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -463,7 +452,10 @@ def test_status_in_the_embedded_mode_shows_the_database_only(
 
 
 def test_status_and_dlq_list_as_processes(redis_operator: Operator) -> None:
-    environment = {**clean_environment(), **_environment(redis_operator.runtime.settings)}
+    environment = {
+        **clean_environment(),
+        **operator_environment(redis_operator.runtime.settings),
+    }
     environment["COLUMNS"] = "200"
 
     status = run_command("crmsync", "status", "--json", env=environment)

@@ -41,3 +41,15 @@ def nothing_queued(client: redis.Redis, namespace: str) -> bool:
     """True when no queue holds a message and no notification id was marked as seen."""
     no_dedupe_keys = not list(client.scan_iter(match=f"{namespace}:dedupe:*"))
     return not any(queue_lengths(client, namespace).values()) and no_dedupe_keys
+
+
+def operator_environment(settings: Settings) -> dict[str, str]:
+    """The environment an operator command run beside ``settings``' deployment reads."""
+    return {
+        "DATABASE_URL": settings.database_url,
+        "REDIS_URL": REDIS_URL,
+        "CRMSYNC_REDIS_NAMESPACE": settings.redis_namespace,
+        "NYLAS_API_KEY": "test-api-key",
+        "NYLAS_WEBHOOK_SECRETS": WEBHOOK_SECRET,
+        "CRMSYNC_API_TOKENS": "test-api-token",
+    }

@@ -1,0 +1,38 @@
+"""Queueing stored notifications again (N3): what an operator's ``crmsync reprocess`` sends.
+
+A reprocessed notification goes to the queue of its kind of work as the same message the
+ingress would have queued, but without the ingress's dedupe mark (the point is to handle it
+again). Handlers are idempotent, so reprocessing changes only what the rules now decide
+differently, and an email hidden in the CRM stays hidden (E7).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dramatiq
+from dramatiq import Broker
+
+from domain.notifications import ApiVersion, parse_unit
+from workers.queues import NOTIFICATION_QUEUES
+
+
+def requeue_notification(
+    broker: Broker, api_version: ApiVersion, payload: dict[str, Any], received_at: float
+) -> bool:
+    """Queue one stored notification again; False when crmsync no longer routes its type."""
+    notification = parse_unit(api_version, payload)
+    if notification.kind is None:
+        return False
+    spec = NOTIFICATION_QUEUES[notification.kind]
+    broker.declare_queue(spec.queue_name)
+    broker.enqueue(
+        dramatiq.Message(
+            queue_name=spec.queue_name,
+            actor_name=spec.actor_name,
+            args=(),
+            kwargs={"api_version": api_version, "payload": payload, "received_at": received_at},
+            options={},
+        )
+    )
+    return True
