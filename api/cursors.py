@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import Any
 
-import orjson
-
 from api.errors import ApiError
+from domain.cursors import decode_opaque, encode_opaque
 
 
 def encode_cursor(position: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps(position)).decode().rstrip("=")
+    return encode_opaque(position)
 
 
 def decode_cursor(cursor: str) -> dict[str, Any]:
@@ -21,10 +18,7 @@ def decode_cursor(cursor: str) -> dict[str, Any]:
     Raises:
         ApiError: 400 when the cursor was not made by :func:`encode_cursor`.
     """
-    try:
-        decoded = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (binascii.Error, ValueError) as error:
-        raise ApiError(400, "invalid_cursor", "the cursor is not one crmsync gave") from error
-    if not isinstance(decoded, dict):
+    decoded = decode_opaque(cursor)
+    if decoded is None:
         raise ApiError(400, "invalid_cursor", "the cursor is not one crmsync gave")
     return decoded

@@ -19,17 +19,15 @@ and positions are (0, seq).
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import orjson
 from sqlalchemy import BigInteger, Table, Text, cast, delete, func, or_, tuple_
 from sqlmodel import Session, col, select
 
+from domain.cursors import decode_opaque, encode_opaque
 from domain.times import format_time
 from storage.tables import ChangeRow, FeedRetentionRow
 from storage.upsert import insert_ignore
@@ -62,17 +60,13 @@ def position_of(row: ChangeRow) -> FeedPosition:
 
 def cursor_of(position: FeedPosition) -> str:
     """The opaque cursor clients hold for ``position``."""
-    document = orjson.dumps({"t": position.txid, "s": position.seq})
-    return base64.urlsafe_b64encode(document).decode().rstrip("=")
+    return encode_opaque({"t": position.txid, "s": position.seq})
 
 
 def position_from_cursor(cursor: str) -> FeedPosition | None:
     """The position a cursor names; None when crmsync did not make it."""
-    try:
-        decoded = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (binascii.Error, ValueError):
-        return None
-    if not isinstance(decoded, dict):
+    decoded = decode_opaque(cursor)
+    if decoded is None:
         return None
     txid, seq = decoded.get("t"), decoded.get("s")
     if not isinstance(txid, int) or not isinstance(seq, int) or txid < 0 or seq < 0:
