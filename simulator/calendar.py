@@ -478,6 +478,11 @@ class FakeCalendars:
         with self._calendar_lock:
             self._accounts[grant_id] = _Account(provider, email)
 
+    def _close_calendars(self, grant_id: str) -> None:
+        """Forget a deleted grant's calendars and events."""
+        with self._calendar_lock:
+            self._accounts.pop(grant_id, None)
+
     def add_calendar(self, grant_id: str, calendar: Wire) -> None:
         """Add or replace one calendar (a wire dict with at least ``id`` and ``name``)."""
         self.add_calendars(grant_id, [calendar])
@@ -529,10 +534,17 @@ class FakeCalendars:
         return sorted(found, key=event_order)
 
     def drain_notifications(self) -> list[Wire]:
-        """The notifications of API writes since the last drain, oldest first; forgets them."""
+        """The notifications Nylas would have sent since the last drain, oldest first; forgets
+        them. One queue for the whole fake: event writes, and (see ``FakeNylas``) grant
+        lifecycle, sends and bounces."""
         with self._calendar_lock:
             drained, self._notifications = self._notifications, []
         return drained
+
+    def _queue_notifications(self, *notifications: Wire) -> None:
+        """Queue notifications for :meth:`drain_notifications`, in order."""
+        with self._calendar_lock:
+            self._notifications.extend(notifications)
 
     # API writes ------------------------------------------------------------------------------
 

@@ -1,7 +1,9 @@
 """The simulator's control routes: what a demo or a load generator puts in the fake mailboxes.
 
 Not part of the Nylas API: they live under ``/_simulator`` and let another process (``crmsync
-demo``, a benchmark) create mailboxes and messages in a running fake, behind the same key.
+demo``, a benchmark) create mailboxes and messages in a running fake, fill a mailbox in bulk,
+make users refuse consent, expire grants, bounce sent mail and drain the notifications the fake
+queued, behind the same key.
 """
 
 from __future__ import annotations
@@ -11,8 +13,14 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from simulator.mailbox import FakeNylas
+from simulator.mailbox_fill import fill_mailbox
 
 PROVIDERS = ("google", "microsoft", "imap")
+
+
+def _bad_request(message: str) -> JSONResponse:
+    error = {"type": "invalid_request_error", "message": message}
+    return JSONResponse({"error": error}, status_code=400)
 
 
 def control_routes(fake: FakeNylas) -> list[Route]:
@@ -55,7 +63,77 @@ def control_routes(fake: FakeNylas) -> list[Route]:
         fake.put_message(grant_id, message)
         return JSONResponse({"data": message})
 
+    async def put_consent(request: Request) -> JSONResponse:
+        """``PUT /_simulator/consent/{email}`` ``{"refuse": bool, "description"?}``: whether the
+        user at ``email`` (the ``login_hint``) refuses hosted auth from now on."""
+        email = request.path_params["email"]
+        document = await request.json()
+        if not isinstance(document, dict) or not isinstance(document.get("refuse"), bool):
+            return _bad_request('send {"refuse": true|false, "description": "..."}')
+        if document["refuse"]:
+            fake.refuse_consent(email, str(document.get("description") or "Access denied."))
+        else:
+            fake.allow_consent(email)
+        return JSONResponse({"data": {"email": email, "refuse": document["refuse"]}})
+
+    async def expire(request: Request) -> JSONResponse:
+        """``POST /_simulator/grants/{grant_id}/expire``: the grant expires (``grant.expired``
+        is queued)."""
+        grant_id = request.path_params["grant_id"]
+        if fake.grant(grant_id) is None:
+            return _bad_request(f"no grant {grant_id}")
+        return JSONResponse({"data": fake.expire_grant(grant_id)})
+
+    async def bounce(request: Request) -> JSONResponse:
+        """``POST /_simulator/grants/{grant_id}/messages/{message_id}/bounce`` ``{"reason"?,
+        "address"?}``: a bounce is detected for a sent message."""
+        grant_id, message_id = request.path_params["grant_id"], request.path_params["message_id"]
+        document = await request.json() if await request.body() else {}
+        if not isinstance(document, dict):
+            return _bad_request('send {"reason": "...", "address": "..."}')
+        if fake.grant(grant_id) is None or fake.message(grant_id, message_id) is None:
+            return _bad_request(f"no message {message_id} in grant {grant_id}")
+        kwargs = {"reason": str(document["reason"])} if document.get("reason") else {}
+        address = document.get("address")
+        notification = fake.bounce(
+            grant_id, message_id, address=str(address) if address else None, **kwargs
+        )
+        return JSONResponse({"data": notification})
+
+    async def fill(request: Request) -> JSONResponse:
+        """``POST /_simulator/grants/{grant_id}/fill`` ``{"count", "contacts", "start", "end",
+        "seed"?}``: realistic messages in bulk (see ``simulator.mailbox_fill``)."""
+        grant_id = request.path_params["grant_id"]
+        document = await request.json()
+        try:
+            added = fill_mailbox(
+                fake,
+                grant_id,
+                int(document["count"]),
+                contacts=[str(c) for c in document.get("contacts", [])],
+                start=int(document["start"]),
+                end=int(document["end"]),
+                seed=int(document.get("seed", 0)),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            return _bad_request(f"send count, contacts, start, end (and seed): {exc}")
+        return JSONResponse({"data": {"added": len(added)}})
+
+    async def drain(request: Request) -> JSONResponse:
+        """``POST /_simulator/notifications/drain``: the notifications Nylas would have sent
+        since the last drain (oldest first), forgotten here."""
+        return JSONResponse({"data": fake.drain_notifications()})
+
     return [
+        Route("/_simulator/consent/{email}", put_consent, methods=["PUT"]),
+        Route("/_simulator/notifications/drain", drain, methods=["POST"]),
+        Route("/_simulator/grants/{grant_id}/expire", expire, methods=["POST"]),
+        Route("/_simulator/grants/{grant_id}/fill", fill, methods=["POST"]),
+        Route(
+            "/_simulator/grants/{grant_id}/messages/{message_id:path}/bounce",
+            bounce,
+            methods=["POST"],
+        ),
         Route("/_simulator/grants/{grant_id}", put_mailbox, methods=["PUT"]),
         Route(
             "/_simulator/grants/{grant_id}/messages/{message_id:path}", put_message, methods=["PUT"]

@@ -10,20 +10,55 @@ that read like names, Microsoft opaque ids nested three levels deep (the API lis
 IMAP ids that embed the path and attributes passed through from the server.
 
 Calendars and events (presets, writes, the notifications they cause) live in
-``simulator.calendar``; :class:`FakeNylas` inherits them, so one object holds a whole account.
+``simulator.calendar``; :class:`FakeNylas` inherits them, so one object holds a whole account,
+and it inherits the faults and request log of ``simulator.faults``. Messages are kept in list
+order by ``simulator.message_index``; hosted auth (consent, codes, the token exchange) follows
+``simulator.hosted_auth`` and sends ``simulator.sending``. Every notification Nylas would send
+after a write (events, grant lifecycle, sends, bounces) waits in one queue, read with
+:meth:`FakeNylas.drain_notifications`.
 """
 
 from __future__ import annotations
 
 import copy
+import secrets
 import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from simulator.calendar import Clock, FakeCalendars, google_calendars, microsoft_calendars
+from simulator.faults import Fault as Fault  # re-exported: the API and tests name it here
+from simulator.faults import FaultLog
+from simulator.faults import RecordedRequest as RecordedRequest
+from simulator.hosted_auth import (
+    ACCESS_TYPES,
+    DEFAULT_CLIENT_ID,
+    PROVIDERS,
+    AuthError,
+    CodeBook,
+    default_scope,
+    display_name,
+    generated_email,
+    token_response,
+)
+from simulator.message_index import MessageIndex
+from simulator.message_index import MessageQuery as MessageQuery  # re-exported, as Fault
+from simulator.message_index import message_addresses as message_addresses
+from simulator.message_index import message_matches as message_matches
+from simulator.message_index import message_order as message_order
+from simulator.notifications import (
+    grant_created,
+    grant_deleted,
+    grant_expired,
+    grant_updated,
+    message_bounce_detected,
+    message_notification,
+    message_send_success,
+)
+from simulator.sending import InvalidSend, new_message_id, recipient_addresses, sent_message
 
 Wire = dict[str, Any]
 
@@ -130,87 +165,6 @@ def imap_folders(grant_id: str) -> list[Wire]:
     ]
 
 
-@dataclass(frozen=True, slots=True)
-class RecordedRequest:
-    """One request the fake received: decoded path, and each query key's values in order."""
-
-    method: str
-    path: str
-    query: dict[str, list[str]]
-
-
-@dataclass(slots=True)
-class Fault:
-    """A planned misbehaviour, served to the next ``times`` matching requests.
-
-    ``status`` None means "answer normally, after ``delay_seconds``". ``body`` replaces the
-    JSON error body (e.g. an HTML 502 page from a proxy).
-    """
-
-    status: int | None
-    path_contains: str | None = None
-    method: str | None = None
-    times: int = 1
-    retry_after: int | str | None = None
-    delay_seconds: float = 0.0
-    body: str | None = None
-    error_type: str | None = None
-    content_type: str = "text/html; charset=utf-8"
-
-    def matches(self, method: str, path: str) -> bool:
-        """Whether a request with ``method`` and ``path`` is one this fault is for."""
-        if self.method is not None and self.method.upper() != method.upper():
-            return False
-        return self.path_contains is None or self.path_contains in path
-
-
-@dataclass(frozen=True, slots=True)
-class MessageQuery:
-    """The filters of ``GET /messages`` (NYLAS.md 3.1), all optional and combined with AND."""
-
-    any_email: tuple[str, ...] = ()
-    in_folder: str | None = None
-    received_after: int | None = None
-    received_before: int | None = None
-    unread: bool | None = None
-    starred: bool | None = None
-
-
-def message_addresses(message: Wire) -> set[str]:
-    """Every address in a message's from, to, cc and bcc, lower-cased."""
-    found: set[str] = set()
-    for key in ("from", "to", "cc", "bcc"):
-        for participant in message.get(key) or []:
-            email = participant.get("email")
-            if isinstance(email, str):
-                found.add(email.strip().lower())
-    return found
-
-
-def message_matches(message: Wire, query: MessageQuery) -> bool:
-    """Whether ``message`` passes ``query``.
-
-    ``received_after`` and ``received_before`` are strict bounds on ``date``: the stricter
-    reading of the docs, so code that needs a boundary message must ask for one second more.
-    """
-    date = int(message.get("date") or 0)
-    checks = (
-        not query.any_email
-        or not message_addresses(message).isdisjoint(a.lower() for a in query.any_email),
-        query.in_folder is None or query.in_folder in (message.get("folders") or []),
-        query.received_after is None or date > query.received_after,
-        query.received_before is None or date < query.received_before,
-        query.unread is None or bool(message.get("unread")) == query.unread,
-        query.starred is None or bool(message.get("starred")) == query.starred,
-    )
-    return all(checks)
-
-
-def message_order(message: Wire) -> tuple[int, str]:
-    """The sort key of the message list: newest ``date`` first, then by id."""
-    return (-int(message.get("date") or 0), str(message["id"]))
-
-
 def folder_depth(folder: Wire, by_id: dict[str, Wire]) -> int:
     """1 for a top-level folder, 2 for its children...; a parent not listed counts as the root."""
     depth, seen = 1, {folder["id"]}
@@ -243,37 +197,70 @@ def listed_folders(
 class _Grant:
     wire: Wire
     folders: dict[str, Wire] = field(default_factory=dict)
-    messages: dict[str, Wire] = field(default_factory=dict)
+    messages: MessageIndex = field(default_factory=MessageIndex)
+    bouncing: set[str] = field(default_factory=set)
 
 
-class FakeNylas(FakeCalendars):
+def folder_with_role(folders: Iterable[Wire], role: str) -> str | None:
+    """The id of the folder with special-use ``role`` (``\\Inbox``, ``\\Sent``...), or None.
+
+    IMAP's INBOX carries no ``\\Inbox`` flag (see :func:`imap_folders`): its name makes it one.
+    """
+    listed = list(folders)
+    for folder in sorted(listed, key=lambda f: str(f["id"])):
+        if role in (folder.get("attributes") or []):
+            return str(folder["id"])
+    if role == "\\Inbox":
+        named = [f for f in listed if str(f.get("name", "")).upper() == "INBOX"]
+        return str(named[0]["id"]) if named else None
+    return None
+
+
+def _grant_wire(grant_id: str, provider: str, email: str, *, now: int) -> Wire:
+    return {
+        "id": grant_id,
+        "provider": provider,
+        "grant_status": "valid",
+        "email": email,
+        "scope": [],
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+class FakeNylas(FakeCalendars, FaultLog):
     """In-memory Nylas: what the fake API serves, the faults it injects, the requests it saw.
 
-    ``clock`` (unix seconds, ``time.time`` by default) stamps grants and every calendar write.
+    ``clock`` (unix seconds, ``time.time`` by default) stamps grants, sent messages, every
+    calendar write and the notifications queued for :meth:`drain_notifications`.
+    ``client_id`` is the application's, checked by hosted auth (the API key is its client
+    secret). ``notify_send_success`` queues ``message.send_success`` after each send, as Nylas
+    does when the application enables it for immediate sends (NYLAS.md 1.3).
     """
 
-    def __init__(self, api_key: str = "fake-nylas-api-key", *, clock: Clock = time.time) -> None:
-        super().__init__(clock)
+    def __init__(
+        self,
+        api_key: str = "fake-nylas-api-key",
+        *,
+        clock: Clock = time.time,
+        client_id: str = DEFAULT_CLIENT_ID,
+        notify_send_success: bool = False,
+    ) -> None:
+        FakeCalendars.__init__(self, clock)
+        FaultLog.__init__(self)
         self.api_key = api_key
+        self.client_id = client_id
+        self.notify_send_success = notify_send_success
         self._lock = threading.Lock()
         self._grants: dict[str, _Grant] = {}
-        self._faults: list[Fault] = []
-        self._requests: list[RecordedRequest] = []
+        self._codes = CodeBook()
+        self._refusals: dict[str, str] = {}
 
     # Content -------------------------------------------------------------------------------
 
     def add_grant(self, grant_id: str, provider: str, email: str) -> Wire:
         """Add (or replace) a valid grant with no folders, messages, calendars or events."""
-        now = int(self._clock())
-        wire: Wire = {
-            "id": grant_id,
-            "provider": provider,
-            "grant_status": "valid",
-            "email": email,
-            "scope": [],
-            "created_at": now,
-            "updated_at": now,
-        }
+        wire = _grant_wire(grant_id, provider, email, now=int(self._clock()))
         with self._lock:
             self._grants[grant_id] = _Grant(wire)
         self._open_calendars(grant_id, provider, email)
@@ -281,13 +268,8 @@ class FakeNylas(FakeCalendars):
 
     def add_mailbox(self, grant_id: str, provider: str, email: str) -> Wire:
         """A grant with the folder and calendar presets of its provider (IMAP has no calendars)."""
-        presets = {"google": gmail_folders, "microsoft": microsoft_folders, "imap": imap_folders}
         grant = self.add_grant(grant_id, provider, email)
-        self.add_folders(grant_id, presets[provider](grant_id))
-        if provider == "google":
-            self.add_calendars(grant_id, google_calendars(grant_id, email))
-        elif provider == "microsoft":
-            self.add_calendars(grant_id, microsoft_calendars(grant_id))
+        self._add_presets(grant_id, provider, email)
         return grant
 
     def set_grant_status(self, grant_id: str, status: str) -> None:
@@ -313,15 +295,22 @@ class FakeNylas(FakeCalendars):
 
     def put_message(self, grant_id: str, message: Wire) -> None:
         """Insert or replace a message (see ``simulator.notifications.message_object``)."""
+        self.add_messages(grant_id, [message])
+
+    def add_messages(self, grant_id: str, messages: Iterable[Wire]) -> int:
+        """Insert or replace many messages at once (one sort, however many); how many.
+
+        ``simulator.mailbox_fill`` makes realistic ones in bulk.
+        """
+        stored = [{**copy.deepcopy(m), "grant_id": grant_id} for m in messages]
         with self._lock:
-            stored = copy.deepcopy(message)
-            stored["grant_id"] = grant_id
-            self._grant(grant_id).messages[stored["id"]] = stored
+            self._grant(grant_id).messages.put_many(stored)
+        return len(stored)
 
     def remove_message(self, grant_id: str, message_id: str) -> None:
         """Delete a message; later lookups get 404. Unknown ids are ignored."""
         with self._lock:
-            self._grant(grant_id).messages.pop(message_id, None)
+            self._grant(grant_id).messages.remove(message_id)
 
     # Reads (used by the API) -----------------------------------------------------------------
 
@@ -349,22 +338,210 @@ class FakeNylas(FakeCalendars):
                 )
         return folders
 
+    def folder_id(self, grant_id: str, role: str) -> str | None:
+        """The id of the grant's folder with special-use ``role`` (``\\Inbox``, ``\\Sent``)."""
+        with self._lock:
+            return folder_with_role(self._grant(grant_id).folders.values(), role)
+
     def messages(self, grant_id: str, query: MessageQuery | None = None) -> list[Wire]:
         """A grant's messages passing ``query``, newest first (ties by id)."""
-        query = query or MessageQuery()
         with self._lock:
-            found = [
-                copy.deepcopy(m)
-                for m in self._grant(grant_id).messages.values()
-                if message_matches(m, query)
-            ]
-        return sorted(found, key=message_order)
+            return self._grant(grant_id).messages.all(query or MessageQuery())
+
+    def message_page(
+        self,
+        grant_id: str,
+        query: MessageQuery,
+        *,
+        limit: int,
+        after: tuple[int, str] | None = None,
+    ) -> tuple[list[Wire], bool]:
+        """One page of :meth:`messages`: up to ``limit`` after the sort key ``after``, and
+        whether more follow. Costs the page, not the mailbox (see ``simulator.message_index``).
+        """
+        with self._lock:
+            return self._grant(grant_id).messages.page(query, limit=limit, after=after)
 
     def message(self, grant_id: str, message_id: str) -> Wire | None:
         """One message, or None when the grant has no such message."""
         with self._lock:
+            return self._grant(grant_id).messages.get(message_id)
+
+    # Hosted auth and the grant lifecycle (simulator.hosted_auth) -------------------------------
+
+    def authorize(
+        self,
+        email: str | None = None,
+        provider: str = "google",
+        *,
+        redirect_uri: str,
+        client_id: str | None = None,
+        scope: Sequence[str] | None = None,
+        access_type: str = "online",
+    ) -> str:
+        """The user at ``email`` consents (what ``GET /v3/connect/auth`` does); the one-time code.
+
+        A new address gets a new grant (with its provider's presets) and queues
+        ``grant.created``; an address that already has a grant re-authenticates it (same id,
+        ``grant_status`` valid again) and queues ``grant.updated``, with
+        ``reauthentication_flag`` true when the grant had expired. Refusals
+        (:meth:`refuse_consent`) are the API's to answer; this always consents.
+        """
+        if provider not in PROVIDERS:
+            raise ValueError(f"provider must be one of {PROVIDERS}, got {provider!r}")
+        if access_type not in ACCESS_TYPES:
+            raise ValueError(f"access_type must be one of {ACCESS_TYPES}")
+        granted = tuple(scope) if scope else default_scope(provider)
+        grant_id = self._consent(email or generated_email(provider), provider, granted)
+        with self._lock:
+            return self._codes.issue(
+                grant_id=grant_id,
+                client_id=client_id or self.client_id,
+                redirect_uri=redirect_uri,
+                scope=granted,
+                access_type=access_type,
+                at=int(self._clock()),
+            )
+
+    def refuse_consent(
+        self, email: str, description: str = "The user denied access to their account."
+    ) -> None:
+        """From now on the user at ``email`` (the ``login_hint``) refuses to consent."""
+        with self._lock:
+            self._refusals[email.strip().lower()] = description
+
+    def allow_consent(self, email: str) -> None:
+        """Undo :meth:`refuse_consent`."""
+        with self._lock:
+            self._refusals.pop(email.strip().lower(), None)
+
+    def consent_refusal(self, email: str | None) -> str | None:
+        """Why the user at ``email`` refuses to consent, or None when they consent."""
+        if email is None:
+            return None
+        with self._lock:
+            return self._refusals.get(email.strip().lower())
+
+    def exchange_code(
+        self, code: str, *, client_id: str, client_secret: str, redirect_uri: str
+    ) -> Wire:
+        """``POST /v3/connect/token``: the token answer for a code, which is used up.
+
+        Raises:
+            AuthError: a wrong client, or a code unknown, used, expired, issued for another
+                ``redirect_uri`` or whose grant was deleted since.
+        """
+        if not secrets.compare_digest(client_secret, self.api_key):
+            raise AuthError(401, "invalid_client", "client_secret is not this application's.")
+        if client_id != self.client_id:
+            raise AuthError(401, "invalid_client", f"unknown client_id {client_id!r}.")
+        with self._lock:
+            issued = self._codes.redeem(
+                code, client_id=client_id, redirect_uri=redirect_uri, now=int(self._clock())
+            )
+            grant = self._grants.get(issued.grant_id)
+            if grant is None:
+                raise AuthError(400, "invalid_grant", "The grant of this code was deleted.")
+            return token_response(issued, grant.wire)
+
+    def delete_grant(self, grant_id: str) -> bool:
+        """``DELETE /v3/grants/{id}``: the grant and its content go; ``grant.deleted`` is
+        queued. False (and nothing queued) when there was no such grant."""
+        with self._lock:
+            grant = self._grants.pop(grant_id, None)
+            self._codes.forget_grant(grant_id)
+        if grant is None:
+            return False
+        self._close_calendars(grant_id)
+        wire = grant.wire
+        at = int(self._clock())
+        notification = grant_deleted(
+            grant_id, provider=wire["provider"], email=wire.get("email"), at=at
+        )
+        self._queue_notifications(notification)
+        return True
+
+    def expire_grant(self, grant_id: str) -> Wire:
+        """The grant's credentials stop working: ``invalid``, and ``grant.expired`` queued
+        (and returned). Connecting the same address again brings it back."""
+        at = int(self._clock())
+        with self._lock:
+            wire = self._grant(grant_id).wire
+            refreshed = int(wire.get("updated_at") or at)
+            wire["grant_status"] = "invalid"
+            wire["updated_at"] = at
+            provider, email = wire["provider"], wire.get("email")
+        notification = grant_expired(
+            grant_id, provider=provider, email=email, grant_updated_at=refreshed, at=at
+        )
+        self._queue_notifications(notification)
+        return notification
+
+    # Sending and bounces (simulator.sending) ---------------------------------------------------
+
+    def api_send_message(self, grant_id: str, body: Mapping[str, Any]) -> Wire:
+        """``POST /messages/send``: the sent message, stored in the grant's Sent folder.
+
+        Queues ``message.created`` for the Sent copy (Nylas syncs it), ``message.send_success``
+        when :attr:`notify_send_success` is on, and ``message.bounce_detected`` for each
+        recipient in the grant's bouncing addresses (:meth:`set_bouncing_addresses`).
+
+        Raises:
+            InvalidSend: a body the Send API refuses, or an unknown ``reply_to_message_id``.
+        """
+        at = int(self._clock())
+        with self._lock:
+            grant = self._grant(grant_id)
+            provider = grant.wire["provider"]
+            thread_id = self._thread_of(grant, body.get("reply_to_message_id"))
+            sent_folder = folder_with_role(grant.folders.values(), "\\Sent")
+            message = sent_message(
+                grant.wire,
+                body,
+                message_id=new_message_id(provider),
+                thread_id=thread_id or new_message_id(provider),
+                folders=[] if sent_folder is None else [sent_folder],
+                at=at,
+            )
+            grant.messages.put(copy.deepcopy(message))
+            bounced = [a for a in recipient_addresses(message) if a in grant.bouncing]
+        notifications = [message_notification(message, provider=provider, at=at)]
+        if self.notify_send_success:
+            notifications.append(message_send_success(message, at=at))
+        notifications += [
+            message_bounce_detected(message, bounced_address=address, at=at) for address in bounced
+        ]
+        self._queue_notifications(*notifications)
+        return message
+
+    def set_bouncing_addresses(self, grant_id: str, addresses: Iterable[str]) -> None:
+        """Mail this grant sends to any of ``addresses`` bounces from now on (replaces the set)."""
+        with self._lock:
+            self._grant(grant_id).bouncing = {a.strip().lower() for a in addresses}
+
+    def bounce(
+        self,
+        grant_id: str,
+        message_id: str,
+        reason: str = "550 5.1.1 The email account that you tried to reach does not exist.",
+        *,
+        address: str | None = None,
+    ) -> Wire:
+        """A non-delivery report arrives for a sent message: ``message.bounce_detected`` is
+        queued (and returned), for ``address`` or else the message's first recipient."""
+        with self._lock:
             message = self._grant(grant_id).messages.get(message_id)
-            return None if message is None else copy.deepcopy(message)
+        if message is None:
+            raise KeyError(f"no message {message_id!r} in grant {grant_id!r}")
+        recipients = recipient_addresses(message)
+        bounced = address or (recipients[0] if recipients else "")
+        notification = message_bounce_detected(
+            message, bounced_address=bounced, reason=reason, at=int(self._clock())
+        )
+        self._queue_notifications(notification)
+        return notification
+
+    # Internals -----------------------------------------------------------------------------
 
     def _grant(self, grant_id: str) -> _Grant:
         try:
@@ -372,100 +549,61 @@ class FakeNylas(FakeCalendars):
         except KeyError:
             raise KeyError(f"no grant {grant_id!r} in the fake Nylas") from None
 
-    # Faults and the request log ----------------------------------------------------------------
+    def _add_presets(self, grant_id: str, provider: str, email: str) -> None:
+        """The folders and calendars a new mailbox of ``provider`` starts with."""
+        presets = {"google": gmail_folders, "microsoft": microsoft_folders, "imap": imap_folders}
+        if provider in presets:
+            self.add_folders(grant_id, presets[provider](grant_id))
+        if provider == "google":
+            self.add_calendars(grant_id, google_calendars(grant_id, email))
+        elif provider == "microsoft":
+            self.add_calendars(grant_id, microsoft_calendars(grant_id))
 
-    def inject(
-        self,
-        status: int | None,
-        *,
-        path_contains: str | None = None,
-        method: str | None = None,
-        times: int = 1,
-        retry_after: int | str | None = None,
-        delay_seconds: float = 0.0,
-        body: str | None = None,
-        error_type: str | None = None,
-        content_type: str = "text/html; charset=utf-8",
-    ) -> None:
-        """Serve ``status`` to the next ``times`` matching requests, after ``delay_seconds``.
-
-        Faults are consumed in the order they were injected. ``status`` None answers normally
-        after the delay. ``retry_after`` (seconds or an HTTP date) becomes the ``Retry-After``
-        header; ``body`` (sent as ``content_type``) replaces the JSON error: an HTML page
-        breaks the SDK's decoding, a JSON document without a required field breaks its models.
-        """
-        if times < 1:
-            raise ValueError("times must be at least 1")
-        fault = Fault(
-            status,
-            path_contains=path_contains,
-            method=method,
-            times=times,
-            retry_after=retry_after,
-            delay_seconds=delay_seconds,
-            body=body,
-            error_type=error_type,
-            content_type=content_type,
-        )
+    def _consent(self, email: str, provider: str, scope: tuple[str, ...]) -> str:
+        """Create or re-authenticate the grant of ``email``; queue what Nylas sends; its id."""
+        at = int(self._clock())
         with self._lock:
-            self._faults.append(fault)
+            existing = next(
+                (
+                    g.wire
+                    for g in self._grants.values()
+                    if str(g.wire.get("email", "")).lower() == email.lower()
+                ),
+                None,
+            )
+            if existing is None:
+                grant_id = str(uuid.uuid4())
+                wire = _grant_wire(grant_id, provider, email, now=at)
+                wire.update(scope=list(scope), name=display_name(email))
+                self._grants[grant_id] = _Grant(wire)
+            else:
+                expired = existing["grant_status"] != "valid"
+                existing.update(grant_status="valid", updated_at=at, scope=list(scope))
+                grant_id, provider = existing["id"], existing["provider"]
+        if existing is not None:
+            notification = grant_updated(
+                grant_id, provider=provider, email=email, reauthentication_flag=expired, at=at
+            )
+        else:
+            self._open_calendars(grant_id, provider, email)
+            self._add_presets(grant_id, provider, email)
+            notification = grant_created(
+                grant_id,
+                provider=provider,
+                email=email,
+                scope=scope,
+                name=display_name(email),
+                at=at,
+            )
+        self._queue_notifications(notification)
+        return grant_id
 
-    def slow(
-        self,
-        delay_seconds: float,
-        *,
-        path_contains: str | None = None,
-        method: str | None = None,
-        times: int = 1,
-    ) -> None:
-        """Answer the next ``times`` matching requests normally, but ``delay_seconds`` late."""
-        self.inject(
-            None,
-            path_contains=path_contains,
-            method=method,
-            times=times,
-            delay_seconds=delay_seconds,
-        )
-
-    def take_fault(self, method: str, path: str) -> Fault | None:
-        """The first pending fault matching this request, counted as served once."""
-        with self._lock:
-            for index, fault in enumerate(self._faults):
-                if fault.matches(method, path):
-                    fault.times -= 1
-                    if fault.times == 0:
-                        del self._faults[index]
-                    return copy.copy(fault)
-        return None
-
-    @property
-    def pending_faults(self) -> int:
-        """How many injected faults are not yet used up."""
-        with self._lock:
-            return len(self._faults)
-
-    def record(self, method: str, path: str, query: dict[str, list[str]]) -> None:
-        """Log one received request."""
-        with self._lock:
-            self._requests.append(RecordedRequest(method, path, query))
-
-    @property
-    def requests(self) -> list[RecordedRequest]:
-        """Every request received so far, oldest first (a copy)."""
-        with self._lock:
-            return list(self._requests)
-
-    def requests_to(
-        self, path_contains: str, *, method: str | None = None
-    ) -> list[RecordedRequest]:
-        """The requests whose path contains ``path_contains`` (and of ``method``, if given)."""
-        return [
-            r
-            for r in self.requests
-            if path_contains in r.path and (method is None or r.method == method.upper())
-        ]
-
-    def clear_requests(self) -> None:
-        """Forget the request log (e.g. after setting a test up through the API)."""
-        with self._lock:
-            self._requests.clear()
+    @staticmethod
+    def _thread_of(grant: _Grant, reply_to_message_id: object) -> str | None:
+        """The thread a reply joins; None for a new conversation."""
+        if reply_to_message_id is None:
+            return None
+        original = grant.messages.get(str(reply_to_message_id))
+        if original is None:
+            raise InvalidSend(f"reply_to_message_id {reply_to_message_id} not found", status=404)
+        return str(original.get("thread_id") or original["id"])

@@ -7,10 +7,11 @@ benchmarks, so every one of them speaks the same wire format.
 from __future__ import annotations
 
 import copy
+import email.utils
 import json
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from domain.signatures import nylas_signature
@@ -30,14 +31,22 @@ def encode(document: dict[str, Any]) -> bytes:
 
 def envelope(
     delivered_type: str,
-    obj: dict[str, Any],
+    obj: dict[str, Any] | None,
     *,
     source: str,
     notification_id: str | None = None,
     at: int | None = None,
     attempt: int = 1,
+    data_fields: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A v3 envelope around ``obj``."""
+    """A v3 envelope around ``obj``.
+
+    ``data_fields`` go into ``data`` beside ``object``: the send and bounce triggers carry
+    ``grant_id`` there (NYLAS.md 1.2), ``message.send_failed`` also ``reason`` and ``error``.
+    """
+    data: dict[str, Any] = {"application_id": APPLICATION_ID}
+    data.update(copy.deepcopy(dict(data_fields or {})))
+    data["object"] = obj
     return {
         "specversion": "1.0",
         "type": delivered_type,
@@ -45,7 +54,7 @@ def envelope(
         "id": notification_id or str(uuid.uuid4()),
         "time": int(time.time()) if at is None else at,
         "webhook_delivery_attempt": attempt,
-        "data": {"application_id": APPLICATION_ID, "object": obj},
+        "data": data,
     }
 
 
@@ -136,16 +145,239 @@ def event_notification(
     return envelope(delivered_type, obj, source=event_source(provider), at=at)
 
 
-def grant_expired(grant_id: str, *, provider: str = "google") -> dict[str, Any]:
-    """A ``grant.expired`` notification (NYLAS.md 5.2, code 25009)."""
-    obj = {
-        "code": 25009,
+# Grants (NYLAS.md 5.2) ----------------------------------------------------------------------
+#
+# Every grant.* notification comes from ``/nylas/system`` with ``data.object`` =
+# ``{code, grant_id, integration_id, provider, email?, ...}``. Codes and the extra fields of each
+# trigger follow the schemas Nylas publishes for its notification reference (mirrored in
+# api-evangelist/nylas ``json-schema/nylas-grant-*.schema.json``). That schema also mentions a
+# code 25027 for re-authentications; NYLAS.md and the examples use 25014 with
+# ``reauthentication_flag``, and so does the fake.
+
+SYSTEM_SOURCE = "/nylas/system"
+SEND_SOURCE = "/nylas/send"  # message.send_success, .send_failed and .bounce_detected
+
+GRANT_CREATED_CODE = 25012
+GRANT_DELETED_CODE = 25013
+GRANT_UPDATED_CODE = 25014
+GRANT_EXPIRED_CODE = 25009
+
+
+def integration_id(provider: str) -> str:
+    """The id of the application's connector for ``provider``: stable, as a real one is."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{APPLICATION_ID}/{provider}"))
+
+
+def grant_object(
+    code: int, grant_id: str, *, provider: str, email: str | None, **extra: Any
+) -> dict[str, Any]:
+    """The ``data.object`` shared by the grant.* triggers, plus ``extra`` fields."""
+    obj: dict[str, Any] = {
+        "code": code,
         "grant_id": grant_id,
-        "integration_id": str(uuid.uuid4()),
+        "integration_id": integration_id(provider),
         "provider": provider,
-        "grant_updated_at": int(time.time()) - 3600,
     }
-    return envelope("grant.expired", obj, source="/nylas/system")
+    if email is not None:
+        obj["email"] = email
+    obj.update(copy.deepcopy(extra))
+    return obj
+
+
+def grant_created(
+    grant_id: str,
+    *,
+    provider: str,
+    email: str,
+    scope: Sequence[str] = (),
+    name: str | None = None,
+    login_id: str | None = None,
+    at: int | None = None,
+) -> dict[str, Any]:
+    """``grant.created`` (code 25012): a user connected for the first time (hosted auth).
+
+    ``login_id`` names the hosted-auth session; ``name`` is left out when the provider gave none.
+    """
+    extra: dict[str, Any] = {"login_id": login_id or str(uuid.uuid4()), "scope": list(scope)}
+    if name is not None:
+        extra["name"] = name
+    obj = grant_object(GRANT_CREATED_CODE, grant_id, provider=provider, email=email, **extra)
+    return envelope("grant.created", obj, source=SYSTEM_SOURCE, at=at)
+
+
+def grant_updated(
+    grant_id: str,
+    *,
+    provider: str,
+    email: str | None,
+    reauthentication_flag: bool,
+    at: int | None = None,
+) -> dict[str, Any]:
+    """``grant.updated`` (code 25014); ``reauthentication_flag`` true after a re-connect that
+    brought an expired grant back. ``scope`` is left out, as it usually is on this trigger."""
+    obj = grant_object(
+        GRANT_UPDATED_CODE,
+        grant_id,
+        provider=provider,
+        email=email,
+        reauthentication_flag=reauthentication_flag,
+    )
+    return envelope("grant.updated", obj, source=SYSTEM_SOURCE, at=at)
+
+
+def grant_deleted(
+    grant_id: str, *, provider: str, email: str | None, at: int | None = None
+) -> dict[str, Any]:
+    """``grant.deleted`` (code 25013), sent after a Delete Grant request."""
+    obj = grant_object(GRANT_DELETED_CODE, grant_id, provider=provider, email=email)
+    return envelope("grant.deleted", obj, source=SYSTEM_SOURCE, at=at)
+
+
+def grant_expired(
+    grant_id: str,
+    *,
+    provider: str = "google",
+    email: str | None = None,
+    grant_updated_at: int | None = None,
+    at: int | None = None,
+) -> dict[str, Any]:
+    """``grant.expired`` (code 25009): the user must sign in again.
+
+    ``grant_updated_at`` is the grant's last successful refresh (an hour before ``at`` unless
+    given).
+    """
+    moment = int(time.time()) if at is None else at
+    refreshed = moment - 3600 if grant_updated_at is None else grant_updated_at
+    obj = grant_object(
+        GRANT_EXPIRED_CODE, grant_id, provider=provider, email=email, grant_updated_at=refreshed
+    )
+    return envelope("grant.expired", obj, source=SYSTEM_SOURCE, at=moment)
+
+
+# Messages written through the API --------------------------------------------------------------
+
+
+def email_source(provider: str) -> str:
+    """The ``source`` of a realtime message notification for a ``provider`` grant."""
+    return f"/{provider}/emails/realtime"
+
+
+def message_notification(
+    message: Mapping[str, Any],
+    *,
+    provider: str,
+    at: int | None = None,
+    delivered_type: str = "message.created",
+) -> dict[str, Any]:
+    """``message.created`` (or ``.updated``) carrying the whole ``message``, as when Nylas
+    syncs it from the mailbox (a sent message's copy in the Sent folder included)."""
+    return envelope(
+        delivered_type, copy.deepcopy(dict(message)), source=email_source(provider), at=at
+    )
+
+
+def message_send_success(message: Mapping[str, Any], *, at: int | None = None) -> dict[str, Any]:
+    """``message.send_success``: the sent message, with ``grant_id`` also in ``data``.
+
+    Shape from the Nylas notification schema (api-evangelist/nylas
+    ``json-schema/nylas-message-send-success.schema.json``); Nylas sends it for scheduled sends,
+    and for immediate ones only when the application enables it (NYLAS.md 1.3).
+    """
+    obj = copy.deepcopy(dict(message))
+    obj.setdefault("object", "message")
+    grant = {"grant_id": obj.get("grant_id")}
+    return envelope("message.send_success", obj, source=SEND_SOURCE, at=at, data_fields=grant)
+
+
+def message_send_failed(
+    message: Mapping[str, Any] | None,
+    *,
+    grant_id: str,
+    reason: str,
+    error_type: str = "api.provider_error",
+    error_message: str | None = None,
+    status_code: int = 400,
+    provider_error: Mapping[str, Any] | None = None,
+    at: int | None = None,
+) -> dict[str, Any]:
+    """``message.send_failed``: ``data`` holds ``grant_id``, ``reason`` and ``error`` beside the
+    message (null when Nylas could not build it). Shape from the Nylas notification schema
+    (api-evangelist/nylas ``json-schema/nylas-message-send-failed.schema.json``)."""
+    error: dict[str, Any] = {
+        "type": error_type,
+        "message": error_message or reason,
+        "status_code": status_code,
+    }
+    if provider_error is not None:
+        error["provider_error"] = copy.deepcopy(dict(provider_error))
+    obj = None if message is None else copy.deepcopy(dict(message))
+    fields = {"grant_id": grant_id, "reason": reason, "error": error}
+    return envelope("message.send_failed", obj, source=SEND_SOURCE, at=at, data_fields=fields)
+
+
+def _addresses(message: Mapping[str, Any], key: str) -> list[str]:
+    return [str(p["email"]) for p in message.get(key) or [] if p.get("email")]
+
+
+def rfc2822(moment: int) -> str:
+    """A unix time as the date strings of a bounce (``Wed, 25 Jan 2023 10:18:39 -0000``)."""
+    return email.utils.formatdate(moment)
+
+
+def message_bounce_detected(
+    message: Mapping[str, Any],
+    *,
+    bounced_address: str,
+    reason: str = "550 5.1.1 The email account that you tried to reach does not exist.",
+    bounce_type: str = "mailbox_unavailable",
+    code: str = "550",
+    at: int | None = None,
+) -> dict[str, Any]:
+    """``message.bounce_detected``: Nylas found a non-delivery report for a message it sent.
+
+    Source of the shape: Nylas's reference page
+    https://developer.nylas.com/docs/reference/notifications/messages/message-bounce_detected/
+    (read through the docs search, and as api-evangelist/nylas
+    ``json-schema/nylas-message-bounce-detected.schema.json``, generated from Nylas's own
+    notification-schemas.json). ``data.grant_id`` sits beside ``data.object``; the object has
+    ``bounce_reason``, ``bounce_date`` (an RFC 2822 string, not unix seconds),
+    ``bounced_addresses`` (one address, a string, despite the plural; the Elixir SDK calls it
+    ``bounced_address``), ``type``, ``code`` (a string, ``"550"``), ``grant_id``, ``origin`` (the
+    bounced message: ``to``/``cc``/``bcc`` as lists of address strings, ``from`` as one string,
+    ``subject``, ``mime_id``, the provider's ``id``, ``original_send_at``) and ``message_id``,
+    the Nylas id of the bounced message. It has no ``id`` of its own.
+    """
+    moment = int(time.time()) if at is None else at
+    grant_id = message.get("grant_id")
+    senders = _addresses(message, "from")
+    sent_at = message.get("date")
+    origin = {
+        "to": _addresses(message, "to"),
+        "from": senders[0] if senders else "",
+        "cc": _addresses(message, "cc"),
+        "bcc": _addresses(message, "bcc"),
+        "subject": message.get("subject") or "",
+        "mime_id": f"{message.get('id')}@mail.crmsync-sim.example",
+        "id": message.get("id"),
+        "original_send_at": rfc2822(int(sent_at)) if sent_at is not None else None,
+    }
+    obj = {
+        "bounce_reason": reason,
+        "bounce_date": rfc2822(moment),
+        "bounced_addresses": bounced_address,
+        "type": bounce_type,
+        "code": code,
+        "grant_id": grant_id,
+        "origin": origin,
+        "message_id": message.get("id"),
+    }
+    return envelope(
+        "message.bounce_detected",
+        obj,
+        source=SEND_SOURCE,
+        at=moment,
+        data_fields={"grant_id": grant_id},
+    )
 
 
 def v2_message_delta(

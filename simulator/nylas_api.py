@@ -4,14 +4,17 @@ It serves the grants, folders, messages, calendars and events of a
 :class:`simulator.mailbox.FakeNylas` with the exact envelopes the SDK decodes (NYLAS.md 6.6):
 ``{"request_id", "data"}`` for one object, ``{"request_id", "data": [...], "next_cursor"}`` for
 a list, and ``{"request_id", "error": {"type", "message"}}`` for every error, unknown routes
-included. It accepts the SDK's query quirks (``True``/``False`` booleans, lists as repeated
-keys) and the documented forms (lower-case booleans, comma-separated lists). Event ids arrive
-percent-encoded (``#``, ``/`` and ``?`` included) and are decoded before lookup; event writes
-answer what Nylas answers (see :mod:`simulator.calendar`) and queue the notifications Nylas
-would send.
+included (``/v3/connect/token`` refuses in the OAuth shape instead: see
+:mod:`simulator.connect_api`, which also serves the hosted-auth redirect). It accepts the
+SDK's query quirks (``True``/``False`` booleans, lists as repeated keys) and the documented
+forms (lower-case booleans, comma-separated lists). Event ids arrive percent-encoded (``#``,
+``/`` and ``?`` included) and are decoded before lookup. Writes (events, sends, grant
+deletions) answer what Nylas answers (see :mod:`simulator.calendar`,
+:mod:`simulator.sending`) and queue the notifications Nylas would send.
 
 Before routing, each request is logged, may meet an injected fault (a status, a
-``Retry-After``, a delay, an HTML body), and must carry ``Authorization: Bearer <api_key>``.
+``Retry-After``, a delay, an HTML body, a lost answer), and must carry
+``Authorization: Bearer <api_key>`` (except the two hosted-auth endpoints).
 """
 
 from __future__ import annotations
@@ -35,20 +38,34 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from simulator.calendar import METADATA_QUERY_KEYS, CalendarError, EventQuery, event_order
+from simulator.connect_api import OPEN_PATHS, connect_routes
 from simulator.control import control_routes
-from simulator.mailbox import (
-    FakeNylas,
-    Fault,
-    MessageQuery,
-    Wire,
-    listed_folders,
-    message_order,
-)
+from simulator.faults import Fault
+from simulator.mailbox import FakeNylas, Wire, listed_folders
+from simulator.message_index import MessageQuery, OrderKey, message_order
+from simulator.sending import InvalidSend
 
 DEFAULT_LIMIT = 50
 DEFAULT_GRANT_LIMIT = 10
 MAX_LIMIT = 200
 MAX_ANY_EMAIL = 25
+# Provider filters of GET /messages: Nylas refuses any of them beside metadata_pair.
+MESSAGE_PROVIDER_FILTERS = (
+    "any_email",
+    "in",
+    "received_after",
+    "received_before",
+    "unread",
+    "starred",
+    "subject",
+    "from",
+    "to",
+    "cc",
+    "bcc",
+    "thread_id",
+    "has_attachment",
+    "search_query_native",
+)
 
 ERROR_TYPES = {
     400: "invalid_request_error",
@@ -215,7 +232,18 @@ def message_query(params: QueryParams) -> MessageQuery:
         received_before=int_param(params, "received_before"),
         unread=bool_param(params, "unread"),
         starred=bool_param(params, "starred"),
+        metadata_pair=_metadata_pair(params, MESSAGE_PROVIDER_FILTERS),
     )
+
+
+def message_cursor(token: str | None) -> OrderKey | None:
+    """The sort key a messages ``page_token`` stands for; 400 when it is not one."""
+    if not token:
+        return None
+    key = decode_cursor(token)
+    if len(key) != 2 or not isinstance(key[0], int) or not isinstance(key[1], str):
+        raise ApiError(400, f"page_token {token!r} is not for this list")
+    return key[0], key[1]
 
 
 def required_param(params: QueryParams, name: str) -> str:
@@ -227,10 +255,18 @@ def required_param(params: QueryParams, name: str) -> str:
 
 
 def metadata_pair_param(params: QueryParams) -> tuple[str, str] | None:
-    """``metadata_pair=<key>:<value>``, on an indexed key (``key1``..``key5``) only.
+    """``metadata_pair=<key>:<value>`` of an events listing, on an indexed key (``key1``..
+    ``key5``) only.
 
     Nylas refuses a metadata filter combined with provider filters other than ``calendar_id``.
     """
+    return _metadata_pair(params, ("start", "end", "title", "description", "location"))
+
+
+def _metadata_pair(
+    params: QueryParams, provider_filters: tuple[str, ...]
+) -> tuple[str, str] | None:
+    """``metadata_pair``, refused beside any of ``provider_filters`` (Nylas docs, "Metadata")."""
     raw = params.get("metadata_pair")
     if raw is None:
         return None
@@ -239,9 +275,7 @@ def metadata_pair_param(params: QueryParams) -> tuple[str, str] | None:
         raise ApiError(
             400, f"metadata_pair must be <key>:<value> with key in {METADATA_QUERY_KEYS}"
         )
-    mixed = [
-        name for name in ("start", "end", "title", "description", "location") if name in params
-    ]
+    mixed = [name for name in provider_filters if name in params]
     if mixed:
         raise ApiError(400, f"metadata_pair cannot be combined with {mixed}")
     return key, value
@@ -335,13 +369,32 @@ class _Handlers:
         raise ApiError(404, f"folder {folder_id} not found")
 
     async def list_messages(self, request: Request) -> Response:
+        """Pages from the grant's sorted index: each costs its page, not the mailbox."""
         grant = self._grant(request)
         params = request.query_params
-        messages = self.fake.messages(grant["id"], message_query(params))
-        page, cursor = paginate(
-            messages, message_order, limit=page_limit(params), page_token=params.get("page_token")
+        query = message_query(params)
+        after = message_cursor(params.get("page_token"))
+        page, more = self.fake.message_page(
+            grant["id"], query, limit=page_limit(params), after=after
         )
-        return many(page, cursor)
+        return many(page, encode_cursor(message_order(page[-1])) if more else None)
+
+    async def send_message(self, request: Request) -> Response:
+        """``POST /messages/send`` with a JSON ``SendMessageRequest``.
+
+        Multipart bodies (attachments of 3 MB or more) and raw MIME sends are not simulated.
+        """
+        grant = self._grant(request)
+        if request.query_params.get("type") == "mime":
+            raise ApiError(400, "raw MIME sends are not simulated")
+        body = await json_object(request)
+        return one(self.fake.api_send_message(grant["id"], body))
+
+    async def destroy_grant(self, request: Request) -> Response:
+        grant_id = request.path_params["grant_id"]
+        if not self.fake.delete_grant(grant_id):
+            raise ApiError(404, f"grant {grant_id} not found")
+        return JSONResponse({"request_id": _request_id()})
 
     async def find_message(self, request: Request) -> Response:
         grant = self._grant(request)
@@ -430,6 +483,15 @@ async def _on_api_error(request: Request, exc: Exception) -> Response:
     return error(exc.status, exc.error_type, exc.message)
 
 
+async def _on_invalid_send(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, InvalidSend)
+    return error(exc.status, error_type_for(exc.status), str(exc))
+
+
+async def _discard(message: Message) -> None:
+    """An ASGI ``send`` that drops the answer: the request happened, its answer is lost."""
+
+
 async def _on_http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     return error(exc.status_code, error_type_for(exc.status_code), str(exc.detail))
@@ -438,9 +500,10 @@ async def _on_http_exception(request: Request, exc: Exception) -> Response:
 class _Gate:
     """ASGI middleware: log the request, serve a pending fault, then check the API key.
 
-    A fault with a status answers it after its delay, without doing the request. A slow fault
-    (no status) does the request at once and holds the answer back: a client that times out
-    has still changed the state, as with a slow provider, which is what makes a retried write
+    A fault with a status answers it after its delay, without doing the request (unless it is
+    ``after_request``: then the request is done and its answer dropped). A slow fault (no
+    status) does the request at once and holds the answer back: a client that times out has
+    still changed the state, as with a slow provider, which is what makes a retried write
     risky.
     """
 
@@ -458,6 +521,8 @@ class _Gate:
         self.fake.record(method, path, {key: params.getlist(key) for key in params})
         fault = self.fake.take_fault(method, path)
         if fault is not None and fault.status is not None:
+            if fault.after_request:
+                await self._serve(request, scope, receive, _discard)
             await asyncio.sleep(fault.delay_seconds)
             await fault_response(fault, fault.status)(scope, receive, send)
             return
@@ -475,6 +540,11 @@ class _Gate:
         await self._serve(request, scope, receive, send)
 
     async def _serve(self, request: Request, scope: Scope, receive: Receive, send: Send) -> None:
+        # Hosted auth is opened by a browser, and the token exchange authenticates with the
+        # client secret in its body: neither needs the API key header.
+        if scope["path"].endswith(OPEN_PATHS):
+            await self.app(scope, receive, send)
+            return
         if not secrets.compare_digest(
             request.headers.get("authorization", ""), f"Bearer {self.fake.api_key}"
         ):
@@ -490,10 +560,12 @@ def build_nylas_api(fake: FakeNylas) -> Starlette:
     grant = "/v3/grants/{grant_id}"
     routes = [
         Route("/v3/grants", handlers.list_grants),
-        Route(grant, handlers.find_grant),
+        Route(grant, handlers.find_grant, methods=["GET"]),
+        Route(grant, handlers.destroy_grant, methods=["DELETE"]),
         Route(f"{grant}/folders", handlers.list_folders),
         Route(f"{grant}/folders/{{folder_id}}", handlers.find_folder),
         Route(f"{grant}/messages", handlers.list_messages),
+        Route(f"{grant}/messages/send", handlers.send_message, methods=["POST"]),
         # :path, because a decoded message id may hold "/".
         Route(f"{grant}/messages/{{message_id:path}}", handlers.find_message),
         # :path, because a calendar id may hold "/" once decoded, and so may an event id.
@@ -504,6 +576,7 @@ def build_nylas_api(fake: FakeNylas) -> Starlette:
         Route(f"{grant}/events/{{event_id:path}}", handlers.find_event, methods=["GET"]),
         Route(f"{grant}/events/{{event_id:path}}", handlers.update_event, methods=["PUT"]),
         Route(f"{grant}/events/{{event_id:path}}", handlers.destroy_event, methods=["DELETE"]),
+        *connect_routes(fake),
         *control_routes(fake),
     ]
     return Starlette(
@@ -512,6 +585,7 @@ def build_nylas_api(fake: FakeNylas) -> Starlette:
         exception_handlers={
             ApiError: _on_api_error,
             CalendarError: _on_calendar_error,
+            InvalidSend: _on_invalid_send,
             HTTPException: _on_http_exception,
         },
     )

@@ -9,7 +9,9 @@ known delay, through the queue rather than by blocking a worker thread). Lookups
 on 404, because a message that is gone is a normal state of a mailbox (E5).
 
 Results are wire-shaped dicts (``"from"``, not ``from_``), so the rest of crmsync never
-imports the SDK's models.
+imports the SDK's models. Message listings and sends skip the models altogether and return
+the JSON Nylas sent (through the SDK's own HTTP client): decoding a page of 200 messages into
+dataclasses and back costs the SDK about half a second, the request a few milliseconds.
 
 Calendar writes: updates (PUT) and deletes are idempotent, so they are retried like reads. A
 create is not: a read timeout, a dropped connection or a 500/502/504 can come after the
@@ -20,6 +22,19 @@ the create becomes safe to repeat, within the call and across calls: the key is 
 event's metadata (indexed key ``key4``), and before each POST the calendar is searched for it
 (``metadata_pair``), so an event made by an earlier attempt is found, brought to the body by a
 PUT, and returned instead of being made twice.
+
+Sends and the hosted-auth code exchange are not idempotent at Nylas at all: a message sent twice
+reaches the customer twice, and a code works once. So they are sent again only after a 429 or a
+connection that was never made (unlike an event create, a 503 is not trusted here: nothing
+finds a duplicate send afterwards); any other failure that may have reached Nylas raises
+:class:`NylasWriteUncertain`. A send given an ``idempotency_key`` stores it in the message's
+metadata (``key4``, as for events), so the caller can look for the sent message with
+:meth:`NylasGateway.find_sent_by_key` before deciding to send again.
+
+Hosted auth: :meth:`NylasGateway.auth_url` builds the URL the user's browser opens (no request),
+:meth:`NylasGateway.exchange_code` turns the code Nylas redirected back with into a
+:class:`GrantToken`; a code refused (unknown, used, expired, another redirect URI) raises
+:class:`NylasCodeRejected`.
 """
 
 from __future__ import annotations
@@ -39,9 +54,15 @@ from urllib.parse import quote
 import nylas
 import requests
 import urllib3
-from nylas.models.errors import NylasApiError, NylasSdkTimeoutError
+from nylas.models.errors import (
+    AbstractNylasApiError,
+    NylasOAuthError,
+    NylasSdkTimeoutError,
+)
 from prometheus_client import Counter
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+
+from workers.grant_limits import GrantLimiter
 
 T = TypeVar("T")
 Wire = dict[str, Any]
@@ -163,6 +184,13 @@ class NylasWriteUncertain(NylasUnavailable):
     reason = "write_uncertain"
 
 
+class NylasCodeRejected(NylasRejected):
+    """Raised when ``/connect/token`` refuses a code: unknown, already used, expired, or issued
+    for another redirect URI or client. The user must go through hosted auth again."""
+
+    reason = "code_rejected"
+
+
 class NylasRateLimited(NylasError):
     """Raised when a 429's ``Retry-After`` is longer than the policy will sleep in-process.
 
@@ -200,7 +228,7 @@ def parse_retry_after(value: str | None, *, now: float) -> float | None:
 
 def retry_after_of(error: BaseException, *, now: float) -> float | None:
     """The ``Retry-After`` of a 429 from the SDK, or None."""
-    if not isinstance(error, NylasApiError) or error.status_code != 429:
+    if not isinstance(error, AbstractNylasApiError) or error.status_code != 429:
         return None
     headers: Mapping[str, str] | None = error.headers
     return parse_retry_after(headers.get("Retry-After") if headers else None, now=now)
@@ -222,7 +250,7 @@ def wait_seconds(
 
 def is_transient(error: BaseException) -> bool:
     """Whether another attempt may succeed: 429, 5xx, timeouts, connections, non-JSON bodies."""
-    if isinstance(error, NylasApiError):
+    if isinstance(error, AbstractNylasApiError):
         status: int = error.status_code
         return status == 429 or status >= 500
     return isinstance(
@@ -237,7 +265,7 @@ def answered_without_writing(error: BaseException) -> bool:
     connect timeout). A read timeout, a dropped connection, another 5xx or a body that is not
     JSON may all come after the provider wrote the event.
     """
-    if isinstance(error, NylasApiError):
+    if isinstance(error, AbstractNylasApiError):
         return error.status_code in UNWRITTEN_STATUSES
     if isinstance(error, NylasSdkTimeoutError):
         return isinstance(error.__cause__, requests.exceptions.ConnectTimeout)
@@ -249,9 +277,18 @@ def answered_without_writing(error: BaseException) -> bool:
     return False
 
 
+def never_sent(error: BaseException) -> bool:
+    """Whether a failed attempt provably never reached Nylas's handler, so that even a send
+    may go again: a 429 (refused by the rate limiter) or a connection never made."""
+    if isinstance(error, AbstractNylasApiError):
+        status: int = error.status_code
+        return status == 429
+    return answered_without_writing(error)
+
+
 def outcome_of(error: BaseException) -> str:
     """The metric outcome of one failed HTTP attempt."""
-    if isinstance(error, NylasApiError):
+    if isinstance(error, AbstractNylasApiError):
         return str(error.status_code)
     if isinstance(error, NylasSdkTimeoutError | requests.exceptions.Timeout):
         return "timeout"
@@ -289,6 +326,16 @@ def normalise_attributes(value: object) -> list[str]:
 
 
 @dataclass(frozen=True, slots=True)
+class GrantToken:
+    """What a hosted-auth code exchange tells crmsync: the grant connected, and for whom."""
+
+    grant_id: str
+    email: str | None
+    provider: str | None
+    scope: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class MessagePage:
     """One page of ``GET /messages``; ``next_cursor`` is None on the last page."""
 
@@ -306,10 +353,12 @@ class NylasGateway:
         *,
         timeout_seconds: float = 30,
         policy: RetryPolicy | None = None,
+        limiter: GrantLimiter | None = None,
     ) -> None:
         # The SDK appends paths as-is: a trailing slash would give "//v3/..." (NYLAS.md 6.6).
         self._client = nylas.Client(api_key, api_uri=api_uri.rstrip("/"), timeout=timeout_seconds)
         self._policy = policy or RetryPolicy()
+        self._limiter = limiter
 
     def find_grant(self, grant_id: str) -> Wire | None:
         """The grant, or None when Nylas does not know it."""
@@ -383,10 +432,144 @@ class NylasGateway:
         query.update({key: value for key, value in optional.items() if value is not None})
 
         def call() -> MessagePage:
-            response = self._client.messages.list(grant_id, query_params=query)
-            return MessagePage([m.to_dict() for m in response.data], response.next_cursor or None)
+            messages, next_cursor = self._message_list(grant_id, query)
+            return MessagePage(messages, next_cursor)
 
         return self._call("list_messages", grant_id, call)
+
+    # Hosted auth and the grant lifecycle ----------------------------------------------------
+
+    def auth_url(
+        self,
+        *,
+        client_id: str,
+        redirect_uri: str,
+        state: str,
+        provider: str | None = None,
+        login_hint: str | None = None,
+    ) -> str:
+        """The hosted-auth URL to send the user's browser to (``GET /v3/connect/auth``).
+
+        Built locally by the SDK, no request made; Nylas redirects back to ``redirect_uri``
+        with ``code`` and ``state``. Without ``provider``, Nylas lets the user choose.
+        """
+        # A fresh dict each time: the SDK writes response_type and access_type into it.
+        config: dict[str, Any] = {
+            "client_id": client_id,
+            "redirect_uri": redirect_uri,
+            "state": state,
+        }
+        if provider is not None:
+            config["provider"] = provider
+        if login_hint is not None:
+            config["login_hint"] = login_hint
+        url: str = self._client.auth.url_for_oauth2(config)
+        return url
+
+    def exchange_code(self, *, client_id: str, redirect_uri: str, code: str) -> GrantToken:
+        """The grant a hosted-auth ``code`` stands for (``POST /v3/connect/token``).
+
+        The SDK sends the API key as the client secret. A code works once, so the exchange is
+        repeated only when the first attempt surely never reached Nylas (see the module doc).
+
+        Raises:
+            NylasCodeRejected: the code is unknown, used, expired, or for another redirect URI.
+            NylasWriteUncertain: the code may have been used up by an attempt whose answer was
+                lost; only the user going through hosted auth again settles it.
+        """
+
+        def call() -> GrantToken:
+            request = {"client_id": client_id, "redirect_uri": redirect_uri, "code": code}
+            answer = self._client.auth.exchange_code_for_token(request)
+            scope = answer.scope or ""
+            return GrantToken(
+                grant_id=str(answer.grant_id),
+                email=answer.email,
+                provider=answer.provider,
+                scope=tuple(scope.split()) if isinstance(scope, str) else tuple(scope),
+            )
+
+        return self._write_once("exchange_code", "-", call)
+
+    def destroy_grant(self, grant_id: str) -> bool:
+        """Delete the grant at Nylas (Nylas then sends ``grant.deleted``); False when it was
+        already gone (404). Retried like a read: deleting twice leaves the same state."""
+
+        def call() -> bool:
+            self._client.grants.destroy(grant_id)
+            return True
+
+        try:
+            return self._call("destroy_grant", grant_id, call)
+        except NylasNotFound:
+            return False
+
+    # Sending -----------------------------------------------------------------------------------
+
+    def send_message(
+        self,
+        grant_id: str,
+        *,
+        to: Sequence[Mapping[str, str]],
+        cc: Sequence[Mapping[str, str]] = (),
+        bcc: Sequence[Mapping[str, str]] = (),
+        subject: str,
+        body: str,
+        reply_to_message_id: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        idempotency_key: str | None = None,
+    ) -> Wire:
+        """Send a message from the grant's mailbox; the sent message, as a wire dict.
+
+        Participants are ``{"email": ..., "name": ...}`` (name optional). A reply joins the
+        thread of ``reply_to_message_id``. ``idempotency_key`` goes into the metadata (key
+        ``key4``), for :meth:`find_sent_by_key`.
+
+        Raises:
+            NylasRejected: Nylas refused the message (no recipient, a bad address...).
+            NylasWriteUncertain: the message may have gone out; do not send again before
+                checking (with the key, :meth:`find_sent_by_key`).
+            ValueError: a bad key, or ``metadata`` holding another value at the key's metadata
+                key.
+        """
+        request: dict[str, Any] = {
+            "to": [dict(p) for p in to],
+            "subject": subject,
+            "body": body,
+        }
+        for name, participants in (("cc", cc), ("bcc", bcc)):
+            if participants:
+                request[name] = [dict(p) for p in participants]
+        if reply_to_message_id is not None:
+            request["reply_to_message_id"] = reply_to_message_id
+        if idempotency_key is not None:
+            request["metadata"] = _with_key(metadata, idempotency_key)
+        elif metadata:
+            request["metadata"] = dict(metadata)
+
+        def call() -> Wire:
+            path = f"/v3/grants/{quote(grant_id, safe='')}/messages/send"
+            document = self._raw("POST", path, body=request)
+            wire: Wire = dict(document["data"])
+            return wire
+
+        return self._write_once("send_message", grant_id, call)
+
+    def find_sent_by_key(self, grant_id: str, key: str) -> Wire | None:
+        """The message :meth:`send_message` sent with idempotency key ``key``, or None.
+
+        One request (``metadata_pair``, which Nylas allows with no other filter). At the real
+        API the sent copy appears once the provider has filed it, so a None right after an
+        uncertain send is not yet proof that nothing went out.
+        """
+        _check_key(key)
+
+        def call() -> Wire | None:
+            query = {"metadata_pair": f"{IDEMPOTENCY_METADATA_KEY}:{key}", "limit": MAX_PAGE_SIZE}
+            found, _ = self._message_list(grant_id, query)
+            return found[0] if found else None
+
+        return self._call("find_sent_by_key", grant_id, call)
 
     # Calendars and events --------------------------------------------------------------------
 
@@ -549,6 +732,39 @@ class NylasGateway:
         response = self._client.calendars.list(grant_id, query_params=query)
         return [c.to_dict() for c in response.data], response.next_cursor or None
 
+    def _message_list(self, grant_id: str, query: dict[str, Any]) -> tuple[list[Wire], str | None]:
+        """One ``GET /messages`` page as the wire dicts Nylas sent, and its ``next_cursor``.
+
+        Not ``messages.list``: decoding 200 messages into ``Message`` objects and back with
+        ``to_dict`` costs about half a second, which would make a 10,000-message backfill spend
+        most of its time in ``dataclasses_json`` (the request itself takes milliseconds).
+        """
+        path = f"/v3/grants/{quote(grant_id, safe='')}/messages"
+        document = self._raw("GET", path, query=query)
+        messages: list[Wire] = list(document["data"])
+        return messages, document.get("next_cursor") or None
+
+    def _raw(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: dict[str, Any] | None = None,
+        body: dict[str, Any] | None = None,
+    ) -> Wire:
+        """One request through the SDK's HTTP client, answered as the JSON Nylas sent.
+
+        The SDK's transport (auth header, timeout, ``NylasApiError`` decoding) without its
+        model round trip. Used where volume matters (listings) and for sends, so that a sent
+        message and its later listing are the same dict.
+        """
+        document, _ = self._client.http_client._execute(
+            method, path, query_params=query, request_body=body
+        )
+        if not isinstance(document, dict):
+            raise TypeError(f"Nylas answered {type(document).__name__}, not an object")
+        return document
+
     def _event_with_key(self, grant_id: str, calendar_id: str, key: str) -> Wire | None:
         """The first event of the calendar carrying ``key`` (one HTTP request)."""
         query = {
@@ -566,6 +782,30 @@ class NylasGateway:
         )
         wire: Wire = response.data.to_dict()
         return wire
+
+    def _write_once(self, operation: str, grant_id: str, call: Callable[[], T]) -> T:
+        """Run a write that must not happen twice: another attempt only after a failure that
+        proves the request never reached Nylas (:func:`never_sent`).
+
+        Raises:
+            NylasWriteUncertain: a failure after which the write may have happened.
+        """
+
+        def retryable(error: BaseException) -> bool:
+            return is_transient(error) and never_sent(error)
+
+        try:
+            return self._retry(
+                operation, grant_id, partial(self._attempt, operation, call), retryable
+            )
+        except NylasUnavailable as exc:
+            if never_sent(exc.cause):
+                raise
+            raise NylasWriteUncertain(
+                f"Nylas {operation} for grant {grant_id} may have happened: {exc}",
+                cause=exc.cause,
+                retry_after_seconds=exc.retry_after_seconds,
+            ) from exc.cause
 
     def _find(self, operation: str, grant_id: str, call: Callable[[], Wire]) -> Wire | None:
         try:
@@ -595,7 +835,7 @@ class NylasGateway:
             before_sleep=lambda state: _log_retry(operation, grant_id, state),
         )
         try:
-            result: T = retrying(attempt)
+            result: T = retrying(partial(self._within_limits, grant_id, attempt))
             return result
         except NylasError:
             raise
@@ -610,13 +850,24 @@ class NylasGateway:
                 retry_after_seconds=retry_after_of(exc, now=time.time()),
             ) from exc
 
+    def _within_limits(self, grant_id: str, attempt: Callable[[], T]) -> T:
+        """One attempt inside the grant's call limits (A3), when a limiter is set.
+
+        Raises:
+            GrantThrottled: no slot came free soon; never retried here (the queue waits).
+        """
+        if self._limiter is None:
+            return attempt()
+        with self._limiter.slot(grant_id):
+            return attempt()
+
     def _attempt(self, operation: str, call: Callable[[], T]) -> T:
         """One HTTP attempt, counted; permanent failures become errors that are never retried."""
         try:
             result = call()
         except NylasError:
             raise  # already decided and counted by a nested attempt
-        except NylasApiError as exc:
+        except AbstractNylasApiError as exc:
             NYLAS_API_CALLS.labels(operation, str(exc.status_code)).inc()
             permanent = self._permanent(operation, exc)
             if permanent is None:
@@ -641,8 +892,12 @@ class NylasGateway:
         NYLAS_API_CALLS.labels(operation, "200").inc()
         return result
 
-    def _permanent(self, operation: str, exc: NylasApiError) -> NylasError | None:
-        """The error to raise at once for ``exc``, or None when it is worth retrying."""
+    def _permanent(self, operation: str, exc: AbstractNylasApiError) -> NylasError | None:
+        """The error to raise at once for ``exc``, or None when it is worth retrying.
+
+        ``/connect/token`` refuses in the OAuth shape (``NylasOAuthError``, whose type is its
+        ``error``); a 400 there is a refused code.
+        """
         status = exc.status_code
         if status == 429:
             delay = retry_after_of(exc, now=time.time())
@@ -654,11 +909,17 @@ class NylasGateway:
             return None
         if status >= 500:
             return None
-        error_cls = NylasNotFound if status == 404 else NylasRejected
+        oauth = isinstance(exc, NylasOAuthError)
+        error_type: str | None = exc.error if oauth else getattr(exc, "type", None)
+        error_cls: type[NylasRejected] = NylasRejected
+        if status == 404:
+            error_cls = NylasNotFound
+        elif oauth and status == 400:
+            error_cls = NylasCodeRejected
         return error_cls(
-            f"Nylas {operation} rejected with {status} {exc.type}: {exc}",
+            f"Nylas {operation} rejected with {status} {error_type}: {exc}",
             status_code=status,
-            error_type=exc.type,
+            error_type=error_type,
         )
 
     def _wait(self, state: RetryCallState) -> float:
