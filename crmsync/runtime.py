@@ -36,6 +36,8 @@ class Runtime:
                 namespace=settings.redis_namespace,
                 max_retries=settings.max_retries,
                 dead_letter_ttl_ms=settings.dead_letter_ttl_days * 24 * 3_600_000,
+                heartbeat_timeout_ms=settings.worker_heartbeat_timeout_ms,
+                maintenance_chance=settings.broker_maintenance_chance,
             ),
         )
         return cls(

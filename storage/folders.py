@@ -31,8 +31,12 @@ class FolderCache:
 
 
 def load_folder_cache(session: Session, grant_id: str) -> FolderCache:
-    rows = session.exec(select(FolderRow).where(FolderRow.grant_id == grant_id))
+    # The refresh time first: under READ COMMITTED each statement sees what was committed
+    # when it began, and a refresh commits its folders with its time. Read in the other
+    # order, a refresh committing between the two reads gave "refreshed, no folders", and
+    # messages were skipped as folder_not_synced (seen by the PostgreSQL fault tests).
     refresh = session.get(FolderRefreshRow, grant_id)
+    rows = session.exec(select(FolderRow).where(FolderRow.grant_id == grant_id))
     return FolderCache(
         folders={row.folder_id: _to_folder(row) for row in rows},
         refreshed_at=refresh.refreshed_at if refresh else None,

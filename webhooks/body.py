@@ -14,6 +14,31 @@ from starlette.requests import Request
 
 from webhooks.errors import MalformedBody, PayloadTooLarge
 
+# Real notifications nest a handful of levels (envelope, data, object, a list of participants).
+# A deeper body is not a notification, and from about 1,000 levels Python's json module, which
+# encodes the queued message, raises RecursionError: refused as a 400 rather than failing as a
+# 500 (orjson itself stops at 1,024).
+MAX_JSON_DEPTH = 64
+
+
+def check_depth(document: object, limit: int = MAX_JSON_DEPTH) -> None:
+    """Raise MalformedBody when ``document`` nests arrays or objects more than ``limit`` deep.
+
+    Iterative, so a hostile body cannot exhaust the stack of the check itself.
+    """
+    pending: list[tuple[object, int]] = [(document, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, dict):
+            children: list[object] = list(value.values())
+        elif isinstance(value, list):
+            children = value
+        else:
+            continue
+        if depth > limit:
+            raise MalformedBody("too_deeply_nested", f"the body nests more than {limit} levels")
+        pending.extend((child, depth + 1) for child in children)
+
 
 def _too_large(limit: int) -> PayloadTooLarge:
     return PayloadTooLarge("payload_too_large", f"the body is over the limit of {limit} bytes")

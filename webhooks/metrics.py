@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from prometheus_client import Counter
 
+from domain.notifications import Notification
+from workers.queues import NOTIFICATION_QUEUES
+
 NOTIFICATIONS = Counter(
     "crmsync_notifications_total",
-    "Notification units received from Nylas, by outcome and trigger.",
+    "Notification units received from Nylas, by outcome (queued, duplicate, ignored) and trigger.",
     ["outcome", "trigger"],
 )
 REJECTED = Counter(
@@ -14,3 +17,15 @@ REJECTED = Counter(
     "Notification requests refused by the ingress, by reason.",
     ["reason"],
 )
+QUEUED = Counter(
+    "crmsync_notifications_queued_total",
+    "Notification units queued for the workers, by queue.",
+    ["queue"],
+)
+
+
+def count_queued(notification: Notification) -> None:
+    """Count ``notification`` as queued on its queue (the queue names are the shared contract
+    of ``workers.queues``, so the label matches the worker and queue metrics)."""
+    if notification.kind is not None:
+        QUEUED.labels(NOTIFICATION_QUEUES[notification.kind].queue_name).inc()

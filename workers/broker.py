@@ -5,6 +5,12 @@ production runs; only the Redis server differs (fakeredis, in memory, not durabl
 
 Retries are bounded: Dramatiq's default (20 tries over about a week) would hide a broken
 handler for days. Messages that exhaust them are dead-lettered and kept for operators.
+
+A worker process that dies without stopping (SIGKILL, a lost machine) leaves the messages it
+had fetched in its in-progress set. Another broker requeues them once the dead one has been
+silent for ``heartbeat_timeout_ms``, during "maintenance", which runs with each broker
+command with a chance of ``maintenance_chance`` in a million (Dramatiq's defaults: 60 s and
+1,000). Both are settings, so that recovery time is a choice (RELIABILITY.md).
 """
 
 from __future__ import annotations
@@ -26,6 +32,8 @@ from dramatiq.middleware import (
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
+from workers.metrics import ActorMetrics
+
 # Answers to Nylas must come well inside 10 s even when Redis is down: fail fast.
 REDIS_CONNECT_TIMEOUT_S = 1.0
 REDIS_SOCKET_TIMEOUT_S = 3.0
@@ -41,6 +49,8 @@ class BrokerOptions:
     max_backoff_ms: int = 10 * 60_000
     time_limit_ms: int = 5 * 60_000
     dead_letter_ttl_ms: int = 14 * 24 * 3_600_000
+    heartbeat_timeout_ms: int = 60_000
+    maintenance_chance: int = 1_000  # broker commands in a million that also run maintenance
 
 
 def redis_client(url: str) -> redis.Redis:
@@ -62,6 +72,8 @@ def embedded_redis_client() -> redis.Redis:
 def build_broker(client: redis.Redis, options: BrokerOptions) -> RedisBroker:
     """A RedisBroker on ``client`` with crmsync's middleware and retry policy."""
     middleware = [
+        # First, so that its after_* hooks run last and see what Retries decided.
+        ActorMetrics(),
         AgeLimit(),
         TimeLimit(time_limit=options.time_limit_ms),
         ShutdownNotifications(),
@@ -79,4 +91,6 @@ def build_broker(client: redis.Redis, options: BrokerOptions) -> RedisBroker:
         namespace=options.namespace,
         middleware=middleware,
         dead_message_ttl=options.dead_letter_ttl_ms,
+        heartbeat_timeout=options.heartbeat_timeout_ms,
+        maintenance_chance=options.maintenance_chance,
     )

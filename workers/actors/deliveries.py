@@ -15,10 +15,12 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import requests
 from dramatiq import Retry
+from prometheus_client import Counter
+from sqlmodel import Session
 
 from domain.outbound_webhooks import (
     Verdict,
@@ -41,12 +43,27 @@ from storage.subscriptions import (
     record_attempt,
     require_subscription,
 )
-from storage.tables import DeliveryRow
+from storage.tables import DeliveryRow, SubscriptionRow
 from workers.context import WorkerContext
 
 logger = logging.getLogger(__name__)
 
 USER_AGENT = "crmsync-webhooks/1"
+
+# What an attempt came to (the label of DELIVERIES).
+OUTCOME_DELIVERED = "delivered"  # 2xx
+OUTCOME_REFUSED = "refused"  # a 4xx that retrying cannot help: failed for good
+OUTCOME_RETRY_SCHEDULED = "retry_scheduled"  # no answer, 408, 429 or 5xx: tried again later
+OUTCOME_DISABLED = "disabled"  # the endpoint failed too long: its subscription was disabled
+OUTCOME_EXHAUSTED = "exhausted"  # the schedule is spent: the message goes to the dead letters
+OUTCOME_CANCELLED = "cancelled"  # not attempted: the subscription was no longer active
+
+DELIVERIES = Counter(
+    "crmsync_webhook_deliveries_total",
+    "Outbound webhook delivery attempts to CRM subscribers, by outcome (delivered, refused, "
+    "retry_scheduled, disabled, exhausted, cancelled).",
+    ["outcome"],
+)
 
 
 class DeliveryExhausted(Exception):
@@ -87,40 +104,50 @@ def deliver(context: WorkerContext, delivery_id: int, post: Poster = post_with_r
         if delivery is None or delivery.state != PENDING:
             return  # done already: a duplicate message, or a sweep that raced the queue
         subscription = require_subscription(session, delivery.subscription_id)
-        if subscription.status != ACTIVE:
+        outgoing = _outgoing(delivery, subscription, now) if subscription.status == ACTIVE else None
+        if outgoing is None:
             delivery.state = CANCELLED
             session.add(delivery)
-            return
-        url = subscription.url
-        secrets = secrets_in_use(
-            subscription.secret,
-            subscription.previous_secret,
-            subscription.previous_secret_until,
-            now,
-        )
-        message_id = delivery.change_id
-        body = json.dumps(
-            {
-                "type": delivery.change_type,
-                "timestamp": format_time(now),
-                "data": delivery.payload,
-            },
-            separators=(",", ":"),
-        ).encode()
+    if outgoing is None:
+        DELIVERIES.labels(OUTCOME_CANCELLED).inc()
+        return
     timestamp = int(now.timestamp())
     headers = {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
-        "webhook-id": message_id,
+        "webhook-id": outgoing.message_id,
         "webhook-timestamp": str(timestamp),
-        "webhook-signature": signature_header(secrets, message_id, timestamp, body),
+        "webhook-signature": signature_header(
+            outgoing.secrets, outgoing.message_id, timestamp, outgoing.body
+        ),
     }
     started = time.monotonic()
-    answer = post(url, body, headers, context.delivery_timeout_seconds)
+    answer = post(outgoing.url, outgoing.body, headers, context.delivery_timeout_seconds)
     latency_ms = int((time.monotonic() - started) * 1000)
     retry_in = _record(context, delivery_id, answer, latency_ms)
     if retry_in is not None:
         raise Retry(f"delivery {delivery_id} retried", delay=int(retry_in.total_seconds() * 1000))
+
+
+@dataclass(frozen=True, slots=True)
+class _Outgoing:
+    """What one attempt sends, read inside the transaction and sent after it."""
+
+    url: str
+    secrets: tuple[str, ...]
+    message_id: str
+    body: bytes
+
+
+def _outgoing(delivery: DeliveryRow, subscription: SubscriptionRow, now: datetime) -> _Outgoing:
+    body = json.dumps(
+        {"type": delivery.change_type, "timestamp": format_time(now), "data": delivery.payload},
+        separators=(",", ":"),
+    ).encode()
+    secrets = secrets_in_use(
+        subscription.secret, subscription.previous_secret, subscription.previous_secret_until, now
+    )
+    return _Outgoing(subscription.url, secrets, delivery.change_id, body)
 
 
 def _record(
@@ -132,7 +159,6 @@ def _record(
         DeliveryExhausted: after saving, when no attempt is left.
     """
     now = context.clock()
-    verdict = verdict_of(answer.status_code)
     with transaction(context.engine) as session:
         delivery = session.get(DeliveryRow, delivery_id, with_for_update=True)
         assert delivery is not None
@@ -145,31 +171,50 @@ def _record(
             latency_ms=latency_ms,
             now=now,
         )
-        if verdict is Verdict.DELIVERED:
-            delivery.state = DELIVERED
-            delivery.delivered_at = now
-            subscription.failing_since = None
-            session.add(subscription)
-            return None
-        subscription.failing_since = subscription.failing_since or now
+        outcome, wait = _apply_verdict(context, session, delivery, subscription, answer, now)
+    # Counted once the transaction has committed: what the counter says is what was saved.
+    DELIVERIES.labels(outcome).inc()
+    if outcome == OUTCOME_EXHAUSTED:
+        logger.warning("delivery exhausted", extra={"delivery_id": delivery_id})
+        raise DeliveryExhausted(f"delivery {delivery_id}: every scheduled attempt failed")
+    return wait
+
+
+def _apply_verdict(
+    context: WorkerContext,
+    session: Session,
+    delivery: DeliveryRow,
+    subscription: SubscriptionRow,
+    answer: Answer,
+    now: datetime,
+) -> tuple[str, timedelta | None]:
+    """What the answer means for the delivery and its subscription, written to ``session``;
+    returns the outcome (for the metrics) and the wait before the next attempt, if any."""
+    verdict = verdict_of(answer.status_code)
+    if verdict is Verdict.DELIVERED:
+        delivery.state = DELIVERED
+        delivery.delivered_at = now
+        subscription.failing_since = None
         session.add(subscription)
-        if verdict is Verdict.REJECTED:
-            delivery.state = FAILED
-            return None
-        if should_disable(subscription.failing_since, now, context.disable_after):
-            disable(
-                session,
-                subscription,
-                f"every delivery failed since {format_time(subscription.failing_since)}; "
-                f"last answer: {answer.status_code or answer.error}",
-                now,
-            )
-            return None
-        wait = next_retry(delivery.attempts, answer.retry_after, context.delivery_schedule)
-        if wait is not None:
-            delivery.next_attempt_at = now + wait
-            return wait
-        delivery.state = EXHAUSTED
-        delivery.next_attempt_at = None
-    logger.warning("delivery exhausted", extra={"delivery_id": delivery_id})
-    raise DeliveryExhausted(f"delivery {delivery_id}: every scheduled attempt failed")
+        return OUTCOME_DELIVERED, None
+    subscription.failing_since = subscription.failing_since or now
+    session.add(subscription)
+    if verdict is Verdict.REJECTED:
+        delivery.state = FAILED
+        return OUTCOME_REFUSED, None
+    if should_disable(subscription.failing_since, now, context.disable_after):
+        disable(
+            session,
+            subscription,
+            f"every delivery failed since {format_time(subscription.failing_since)}; "
+            f"last answer: {answer.status_code or answer.error}",
+            now,
+        )
+        return OUTCOME_DISABLED, None
+    wait = next_retry(delivery.attempts, answer.retry_after, context.delivery_schedule)
+    if wait is not None:
+        delivery.next_attempt_at = now + wait
+        return OUTCOME_RETRY_SCHEDULED, wait
+    delivery.state = EXHAUSTED
+    delivery.next_attempt_at = None
+    return OUTCOME_EXHAUSTED, None
