@@ -2,7 +2,8 @@
 
 ``PUT .../contacts`` makes the list the rep's whole list and answers what changed; a CRM can
 send its full list on every sync and only the differences are written. Contacts of one rep
-never match another rep's mail (E8).
+never match another rep's mail (E8). Addresses a rep's contacts gain get their past mail
+searched for (E11): the backfill is recorded in the same transaction as the contacts.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from api.errors import ApiError
 from api.inputs import json_body, query_limit
 from api.reps import require_rep
 from domain.contacts import Contact, contact_json, parse_contact, parse_contacts
+from storage.backfills import rep_addresses, start_retroactive_backfills
 from storage.contacts import (
     ContactOutcome,
     ReplaceSummary,
@@ -41,8 +43,11 @@ def contact_routes(context: ApiContext) -> list[Route]:
         contacts = parse_contacts(rep_id, document["contacts"])
 
         def write(session: Session) -> ReplaceSummary:
-            require_rep(session, rep_id)
-            return replace_contacts(session, rep_id, contacts, context.clock())
+            rep = require_rep(session, rep_id)
+            known = rep_addresses(session, rep_id)
+            summary = replace_contacts(session, rep_id, contacts, context.clock())
+            start_retroactive_backfills(session, rep, known, context.clock())
+            return summary
 
         summary = await context.in_transaction(write)
         return JSONResponse({"rep_id": rep_id, **summary.to_json()})
@@ -78,8 +83,13 @@ def contact_routes(context: ApiContext) -> list[Route]:
             raise ApiError(400, "id_mismatch", "the body's 'id' differs from the URL's")
 
         def write(session: Session) -> ContactOutcome:
-            require_rep(session, rep_id)
-            return put_contact(session, contact, context.clock())
+            rep = require_rep(session, rep_id)
+            known = rep_addresses(session, rep_id, contact.addresses)
+            outcome = put_contact(session, contact, context.clock())
+            start_retroactive_backfills(
+                session, rep, known, context.clock(), among=contact.addresses
+            )
+            return outcome
 
         outcome = await context.in_transaction(write)
         status = 201 if outcome is ContactOutcome.ADDED else 200

@@ -110,14 +110,113 @@ SCHEMAS: dict[str, Schema] = {
             ),
             "account_status": obj(
                 {
-                    "status": {"type": "string"},
+                    "status": {
+                        "type": "string",
+                        "description": "initializing, downloading, running, valid, partial, "
+                        "invalid, invalid-credentials, sync-error, exception or stopped",
+                    },
                     "meaning": NULLABLE_TEXT,
                     "next_action": NULLABLE_TEXT,
+                    "since": NULLABLE_TIME,
+                    "connected_at": NULLABLE_TIME,
+                    "last_activity_at": NULLABLE_TIME,
+                    "silent": {
+                        "type": "boolean",
+                        "description": "healthy, but not heard from for "
+                        "CRMSYNC_SILENCE_AFTER_HOURS (not in changes)",
+                    },
                 },
                 ["status", "meaning", "next_action"],
             ),
         },
         ["id", "email", "grant_id", "provider", "settings", "account_status"],
+    ),
+    "ConnectInput": obj(
+        {
+            "provider": {
+                "type": "string",
+                "enum": ["google", "microsoft", "imap", "icloud", "yahoo", "ews"],
+            },
+            "login_hint": {"type": "string", "description": "defaults to the rep's email"},
+            "return_url": {
+                "type": "string",
+                "description": "where the callback sends the browser, with "
+                "?rep_id=&status=connected|failed[&error=]",
+            },
+        }
+    ),
+    "SendInput": obj(
+        {
+            "send_key": {
+                "type": "string",
+                "pattern": "^[A-Za-z0-9._:-]{1,64}$",
+                "description": "the CRM's id for this send, unique per rep: a retry with the "
+                "same key sends nothing more",
+            },
+            "to": {"type": "array", "items": ref("Recipient")},
+            "cc": {"type": "array", "items": ref("Recipient")},
+            "bcc": {"type": "array", "items": ref("Recipient")},
+            "subject": {"type": "string", "maxLength": 998},
+            "body": {"type": "string", "description": "HTML or plain text"},
+            "reply_to_message_id": NULLABLE_TEXT,
+            "reference": obj(
+                {
+                    "lead_id": {"type": "string"},
+                    "contact_id": {"type": "string"},
+                    "account_ref": {"type": "string"},
+                }
+            ),
+        },
+        ["send_key", "subject", "body"],
+    ),
+    "Recipient": obj({"email": {"type": "string"}, "name": NULLABLE_TEXT}, ["email"]),
+    "ConnectUrl": obj({"url": {"type": "string"}, "expires_at": TIME}, ["url", "expires_at"]),
+    "Disconnected": obj(
+        {
+            "rep": ref("Rep"),
+            "grant_id": NULLABLE_TEXT,
+            "grant_destroyed": {"type": ["boolean", "null"]},
+            "grant_error": NULLABLE_TEXT,
+        },
+        ["rep", "grant_id", "grant_destroyed", "grant_error"],
+    ),
+    "Backfill": obj(
+        {
+            "id": {"type": "integer"},
+            "rep_id": {"type": "string"},
+            "kind": {"type": "string", "enum": ["mailbox", "contact"]},
+            "state": {
+                "type": "string",
+                "enum": ["pending", "running", "done", "failed", "cancelled"],
+            },
+            "addresses": {"type": "array", "items": {"type": "string"}},
+            "since": TIME,
+            "until": TIME,
+            "progress": obj(
+                {
+                    "percent": {"type": "number"},
+                    "windows_total": {"type": "integer"},
+                    "windows_done": {"type": "integer"},
+                    "windows_left": {"type": "integer"},
+                    "pages_done": {"type": "integer"},
+                    "messages_scanned": {"type": "integer"},
+                    "emails_stored": {"type": "integer"},
+                    "messages_failed": {"type": "integer"},
+                }
+            ),
+            "error": NULLABLE_TEXT,
+            "created_at": TIME,
+            "started_at": NULLABLE_TIME,
+            "finished_at": NULLABLE_TIME,
+        },
+        ["id", "rep_id", "kind", "state", "progress"],
+    ),
+    "BackfillStatus": obj(
+        {
+            "mailbox": {"oneOf": [ref("Backfill"), {"type": "null"}]},
+            "contacts": {"type": "array", "items": ref("Backfill")},
+        },
+        ["mailbox", "contacts"],
     ),
     "Activity": obj(
         {
@@ -223,7 +322,10 @@ SCHEMAS: dict[str, Schema] = {
         {
             "id": {"type": "integer"},
             "rep_id": {"type": "string"},
-            "message_id": {"type": "string"},
+            "message_id": {
+                "type": ["string", "null"],
+                "description": "null only for a sent email Nylas has not accepted yet",
+            },
             "grant_id": NULLABLE_TEXT,
             "thread_id": NULLABLE_TEXT,
             "source": {"type": "string", "enum": ["synced", "system"]},
@@ -242,6 +344,24 @@ SCHEMAS: dict[str, Schema] = {
             "contacts": {"type": "array", "items": {"type": "object"}},
             "hidden": {"type": "boolean"},
             "mailbox_deleted": {"type": "boolean"},
+            "delivery": {
+                "oneOf": [
+                    {"type": "null"},
+                    obj(
+                        {
+                            "state": {
+                                "type": "string",
+                                "enum": ["queued", "sent", "failed", "bounced"],
+                            },
+                            "error": NULLABLE_TEXT,
+                            "send_key": {"type": "string"},
+                            "reference": {"type": "object"},
+                        },
+                        ["state", "error", "send_key", "reference"],
+                    ),
+                ],
+                "description": "for emails the CRM sent through crmsync; null otherwise",
+            },
             "version": {"type": "integer"},
             "created_at": TIME,
             "updated_at": TIME,
@@ -362,7 +482,17 @@ def operation(
     return op
 
 
-_REFUSAL_TEXT = {"409": "conflict", "410": "the cursor has expired"}
+def body_optional(op: Schema) -> Schema:
+    """``op`` with its request body optional (every field of it has a default)."""
+    op["requestBody"]["required"] = False
+    return op
+
+
+_REFUSAL_TEXT = {
+    "409": "conflict",
+    "410": "the cursor has expired",
+    "503": "Nylas is not configured (NYLAS_API_KEY, NYLAS_CLIENT_ID)",
+}
 
 
 def path_param(name: str) -> Schema:
@@ -405,6 +535,48 @@ PATHS: dict[str, Schema] = {
             refusals=("409",),
         ),
         "get": operation("A rep", {"200": answer("the rep", ref("Rep"))}),
+    },
+    "/v1/reps/{rep_id}/connect": {
+        "parameters": [REP],
+        "post": body_optional(
+            operation(
+                "Start connecting the rep's mailbox: a hosted OAuth URL for its browser",
+                {"200": answer("the URL, valid until expires_at", ref("ConnectUrl"))},
+                body=ref("ConnectInput"),
+                refusals=("503",),
+            )
+        ),
+    },
+    "/v1/reps/{rep_id}/disconnect": {
+        "parameters": [REP],
+        "post": operation(
+            "Disconnect the rep's mailbox: the grant is destroyed, stored emails stay",
+            {"200": answer("the rep, stopped", ref("Disconnected"))},
+        ),
+    },
+    "/v1/reps/{rep_id}/backfill": {
+        "parameters": [REP],
+        "post": operation(
+            "Read the rep's mail since its sync-from again (replaces a running backfill)",
+            {"202": answer("recorded; it starts within a second", ref("Backfill"))},
+            refusals=("409",),
+        ),
+        "get": operation(
+            "The rep's latest mailbox backfill and its running contact backfills",
+            {"200": answer("progress", ref("BackfillStatus"))},
+        ),
+    },
+    "/v1/reps/{rep_id}/emails": {
+        "parameters": [REP],
+        "post": operation(
+            "Send an email from the rep's mailbox; stored at once as system-generated",
+            {
+                "202": answer("stored and queued for sending", ref("Email")),
+                "200": answer("this send_key was used before: the email it made", ref("Email")),
+            },
+            body=ref("SendInput"),
+            refusals=("409",),
+        ),
     },
     "/v1/reps/{rep_id}/activity": {
         "parameters": [REP],

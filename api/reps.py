@@ -16,6 +16,7 @@ from starlette.routing import Route
 from api.context import ApiContext
 from api.errors import ApiError
 from api.inputs import json_body, query_time
+from domain.accounts import DEFAULT_SILENCE_AFTER
 from domain.reps import Rep, parse_rep, validate_rep_id
 from domain.times import format_time
 from storage.emails import activity_counts
@@ -37,19 +38,22 @@ def require_rep(session: Session, rep_id: str) -> Rep:
     return rep
 
 
-def rep_routes(context: ApiContext) -> list[Route]:
+def rep_routes(
+    context: ApiContext, silence_after: timedelta = DEFAULT_SILENCE_AFTER
+) -> list[Route]:
     async def put(request: Request) -> JSONResponse:
         rep_id = validate_rep_id(request.path_params["rep_id"])
         document = parse_rep(await json_body(request))
         result = await context.in_transaction(
             lambda session: put_rep(session, rep_id, document, context.clock())
         )
-        return JSONResponse(result.rep.to_json(), status_code=201 if result.created else 200)
+        shown = result.rep.to_json(context.clock(), silence_after)
+        return JSONResponse(shown, status_code=201 if result.created else 200)
 
     async def get(request: Request) -> JSONResponse:
         rep_id = request.path_params["rep_id"]
         rep = await context.in_transaction(lambda session: require_rep(session, rep_id))
-        return JSONResponse(rep.to_json())
+        return JSONResponse(rep.to_json(context.clock(), silence_after))
 
     async def activity(request: Request) -> JSONResponse:
         """E10: synced and system-generated emails dated in [from, to); hidden ones excluded."""

@@ -7,6 +7,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
 
+from api.accounts import AccountsConfig, account_routes
 from api.action_items import action_item_routes
 from api.auth import BearerAuth
 from api.changes import change_routes
@@ -16,19 +17,22 @@ from api.emails import email_routes
 from api.errors import ApiError
 from api.openapi import query_parameters
 from api.reps import rep_routes
+from api.sends import send_routes
 from api.stream import stream_routes
 from api.subscriptions import subscription_routes
 
 PREFIX = "/v1"
 
 
-def v1_mount(context: ApiContext, tokens: tuple[bytes, ...]) -> Mount:
+def v1_mount(context: ApiContext, tokens: tuple[bytes, ...], accounts: AccountsConfig) -> Mount:
     """Mount every ``/v1`` route behind bearer-token authentication."""
     routes = [
-        *rep_routes(context),
+        *rep_routes(context, accounts.silence_after),
+        *account_routes(context, accounts),
         *contact_routes(context),
         *action_item_routes(context),
         *email_routes(context),
+        *send_routes(context),
         *change_routes(context),
         *stream_routes(context),
         *subscription_routes(context),

@@ -10,23 +10,35 @@ import logging
 import os
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
+from prometheus_client import CollectorRegistry
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
+from api.accounts import CALLBACK_PATH, AccountsConfig, callback_routes
 from api.context import ApiContext
 from api.errors import EXCEPTION_HANDLERS
 from api.health import health_routes
-from api.metrics import metrics_routes
+from api.metrics import metrics_registry, metrics_routes
 from api.openapi import openapi_routes
 from api.v1 import v1_mount
+from crmsync.collector import freeze_startup_objects
+from crmsync.connector import NylasConnector
 from crmsync.logs import configure_logging
 from crmsync.runtime import Runtime
-from crmsync.settings import Settings
+from crmsync.settings import Settings, SettingsError
 from webhooks.routes import IngressConfig, nylas_routes
+from workers.nylas_client import NylasGateway
+from workers.queue_metrics import QueueMetrics
+from workers.queues import all_queue_names
 
 logger = logging.getLogger(__name__)
+
+# prometheus_client's own switch to multiprocess mode, read by it when it is imported: the
+# same variable tells /metrics to aggregate every process's files instead of this process's.
+MULTIPROCESS_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 
 
 def build_app(
@@ -58,6 +70,9 @@ def build_app(
         enqueuer=runtime.enqueuer,
     )
 
+    api_context = ApiContext(engine=runtime.engine)
+    accounts = accounts_config(runtime.settings)
+
     def check_database() -> None:
         with runtime.engine.connect() as connection:
             connection.execute(text("SELECT 1"))
@@ -67,6 +82,7 @@ def build_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        freeze_startup_objects()  # full GC pauses were the ingress's p99 (crmsync.collector)
         yield
         if owns_runtime:
             runtime.close()
@@ -75,14 +91,44 @@ def build_app(
         routes=[
             *nylas_routes(ingress),
             *health_routes({"database": check_database, "redis": check_redis}),
-            *metrics_routes(),
+            *metrics_routes(_metrics_registry(runtime)),
             *openapi_routes(),
-            v1_mount(
-                ApiContext(engine=runtime.engine),
-                tokens=runtime.settings.api_token_bytes(),
-            ),
+            v1_mount(api_context, tokens=runtime.settings.api_token_bytes(), accounts=accounts),
+            *callback_routes(api_context, accounts),
             *extra_routes,
         ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )
+
+
+def accounts_config(settings: Settings) -> AccountsConfig:
+    """How reps' mailboxes are connected: through Nylas when it is configured."""
+    connector = None
+    if settings.nylas_api_key is not None and settings.nylas_client_id is not None:
+        gateway = NylasGateway(str(settings.nylas_api_key), settings.nylas_api_uri)
+        connector = NylasConnector(gateway, settings.nylas_client_id)
+    public_url = settings.public_url or f"http://{settings.host}:{settings.port}"
+    return AccountsConfig(
+        connector=connector,
+        redirect_uri=public_url + CALLBACK_PATH,
+        state_secrets=settings.state_secret_bytes(),
+        lookback=timedelta(days=settings.sync_lookback_days),
+        silence_after=timedelta(hours=settings.silence_after_hours),
+    )
+
+
+def _metrics_registry(runtime: Runtime) -> CollectorRegistry:
+    """What ``/metrics`` serves: the process's (or, in multiprocess mode, every process's)
+    metrics, and the queues read from Redis at each scrape.
+
+    Raises:
+        SettingsError: ``PROMETHEUS_MULTIPROC_DIR`` is set but names no directory.
+    """
+    directory = os.environ.get(MULTIPROCESS_DIR_VARIABLE, "").strip() or None
+    if directory is not None and not os.path.isdir(directory):
+        raise SettingsError([f"{MULTIPROCESS_DIR_VARIABLE} must name an existing directory"])
+    queues = QueueMetrics(
+        runtime.broker.client, runtime.settings.redis_namespace, all_queue_names()
+    )
+    return metrics_registry(queues, multiprocess_dir=directory)

@@ -6,6 +6,7 @@ The operators' commands (``status``, ``dlq``) are wired in ``crmsync.operator_cl
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import signal
 import sys
@@ -97,6 +98,9 @@ def _run(args: argparse.Namespace) -> int:
     settings = _settings()
     host = args.host or settings.host
     port = args.port or settings.port
+    # Where this process listens is also where browsers come back from hosted OAuth, unless
+    # CRMSYNC_PUBLIC_URL says otherwise.
+    settings = dataclasses.replace(settings, host=host, port=port)
     extra_routes: list[BaseRoute] = []
     simulated = settings.embedded and settings.nylas_api_key is None
     if simulated:

@@ -3,7 +3,8 @@
 It registers a demo rep and contact through the CRM API, fills the rep's mailbox in the
 built-in Nylas simulator when crmsync runs with it, sends signed real-shaped notifications
 (a message, a truncated one, a v2 body, a grant expiry, and a retry), and then reads the
-stored emails back from the API. Everything goes over HTTP, as Nylas and a CRM would.
+stored emails back from the API. With the simulator it also connects a second rep through
+hosted OAuth and shows its backfill. Everything goes over HTTP, as Nylas and a CRM would.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from crmsync.simulated_nylas import SIMULATOR_API_KEY, SIMULATOR_PATH
 from simulator import notifications as sim
 
 REP_ID = "demo-rep"
+CONNECTED_REP_ID = "demo-connected-rep"
 REP_EMAIL = "rep@demo.example"
 CONTACT_EMAIL = "buyer@customer.example"
 WAIT_SECONDS = 15
@@ -44,6 +46,8 @@ def run_demo(target: DemoTarget) -> int:
         simulated = _fill_mailbox(target)
         failures = _send_notifications(target)
         _show_emails(target, expected=4 if simulated else 1)
+        if simulated:
+            _connect_a_rep(target)
     except Unreachable as error:
         print(f"crmsync demo: cannot reach {target.url}: {error}", file=sys.stderr)
         return 1
@@ -108,6 +112,56 @@ def _send_notifications(target: DemoTarget) -> int:
     return failures
 
 
+def _connect_a_rep(target: DemoTarget) -> None:
+    """Connect a second rep the way a CRM does: hosted OAuth (the simulator's sign-in page
+    consents at once), then the backfill of its last 30 days."""
+    rep_id, email, grant = CONNECTED_REP_ID, "new-rep@demo.example", f"{target.grant}-new"
+    print(f"\nconnecting {rep_id} through hosted OAuth")
+    _call(target, "PUT", f"/v1/reps/{rep_id}", {"email": email}, api=True)
+    contacts = {"contacts": [{"id": "demo-contact", "emails": [CONTACT_EMAIL]}]}
+    _call(target, "PUT", f"/v1/reps/{rep_id}/contacts", contacts, api=True)
+    base = f"{SIMULATOR_PATH}/_simulator/grants/{grant}"
+    _call(target, "PUT", base, {"provider": "google", "email": email}, bearer=SIMULATOR_API_KEY)
+    now = int(time.time())
+    for index, days_ago in enumerate((1, 3, 12, 45)):
+        message = sim.message_object(
+            grant,
+            message_id=f"demo-history-{index}",
+            sender=CONTACT_EMAIL,
+            to=(email,),
+            subject=f"Sent {days_ago} days ago",
+            date=now - days_ago * 86_400,
+        )
+        path = f"{base}/messages/{message['id']}"
+        _call(target, "PUT", path, message, bearer=SIMULATOR_API_KEY)
+    print(f"200  simulated mailbox {grant!r}: 4 messages with the contact, one 45 days old")
+    status, answer = _call(target, "POST", f"/v1/reps/{rep_id}/connect", {}, api=True)
+    print(f"{status}  POST /v1/reps/{rep_id}/connect  -> a hosted sign-in URL")
+    if status != 200:
+        print(f"     {json.dumps(answer)}")
+        return
+    # The browser's trip: Nylas's page (here the simulator, which consents) redirects to the
+    # callback, which stores the grant and starts the backfill.
+    status, answer = _call(target, "GET", answer["url"], None, absolute=True)
+    shown = _status_of(answer.get("rep") if isinstance(answer, dict) else answer)
+    print(f"{status}  sign-in and callback             account status: {shown}")
+    deadline = time.monotonic() + WAIT_SECONDS
+    backfill: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        _, progress = _call(target, "GET", f"/v1/reps/{rep_id}/backfill", None, api=True)
+        backfill = (progress or {}).get("mailbox") or {}
+        if backfill.get("state") in ("done", "failed"):
+            break
+        time.sleep(0.25)
+    counts = backfill.get("progress", {})
+    print(
+        f"200  backfill {backfill.get('state')}: {counts.get('messages_scanned')} messages "
+        f"scanned, {counts.get('emails_stored')} stored (the 45-day-old one is before sync-from)"
+    )
+    _, rep = _call(target, "GET", f"/v1/reps/{rep_id}", None, api=True)
+    print(f"200  GET /v1/reps/{rep_id}  account status: {_status_of(rep)}")
+
+
 def _show_emails(target: DemoTarget, expected: int) -> None:
     """Wait for the workers, then print the rep's emails as the CRM API lists them."""
     deadline = time.monotonic() + WAIT_SECONDS
@@ -140,11 +194,13 @@ def _call(
     api: bool = False,
     bearer: str | None = None,
     headers: dict[str, str] | None = None,
+    absolute: bool = False,
 ) -> tuple[int, Any]:
-    """One HTTP request; the status and the decoded JSON answer (or its text)."""
+    """One HTTP request (redirects followed); the status and the decoded JSON answer (or its
+    text). ``path`` is a whole URL when ``absolute``."""
     data = body if isinstance(body, bytes) else None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(  # noqa: S310  (the URL is the operator's own)
-        target.url.rstrip("/") + path,
+        path if absolute else target.url.rstrip("/") + path,
         data=data,
         method=method,
         headers={"Content-Type": "application/json", **(headers or {})},

@@ -8,6 +8,8 @@ wrapped so that neither a log line nor a repr ever shows them.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -54,6 +56,18 @@ class Settings:
     subscription_disable_after_days: int = 5
     raw_notification_retention_days: int = 30
     log_level: str = "INFO"
+    # Connecting mailboxes (hosted OAuth): the Nylas application's client id, the URL where
+    # this service is reached from browsers (the OAuth callback is under it), the secrets
+    # that sign the OAuth state (derived from the first API token when unset), how far back
+    # a new connection's sync reaches, and how long a healthy mailbox may stay silent.
+    nylas_client_id: str | None = None
+    public_url: str | None = None
+    oauth_state_secrets: tuple[Secret, ...] = field(default=(), repr=False)
+    sync_lookback_days: int = 30
+    silence_after_hours: int = 24
+    # Calls to Nylas per grant (A3): per second, and at once (Microsoft serves 4 per mailbox).
+    nylas_grant_calls_per_second: int = 20
+    nylas_grant_concurrent_calls: int = 4
 
     @property
     def embedded(self) -> bool:
@@ -70,6 +84,14 @@ class Settings:
     def api_token_bytes(self) -> tuple[bytes, ...]:
         """The CRM API tokens as the bearer check compares them."""
         return tuple(str(t).encode() for t in self.api_tokens)
+
+    def state_secret_bytes(self) -> tuple[bytes, ...]:
+        """The secrets that sign hosted OAuth ``state``: the configured ones, else one derived
+        from the first API token (so a deployment needs no extra secret to connect reps)."""
+        if self.oauth_state_secrets:
+            return tuple(str(s).encode() for s in self.oauth_state_secrets)
+        token = self.api_token_bytes()[0]
+        return (hmac.new(token, b"crmsync oauth state", hashlib.sha256).digest(),)
 
     def webhook_secret_bytes(self) -> tuple[bytes, ...]:
         """The webhook secrets as the bytes the signature check keys with."""
@@ -127,6 +149,17 @@ class Settings:
                 "CRMSYNC_RAW_NOTIFICATION_RETENTION_DAYS", 30
             ),
             log_level=(reader.text("CRMSYNC_LOG_LEVEL") or "INFO").upper(),
+            nylas_client_id=reader.text("NYLAS_CLIENT_ID"),
+            public_url=(reader.text("CRMSYNC_PUBLIC_URL") or "").rstrip("/") or None,
+            oauth_state_secrets=tuple(Secret(v) for v in reader.csv("CRMSYNC_OAUTH_STATE_SECRETS")),
+            sync_lookback_days=reader.positive_int("CRMSYNC_SYNC_LOOKBACK_DAYS", 30),
+            silence_after_hours=reader.positive_int("CRMSYNC_SILENCE_AFTER_HOURS", 24),
+            nylas_grant_calls_per_second=reader.positive_int(
+                "CRMSYNC_NYLAS_GRANT_CALLS_PER_SECOND", 20
+            ),
+            nylas_grant_concurrent_calls=reader.positive_int(
+                "CRMSYNC_NYLAS_GRANT_CONCURRENT_CALLS", 4
+            ),
         )
         if reader.problems:
             raise SettingsError(reader.problems)

@@ -28,5 +28,7 @@ def with_simulated_nylas(settings: Settings, base_url: str) -> tuple[Settings, M
         settings,
         nylas_api_uri=base_url.rstrip("/") + SIMULATOR_PATH,
         nylas_api_key=Secret(SIMULATOR_API_KEY),
+        # Hosted OAuth against the simulator: its sign-in page consents at once.
+        nylas_client_id=settings.nylas_client_id or fake.client_id,
     )
     return simulated, Mount(SIMULATOR_PATH, app=build_nylas_api(fake))

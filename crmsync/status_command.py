@@ -23,6 +23,7 @@ from crmsync.operator_context import (
     print_json,
     time_text,
 )
+from storage.backfills import backfill_json, backfills_to_watch
 from storage.status import recent_handling_errors, reps_by_account_status
 from workers.queue_status import QueueStatus, queue_status
 from workers.queues import all_queue_names
@@ -53,12 +54,14 @@ def status_report(context: OperatorContext, now: datetime) -> dict[str, Any]:
     with Session(context.engine) as session:
         reps = reps_by_account_status(session)
         errors = recent_handling_errors(session, limit=10)
+        backfills = [backfill_json(row) for row in backfills_to_watch(session)]
     return {
         "mode": "embedded" if context.redis is None else "redis",
         "generated_at": time_text(now),
         "queues": queues,
         "queues_note": EMBEDDED_QUEUES_NOTE if context.redis is None else None,
         "reps_by_account_status": reps,
+        "backfills": backfills,
         "recent_errors": [
             {"source": e.source, "subject": e.subject, "at": time_text(e.at), "error": e.error}
             for e in errors
@@ -108,9 +111,31 @@ def _print_tables(report: dict[str, Any]) -> None:
     for status, count in sorted(report["reps_by_account_status"].items()):
         reps.add_row(status, str(count))
     console.print(reps)
+    if report["backfills"]:
+        console.print(_backfill_table(report["backfills"]))
     errors = Table(title="Latest handling errors")
     for header in ("when", "source", "subject", "error"):
         errors.add_column(header, overflow="fold")
     for e in report["recent_errors"]:
         errors.add_row(e["at"], e["source"], e["subject"], e["error"])
     console.print(errors)
+
+
+def _backfill_table(backfills: list[dict[str, Any]]) -> Table:
+    table = Table(title="Backfills under way or given up")
+    for header in ("id", "rep", "kind", "state", "progress", "scanned", "stored", "error"):
+        right = header in ("id", "progress", "scanned", "stored")
+        table.add_column(header, justify="right" if right else "left", overflow="fold")
+    for b in backfills:
+        progress = b["progress"]
+        table.add_row(
+            str(b["id"]),
+            b["rep_id"],
+            b["kind"],
+            b["state"],
+            f"{progress['percent']}% ({progress['windows_done']}/{progress['windows_total']})",
+            str(progress["messages_scanned"]),
+            str(progress["emails_stored"]),
+            b["error"] or "",
+        )
+    return table

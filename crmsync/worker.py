@@ -18,10 +18,11 @@ from crmsync.runtime import Runtime
 from crmsync.settings import Settings, SettingsError
 from workers.actors.registry import declare_actors
 from workers.context import WorkerContext
-from workers.dispatch import Dispatcher
+from workers.dispatch import BACKFILLS, CALENDAR_PUSHES, SENDS, Dispatcher
+from workers.grant_limits import GrantLimiter, GrantLimits
 from workers.maintenance import Maintenance
 from workers.nylas_client import NylasGateway
-from workers.queues import CALENDAR_PUSH_QUEUE, DELIVERY_QUEUE
+from workers.queues import BACKFILL_QUEUE, CALENDAR_PUSH_QUEUE, DELIVERY_QUEUE, SEND_QUEUE
 
 
 def declare(runtime: Runtime) -> None:
@@ -32,8 +33,16 @@ def declare(runtime: Runtime) -> None:
 def worker_context(runtime: Runtime) -> WorkerContext:
     """The context actors work in: the runtime's database and a Nylas gateway from settings."""
     settings = runtime.settings
+    limiter = GrantLimiter(
+        runtime.broker.client,
+        settings.redis_namespace,
+        GrantLimits(
+            calls_per_second=settings.nylas_grant_calls_per_second,
+            concurrent_calls=settings.nylas_grant_concurrent_calls,
+        ),
+    )
     gateway = (
-        NylasGateway(str(settings.nylas_api_key), settings.nylas_api_uri)
+        NylasGateway(str(settings.nylas_api_key), settings.nylas_api_uri, limiter=limiter)
         if settings.nylas_api_key is not None
         else None
     )
@@ -62,6 +71,8 @@ def start_background(runtime: Runtime) -> BackgroundThreads:
     context = worker_context(runtime)
     delivery_actor = runtime.broker.get_actor(DELIVERY_QUEUE.actor_name)
     push_actor = runtime.broker.get_actor(CALENDAR_PUSH_QUEUE.actor_name)
+    backfill_actor = runtime.broker.get_actor(BACKFILL_QUEUE.actor_name)
+    send_actor = runtime.broker.get_actor(SEND_QUEUE.actor_name)
     threads = BackgroundThreads(
         maintenance=Maintenance(
             context,
@@ -71,7 +82,11 @@ def start_background(runtime: Runtime) -> BackgroundThreads:
         dispatcher=Dispatcher(
             context,
             lambda delivery_id: delivery_actor.send(delivery_id),
-            lambda item_id: push_actor.send(item_id),
+            recorded=[
+                (CALENDAR_PUSHES, lambda item_id: push_actor.send(item_id)),
+                (BACKFILLS, lambda backfill_id: backfill_actor.send(backfill_id)),
+                (SENDS, lambda email_id: send_actor.send(email_id)),
+            ],
         ),
     )
     threads.maintenance.start()

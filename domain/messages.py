@@ -9,7 +9,7 @@ when truncated, lists that are ``null``) and strict only on what identity needs:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -71,6 +71,8 @@ class MailMessage:
     unread: bool | None
     starred: bool | None
     attachments: tuple[Attachment, ...]
+    # Custom key/values set by whoever created the message (crmsync's sends carry their key).
+    metadata: Mapping[str, str] = field(default_factory=dict)
 
     def matching_addresses(self) -> frozenset[str]:
         """The addresses that can tie the message to a contact: From, To and CC (rule E2).
@@ -110,7 +112,14 @@ def parse_message(obj: Mapping[str, Any]) -> MailMessage:
         attachments=tuple(
             _attachment(a) for a in _list(obj.get("attachments")) if isinstance(a, Mapping)
         ),
+        metadata=_metadata(obj.get("metadata")),
     )
+
+
+def _metadata(value: object) -> dict[str, str]:
+    if not isinstance(value, Mapping):
+        return {}
+    return {k: v for k, v in value.items() if isinstance(k, str) and isinstance(v, str)}
 
 
 def _participants(value: object) -> tuple[Participant, ...]:

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from domain.accounts import explain
+from domain.accounts import DEFAULT_SILENCE_AFTER, explain, is_silent
 from domain.addresses import InvalidAddress, require_address
 from domain.email_rules import EmailSyncSettings
 from domain.errors import DomainError
@@ -61,13 +61,38 @@ class Rep:
     calendar_days_after: int
     sync_from: datetime
     account_status: str
+    connected_at: datetime | None = None
+    status_changed_at: datetime | None = None
+    last_activity_at: datetime | None = None
 
     def email_settings(self) -> EmailSyncSettings:
         return EmailSyncSettings(self.email_sync_enabled, self.folders, self.sync_from)
 
-    def to_json(self) -> dict[str, Any]:
-        """The rep as the API shows it and its changes carry it."""
+    def is_silent(self, now: datetime, silence_after: timedelta = DEFAULT_SILENCE_AFTER) -> bool:
+        """Whether its healthy mailbox has not been heard from for ``silence_after``."""
+        return is_silent(
+            self.account_status, self.last_activity_at, self.connected_at, now, silence_after
+        )
+
+    def to_json(
+        self, now: datetime | None = None, silence_after: timedelta = DEFAULT_SILENCE_AFTER
+    ) -> dict[str, Any]:
+        """The rep as the API shows it and its changes carry it.
+
+        Given ``now``, the account status also says whether the mailbox has gone silent;
+        a change records the rep as it was, so it carries no such judgement of the moment.
+        """
         explanation = explain(self.account_status)
+        account: dict[str, Any] = {
+            "status": self.account_status,
+            "meaning": explanation.meaning if explanation else None,
+            "next_action": explanation.next_action if explanation else None,
+            "since": _time_or_none(self.status_changed_at),
+            "connected_at": _time_or_none(self.connected_at),
+            "last_activity_at": _time_or_none(self.last_activity_at),
+        }
+        if now is not None:
+            account["silent"] = self.is_silent(now, silence_after)
         return {
             "id": self.rep_id,
             "email": self.email,
@@ -81,12 +106,12 @@ class Rep:
                 "calendar_days_after": self.calendar_days_after,
                 "sync_from": format_time(self.sync_from),
             },
-            "account_status": {
-                "status": self.account_status,
-                "meaning": explanation.meaning if explanation else None,
-                "next_action": explanation.next_action if explanation else None,
-            },
+            "account_status": account,
         }
+
+
+def _time_or_none(value: datetime | None) -> str | None:
+    return format_time(value) if value is not None else None
 
 
 def validate_rep_id(rep_id: str) -> str:

@@ -29,4 +29,7 @@ def parse_rfc3339(text: str) -> datetime | None:
         return None
     if parsed.tzinfo is None:
         return None
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # "0001-01-01T00:00:00+00:01" is before year 1 in UTC
+        return None

@@ -8,6 +8,7 @@ the queue loses nothing.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -200,7 +201,7 @@ def pushes_to_queue(session: Session, requeue_before: datetime, limit: int = 500
     return [row.id for row in session.exec(query) if row.id is not None]
 
 
-def mark_queued(session: Session, item_ids: list[int], now: datetime) -> None:
+def mark_queued(session: Session, item_ids: Sequence[int], now: datetime) -> None:
     for row in session.exec(select(ActionItemRow).where(col(ActionItemRow.id).in_(item_ids))):
         row.push_queued_at = now
         session.add(row)

@@ -116,7 +116,7 @@ def store_email(
             )
         )
     session.flush()
-    _record(session, row, "email.stored", "create", now)
+    record_email_change(session, row, "email.stored", "create", now)
     return row
 
 
@@ -140,7 +140,7 @@ def update_email(
     if "folder_ids" in update.changes and folder_names is not None:
         row.folder_names = list(folder_names)
     row.observed_at = observed_at
-    _new_version(session, row, "email.updated", now, changed=sorted(update.changes))
+    new_email_version(session, row, "email.updated", now, changed=sorted(update.changes))
     return True
 
 
@@ -149,7 +149,7 @@ def mark_mailbox_deleted(session: Session, row: EmailRow, now: datetime) -> bool
     if row.mailbox_deleted_at is not None:
         return False
     row.mailbox_deleted_at = now
-    _new_version(session, row, "email.mailbox_deleted", now)
+    new_email_version(session, row, "email.mailbox_deleted", now)
     return True
 
 
@@ -159,7 +159,7 @@ def hide_email(session: Session, row: EmailRow, now: datetime) -> bool:
         return False
     row.hidden = True
     row.hidden_at = now
-    _new_version(session, row, "email.hidden", now)
+    new_email_version(session, row, "email.hidden", now)
     return True
 
 
@@ -273,6 +273,16 @@ def email_json(
         "contacts": contacts,
         "hidden": row.hidden,
         "mailbox_deleted": row.mailbox_deleted_at is not None,
+        "delivery": (
+            {
+                "state": row.delivery_state,
+                "error": row.delivery_error,
+                "send_key": row.send_key,
+                "reference": row.crm_reference or {},
+            }
+            if row.send_key is not None
+            else None
+        ),
         "version": row.version,
         "created_at": format_time(row.created_at),
         "updated_at": format_time(row.updated_at),
@@ -282,7 +292,7 @@ def email_json(
     return document
 
 
-def _new_version(
+def new_email_version(
     session: Session,
     row: EmailRow,
     change_type: str,
@@ -294,10 +304,10 @@ def _new_version(
     row.updated_at = now
     session.add(row)
     session.flush()
-    _record(session, row, change_type, "update", now, changed)
+    record_email_change(session, row, change_type, "update", now, changed)
 
 
-def _record(
+def record_email_change(
     session: Session,
     row: EmailRow,
     change_type: str,

@@ -129,4 +129,7 @@ def to_rep(row: RepRow) -> Rep:
         calendar_days_after=row.calendar_days_after,
         sync_from=row.sync_from,
         account_status=row.account_status,
+        connected_at=row.connected_at,
+        status_changed_at=row.status_changed_at,
+        last_activity_at=row.last_activity_at,
     )

@@ -1,8 +1,9 @@
 """What the database says about pipeline health, for ``crmsync status``.
 
 Reps counted by account status, and the latest handling errors wherever they are recorded:
-notifications whose last attempt failed, action items whose push failed, and deliveries to
-CRM subscribers that failed or exhausted their attempts.
+notifications whose last attempt failed, action items whose push failed, deliveries to
+CRM subscribers that failed or exhausted their attempts, and emails the CRM sent that
+failed or bounced.
 """
 
 from __future__ import annotations
@@ -13,14 +14,21 @@ from datetime import datetime
 from sqlmodel import Session, col, func, select
 
 from storage.subscriptions import EXHAUSTED, FAILED
-from storage.tables import ActionItemRow, DeliveryRow, NotificationState, RawNotification, RepRow
+from storage.tables import (
+    ActionItemRow,
+    DeliveryRow,
+    EmailRow,
+    NotificationState,
+    RawNotification,
+    RepRow,
+)
 
 
 @dataclass(frozen=True, slots=True)
 class HandlingError:
     """One recorded failure: where it was recorded, what it concerns, when, and the error."""
 
-    source: str  # "notification", "action_item" or "delivery"
+    source: str  # "notification", "action_item", "delivery" or "send"
     subject: str
     at: datetime
     error: str
@@ -37,6 +45,7 @@ def recent_handling_errors(session: Session, limit: int = 10) -> list[HandlingEr
     errors = _notification_errors(session, limit)
     errors += _push_errors(session, limit)
     errors += _delivery_errors(session, limit)
+    errors += _send_errors(session, limit)
     errors.sort(key=lambda error: error.at, reverse=True)
     return errors[:limit]
 
@@ -91,6 +100,24 @@ def _delivery_errors(session: Session, limit: int) -> list[HandlingError]:
             subject=f"{row.state} {row.change_type} to {row.subscription_id}",
             at=row.updated_at,
             error=row.last_error or f"HTTP {row.last_status_code}",
+        )
+        for row in session.exec(statement)
+    ]
+
+
+def _send_errors(session: Session, limit: int) -> list[HandlingError]:
+    statement = (
+        select(EmailRow)
+        .where(col(EmailRow.delivery_state).in_(["failed", "bounced"]))
+        .order_by(col(EmailRow.updated_at).desc())
+        .limit(limit)
+    )
+    return [
+        HandlingError(
+            source="send",
+            subject=f"{row.delivery_state} email {row.id} (rep {row.rep_id}, key {row.send_key})",
+            at=row.updated_at,
+            error=row.delivery_error or "",
         )
         for row in session.exec(statement)
     ]

@@ -84,9 +84,64 @@ class RepRow(SQLModel, table=True):
     calendar_days_after: int = Field(default=30)
     sync_from: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     account_status: str = Field(max_length=32)
+    # Account health (A1): when the mailbox was connected, when its status last moved,
+    # when it was last heard from (a notification handled or an API call that worked), and
+    # how many of its units of work failed in a row.
+    connected_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    status_changed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    last_activity_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    consecutive_failures: int = Field(default=0)
+    # When the last grant.* notification applied (or the last connection) happened: an older
+    # one, delivered late, is stale and changes nothing.
+    grant_event_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     version: int = Field(default=1)
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class ConnectAttemptRow(SQLModel, table=True):
+    """A hosted OAuth connection started for a rep: its state's nonce, spent on first use."""
+
+    __tablename__ = "connect_attempts"
+
+    nonce: str = Field(primary_key=True, max_length=64)
+    rep_id: str = Field(sa_column=Column(String(255), ForeignKey("reps.id"), nullable=False))
+    return_url: str | None = Field(default=None, sa_column=Column(Text()))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    used_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+
+
+class BackfillRow(SQLModel, table=True):
+    """A backfill of a rep's past mail (A2) or of a new contact's (E11), with its position.
+
+    The position (window, page token) is saved after every page, so a crash resumes from the
+    last page done; ``queued_at`` lets the dispatcher queue again one whose message was lost.
+    """
+
+    __tablename__ = "backfills"
+    __table_args__ = (Index("ix_backfills_state", "state", "queued_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    rep_id: str = Field(sa_column=Column(String(255), ForeignKey("reps.id"), nullable=False))
+    grant_id: str = Field(max_length=255)
+    kind: str = Field(max_length=16)
+    addresses: list[str] = Field(sa_column=Column(JsonDocument, nullable=False))
+    since: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    until: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    state: str = Field(max_length=16)
+    window_index: int = Field(default=0)
+    windows_total: int = Field(default=1)
+    page_token: str | None = Field(default=None, sa_column=Column(Text()))
+    pages_done: int = Field(default=0)
+    scanned: int = Field(default=0)
+    stored: int = Field(default=0)
+    failed: int = Field(default=0)
+    error: str | None = Field(default=None, sa_column=Column(Text()))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    queued_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    started_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    finished_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
 
 
 class ContactRow(SQLModel, table=True):
@@ -139,13 +194,16 @@ class EmailRow(SQLModel, table=True):
     __tablename__ = "emails"
     __table_args__ = (
         UniqueConstraint("rep_id", "message_id", name="uq_emails_rep_message"),
+        UniqueConstraint("rep_id", "send_key", name="uq_emails_rep_send_key"),
         Index("ix_emails_rep_date", "rep_id", "date", "id"),
+        Index("ix_emails_delivery", "delivery_state", "queued_at"),
     )
 
     id: int | None = Field(default=None, sa_column=Column(BigKey, primary_key=True))
     rep_id: str = Field(sa_column=Column(String(255), ForeignKey("reps.id"), nullable=False))
     grant_id: str | None = Field(default=None, max_length=255)
-    message_id: str = Field(max_length=1024)
+    # None only for an email the CRM sent that Nylas has not accepted yet (E9).
+    message_id: str | None = Field(default=None, max_length=1024)
     thread_id: str | None = Field(default=None, max_length=1024)
     subject: str = Field(sa_column=Column(Text(), nullable=False))
     snippet: str = Field(sa_column=Column(Text(), nullable=False))
@@ -165,6 +223,14 @@ class EmailRow(SQLModel, table=True):
     hidden_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     mailbox_deleted_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     observed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    # Emails the CRM sends through crmsync (E9): the CRM's idempotency key, the lead or
+    # contact reference it gave, and where delivery stands (queued, sent, failed, bounced).
+    send_key: str | None = Field(default=None, max_length=64)
+    reply_to_message_id: str | None = Field(default=None, max_length=1024)
+    crm_reference: dict[str, Any] | None = Field(default=None, sa_column=Column(JsonDocument))
+    delivery_state: str | None = Field(default=None, max_length=16)
+    delivery_error: str | None = Field(default=None, sa_column=Column(Text()))
+    queued_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     version: int = Field(default=1)
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

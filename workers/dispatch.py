@@ -1,4 +1,6 @@
-"""Queueing work recorded in the database: deliveries to subscribers (S3), calendar pushes.
+"""Queueing work recorded in the database: deliveries to subscribers (S3), and the work the
+API records for the workers (calendar pushes, backfills, sends), each as a
+:class:`RecordedWork`.
 
 Each pass locks the active subscriptions (other dispatchers skip them), reads the feed after
 each one's position with its type filter, creates one delivery per change (insert-or-ignore
@@ -12,12 +14,17 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
-from datetime import timedelta
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlmodel import Session
 
 from storage.action_items import mark_queued, pushes_to_queue
+from storage.backfills import backfills_to_queue, mark_backfills_queued
 from storage.engine import transaction
 from storage.feed import FeedPosition, change_json, read_changes
+from storage.sends import mark_sends_queued, sends_to_queue
 from storage.subscriptions import create_deliveries, dispatchable_subscriptions, overdue_deliveries
 from workers.context import WorkerContext
 
@@ -26,23 +33,43 @@ logger = logging.getLogger(__name__)
 BATCH = 500
 # A pending delivery whose attempt is this late lost its queue message: queue it again.
 SWEEP_AFTER = timedelta(minutes=10)
+# A running backfill saves its position after every page; one silent this long lost its
+# message (its worker died) and is queued again, to resume from the position saved.
+BACKFILL_STALLED_AFTER = timedelta(minutes=5)
 
 Send = Callable[[int], object]  # queues one delivery (or one action item push) by id
 
 
-def dispatch_pushes(context: WorkerContext, send: Send) -> int:
-    """Queue the action items waiting to be written to a calendar; how many were queued.
+@dataclass(frozen=True, slots=True)
+class RecordedWork:
+    """Work recorded in the database before it is queued: how to find what to queue (never
+    queued, or queued before ``stale_after`` ago and not done: its message was lost) and how
+    to mark it queued, in the same transaction, so that one dispatcher takes it."""
 
-    Marked queued in the same transaction that finds them, and queued after it commits; an
-    item queued long ago and still pending without an error lost its message and goes again.
-    """
+    name: str
+    find: Callable[[Session, datetime], Sequence[int]]
+    mark: Callable[[Session, Sequence[int], datetime], None]
+    stale_after: timedelta
+
+
+CALENDAR_PUSHES = RecordedWork("calendar pushes", pushes_to_queue, mark_queued, SWEEP_AFTER)
+BACKFILLS = RecordedWork(
+    "backfills", backfills_to_queue, mark_backfills_queued, BACKFILL_STALLED_AFTER
+)
+SENDS = RecordedWork("sends", sends_to_queue, mark_sends_queued, SWEEP_AFTER)
+
+
+def dispatch_recorded(context: WorkerContext, work: RecordedWork, send: Send) -> int:
+    """Queue what ``work`` finds; how many. Marked in the transaction that finds them, sent
+    after it commits: a crash in between leaves them to the next sweep, and every actor
+    ignores work already done, so a message queued twice is harmless."""
     now = context.clock()
     with transaction(context.engine) as session:
-        item_ids = pushes_to_queue(session, now - SWEEP_AFTER)
-        mark_queued(session, item_ids, now)
-    for item_id in item_ids:
-        send(item_id)
-    return len(item_ids)
+        found = list(work.find(session, now - work.stale_after))
+        work.mark(session, found, now)
+    for work_id in found:
+        send(work_id)
+    return len(found)
 
 
 def dispatch_once(context: WorkerContext, send: Send) -> int:
@@ -73,13 +100,13 @@ class Dispatcher(threading.Thread):
         self,
         context: WorkerContext,
         send: Send,
-        push: Send | None = None,
+        recorded: Sequence[tuple[RecordedWork, Send]] = (),
         interval: timedelta = timedelta(seconds=0.5),
     ) -> None:
         super().__init__(name="crmsync-dispatcher", daemon=True)
         self.context = context
         self.send = send
-        self.push = push
+        self.recorded = tuple(recorded)
         self.interval = interval
         self._stopping = threading.Event()
 
@@ -87,10 +114,13 @@ class Dispatcher(threading.Thread):
         while not self._stopping.wait(self.interval.total_seconds()):
             try:
                 dispatch_once(self.context, self.send)
-                if self.push is not None:
-                    dispatch_pushes(self.context, self.push)
             except Exception:  # logged and tried again at the next interval
                 logger.exception("dispatching deliveries failed")
+            for work, send in self.recorded:
+                try:
+                    dispatch_recorded(self.context, work, send)
+                except Exception:
+                    logger.exception("dispatching %s failed", work.name)
 
     def stop(self) -> None:
         self._stopping.set()

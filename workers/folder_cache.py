@@ -40,6 +40,31 @@ def resolve_message_folders(
     return resolve_folders(folder_ids, cache.folders)
 
 
+def resolve_page_folders(
+    context: WorkerContext, rep: Rep, grant_id: str, pages: list[tuple[str, ...]]
+) -> list[ResolvedFolders]:
+    """:func:`resolve_message_folders` for many messages at once (a backfill's page): the
+    cache is read once, and refreshed at most once when some message needs it."""
+    with transaction(context.engine) as session:
+        cache = load_folder_cache(session, grant_id)
+    resolved = [resolve_folders(ids, cache.folders) for ids in pages]
+    unknown = frozenset(
+        folder_id
+        for folders in resolved
+        if not _already_synced(folders, rep.folders)
+        for folder_id in folders.unknown
+    )
+    needs_refresh = should_refresh_folders(
+        unknown, cache.refreshed_at, context.clock(), context.folder_refresh_interval
+    )
+    if not needs_refresh:
+        return resolved
+    refresh_folder_cache(context, rep, grant_id)
+    with transaction(context.engine) as session:
+        cache = load_folder_cache(session, grant_id)
+    return [resolve_folders(ids, cache.folders) for ids in pages]
+
+
 def refresh_folder_cache(context: WorkerContext, rep: Rep, grant_id: str) -> None:
     """Fill the grant's folder cache from the Folders API (and learn the grant's provider)."""
     provider = rep.provider

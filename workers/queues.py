@@ -32,6 +32,11 @@ DELIVERY_QUEUE = QueueSpec(queue_name="deliveries", actor_name="deliver_change")
 # Writing CRM action items to calendars: apart from notifications, so a flood of event
 # notifications never delays the CRM's own edits reaching the calendar.
 CALENDAR_PUSH_QUEUE = QueueSpec(queue_name="calendar.push", actor_name="push_action_item")
+# Reading reps' past mail (A2, E11): its own queue, so a big backfill never delays live
+# notifications.
+BACKFILL_QUEUE = QueueSpec(queue_name="backfill", actor_name="run_backfill")
+# Emails the CRM sends (E9): apart from everything else, so a send never waits behind a flood.
+SEND_QUEUE = QueueSpec(queue_name="sends", actor_name="send_email")
 
 
 def all_queue_names() -> list[str]:
@@ -39,4 +44,6 @@ def all_queue_names() -> list[str]:
     return [spec.queue_name for spec in NOTIFICATION_QUEUES.values()] + [
         DELIVERY_QUEUE.queue_name,
         CALENDAR_PUSH_QUEUE.queue_name,
+        BACKFILL_QUEUE.queue_name,
+        SEND_QUEUE.queue_name,
     ]

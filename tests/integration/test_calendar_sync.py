@@ -26,7 +26,7 @@ from tests.support.fake_api import SettableClock
 from tests.support.harness import queue_lengths, settings_for
 from tests.support.live_server import serve
 from tests.support.services import wait_for
-from workers.dispatch import Dispatcher
+from workers.dispatch import CALENDAR_PUSHES, Dispatcher
 from workers.queues import CALENDAR_PUSH_QUEUE, DELIVERY_QUEUE
 
 GRANT = "grant-cal-ann"
@@ -106,7 +106,7 @@ def calendar_world(
         dispatcher = Dispatcher(
             worker_context(runtime),
             runtime.broker.get_actor(DELIVERY_QUEUE.actor_name).send,
-            runtime.broker.get_actor(CALENDAR_PUSH_QUEUE.actor_name).send,
+            [(CALENDAR_PUSHES, runtime.broker.get_actor(CALENDAR_PUSH_QUEUE.actor_name).send)],
             interval=timedelta(milliseconds=50),
         )
         dispatcher.start()

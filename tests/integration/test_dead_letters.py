@@ -388,6 +388,8 @@ def test_status_reports_a_known_queue_state(operator: Operator) -> None:
         "notifications.other",
         "deliveries",
         "calendar.push",
+        "backfill",
+        "sends",
     ]
     depths = {name: (q["ready"], q["delayed"], q["dead_letters"]) for name, q in queues.items()}
     assert depths == {
@@ -398,6 +400,8 @@ def test_status_reports_a_known_queue_state(operator: Operator) -> None:
         "notifications.other": (0, 2, 0),
         "deliveries": (0, 0, 0),
         "calendar.push": (0, 0, 0),
+        "backfill": (0, 0, 0),
+        "sends": (0, 0, 0),
     }
     assert all(q["in_progress"] == 0 for q in queues.values())
     messages = queues["notifications.messages"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -400,8 +400,20 @@ def test_a_rep_is_shown_with_its_settings_and_explained_status() -> None:
             "status": "valid",
             "meaning": "The mailbox is connected and its credentials are valid.",
             "next_action": "Nothing.",
+            "since": None,
+            "connected_at": None,
+            "last_activity_at": None,
         },
     }
+
+
+def test_a_rep_shown_at_a_moment_says_whether_its_mailbox_went_silent() -> None:
+    heard = datetime(2026, 11, 1, tzinfo=UTC)
+    rep = dataclasses.replace(REP, connected_at=heard, last_activity_at=heard)
+
+    assert rep.to_json(heard + timedelta(hours=23))["account_status"]["silent"] is False
+    assert rep.to_json(heard + timedelta(hours=25))["account_status"]["silent"] is True
+    assert "silent" not in rep.to_json()["account_status"]
 
 
 def test_a_rep_with_default_folders_shows_an_empty_folder_list() -> None:
@@ -416,11 +428,9 @@ def test_a_rep_with_default_folders_shows_an_empty_folder_list() -> None:
 def test_a_rep_with_a_status_outside_the_vocabulary_shows_no_explanation() -> None:
     rep = dataclasses.replace(REP, account_status="mystery")
 
-    assert rep.to_json()["account_status"] == {
-        "status": "mystery",
-        "meaning": None,
-        "next_action": None,
-    }
+    shown = rep.to_json()["account_status"]
+
+    assert (shown["status"], shown["meaning"], shown["next_action"]) == ("mystery", None, None)
 
 
 def test_a_reps_email_settings_are_what_the_email_rules_read() -> None:

@@ -139,3 +139,8 @@ def test_a_naive_time_never_reads_or_writes(value: datetime) -> None:
     assert parse_rfc3339(value.isoformat()) is None
     with pytest.raises(ValueError, match="naive"):
         format_time(value)
+
+
+def test_a_time_before_year_one_in_utc_is_not_a_time() -> None:
+    """Found by schemathesis: 0001-01-01T00:00:00+00:01 is one minute before year 1 in UTC."""
+    assert parse_rfc3339("0001-01-01T00:00:00+00:01") is None

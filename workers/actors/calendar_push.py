@@ -37,6 +37,7 @@ from storage.engine import transaction
 from storage.reps import get_rep
 from storage.tables import ActionItemRow
 from workers.context import WorkerContext
+from workers.grant_limits import GrantThrottled
 from workers.nylas_client import NylasNotFound, NylasRejected
 
 logger = logging.getLogger(__name__)
@@ -85,6 +86,8 @@ def push_action_item(context: WorkerContext, item_id: int) -> None:
             return
         calendar_id = plan.calendar_id or _calendar_for(context, plan.rep, grant_id)
         event = _write(context, plan, grant_id, calendar_id)
+    except GrantThrottled:
+        raise  # not a failure: the message waits on the queue for the grant's next slot
     except (NoCalendar, NylasRejected) as error:
         # Retrying cannot help (no calendar, a read-only one, a refused body): say why.
         _fail(context, item_id, f"{type(error).__name__}: {error}")

@@ -11,7 +11,7 @@ deletes it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,9 +20,10 @@ from sqlmodel import Session
 from domain.contacts import match_contacts
 from domain.email_rules import decide_new_email, plan_email_update
 from domain.folders import ResolvedFolders
-from domain.messages import MailMessage, parse_message
+from domain.messages import MailMessage, MalformedMessage, parse_message
 from domain.notifications import Notification
 from domain.reps import Rep
+from domain.sending import DeliveryReport, delivery_report
 from storage.contacts import contacts_for_addresses
 from storage.emails import (
     find_email,
@@ -33,9 +34,11 @@ from storage.emails import (
 )
 from storage.engine import transaction
 from storage.reps import rep_for_grant
+from storage.sends import attach_sent_copy, find_send, record_delivery_event
 from workers.actors.handled import Handled, acknowledge_only
 from workers.context import WorkerContext
-from workers.folder_cache import resolve_message_folders
+from workers.folder_cache import resolve_message_folders, resolve_page_folders
+from workers.nylas_client import IDEMPOTENCY_METADATA_KEY
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +52,33 @@ def handle_message_notification(context: WorkerContext, notification: Notificati
         return sync_message(context, notification)
     if notification.trigger == "message.deleted":
         return mark_deleted(context, notification)
+    data = notification.payload.get("data")
+    report = delivery_report(notification.trigger, data if isinstance(data, Mapping) else {})
+    if report is not None:
+        return record_delivery(context, notification, report)
     return acknowledge_only(context, notification)
+
+
+def record_delivery(
+    context: WorkerContext, notification: Notification, report: DeliveryReport
+) -> Handled:
+    """A send succeeded, failed or bounced: update the email the CRM sent (E9)."""
+    if notification.grant_id is None:
+        return Handled.processed("no_grant_or_message")
+    send_key = report.metadata.get(IDEMPOTENCY_METADATA_KEY)
+    with transaction(context.engine) as session:
+        rep = rep_for_grant(session, notification.grant_id)
+        if rep is None:
+            return Handled.processed("unknown_grant")
+        row = None
+        if report.message_id is not None:
+            row = find_email(session, rep.rep_id, report.message_id, for_update=True)
+        if row is None and send_key:
+            row = find_send(session, rep.rep_id, send_key, for_update=True)
+        if row is None or row.send_key is None:
+            return Handled.processed("not_sent_by_crm")
+        changed = record_delivery_event(session, row, report.event, context.clock(), report.error)
+    return Handled.processed(f"delivery_{report.event.value}" if changed else "unchanged")
 
 
 def sync_message(context: WorkerContext, notification: Notification) -> Handled:
@@ -67,6 +96,59 @@ def sync_message(context: WorkerContext, notification: Notification) -> Handled:
     folders = resolve_message_folders(context, rep, notification.grant_id, message.folder_ids)
     with transaction(context.engine) as session:
         return Handled.processed(_save(session, context, rep, message, folders, observed_at))
+
+
+def apply_messages(
+    context: WorkerContext, rep: Rep, grant_id: str, wires: Sequence[Mapping[str, Any]]
+) -> list[str]:
+    """Apply a page of messages read from the API (a backfill) by the live rules: one
+    outcome per message ("stored", "unchanged", "no_contact", ..., "failed").
+
+    The page is saved in one transaction; if that fails, each message is saved alone, so
+    one poison message costs its own outcome ("failed", logged), never the page's.
+    """
+    if not rep.email_sync_enabled:
+        return ["email_sync_off"] * len(wires)
+    observed_at = context.clock()
+    parsed = [_parsed_or_none(wire) for wire in wires]
+    messages = [message for message in parsed if message is not None]
+    folders = resolve_page_folders(context, rep, grant_id, [m.folder_ids for m in messages])
+    pairs = list(zip(messages, folders, strict=True))
+    try:
+        with transaction(context.engine) as session:
+            saved = [_save(session, context, rep, m, f, observed_at) for m, f in pairs]
+    except Exception:
+        logger.warning("a page of messages failed; saving them one by one", exc_info=True)
+        saved = [_save_alone(context, rep, grant_id, m, f, observed_at) for m, f in pairs]
+    outcomes = iter(saved)
+    return [next(outcomes) if message is not None else "malformed" for message in parsed]
+
+
+def _parsed_or_none(wire: Mapping[str, Any]) -> MailMessage | None:
+    try:
+        return parse_message(wire)
+    except MalformedMessage:
+        logger.warning("message without an id skipped", extra={"message_id": None})
+        return None
+
+
+def _save_alone(
+    context: WorkerContext,
+    rep: Rep,
+    grant_id: str,
+    message: MailMessage,
+    folders: ResolvedFolders,
+    observed_at: datetime,
+) -> str:
+    try:
+        with transaction(context.engine) as session:
+            return _save(session, context, rep, message, folders, observed_at)
+    except Exception:
+        logger.exception(
+            "message could not be saved",
+            extra={"grant_id": grant_id, "message_id": message.message_id},
+        )
+        return "failed"
 
 
 def mark_deleted(context: WorkerContext, notification: Notification) -> Handled:
@@ -129,6 +211,14 @@ def _save(
     now = context.clock()
     folder_names = [folder.name for folder in folders.known]
     row = find_email(session, rep.rep_id, message.message_id, for_update=True)
+    send_key = message.metadata.get(IDEMPOTENCY_METADATA_KEY)
+    if (
+        row is None
+        and send_key
+        and attach_sent_copy(session, rep.rep_id, send_key, message.message_id)
+    ):
+        # The Sent folder's copy of an email the CRM sent through crmsync (E9): one email.
+        row = find_email(session, rep.rep_id, message.message_id, for_update=True)
     if row is None:
         indexed = contacts_for_addresses(session, rep.rep_id, message.matching_addresses())
         matches = match_contacts(message, rep.rep_id, [i.contact for i in indexed])

@@ -7,18 +7,30 @@ on a broker of their own.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
 import dramatiq
 from dramatiq import Broker
+from dramatiq.middleware import Retries
 
 from domain.notifications import ApiVersion
+from workers.actors.backfill import run_backfill
 from workers.actors.calendar_push import push_action_item
 from workers.actors.deliveries import deliver
 from workers.actors.notifications import handle_notification
+from workers.actors.sends import send_email
 from workers.context import WorkerContext
-from workers.queues import CALENDAR_PUSH_QUEUE, DELIVERY_QUEUE, NOTIFICATION_QUEUES, QueueSpec
+from workers.grant_limits import GrantThrottled, defer
+from workers.queues import (
+    BACKFILL_QUEUE,
+    CALENDAR_PUSH_QUEUE,
+    DELIVERY_QUEUE,
+    NOTIFICATION_QUEUES,
+    SEND_QUEUE,
+    QueueSpec,
+)
 
 
 def declare_actors(broker: Broker, context: WorkerContext) -> list[dramatiq.Actor[Any, Any]]:
@@ -35,9 +47,17 @@ def declare_actors(broker: Broker, context: WorkerContext) -> list[dramatiq.Acto
     def push_actor(item_id: int) -> None:
         push_action_item(context, item_id)
 
+    def send_actor(email_id: int) -> None:
+        send_email(context, email_id)
+
+    retries = next(m for m in broker.middleware if isinstance(m, Retries))
+
+    def backfill_actor(backfill_id: int) -> None:
+        run_backfill(context, backfill_id, backfill.send, max_retries=int(retries.max_retries or 0))
+
     def declare(fn: Callable[..., None], spec: QueueSpec, **options: Any) -> Any:
         return dramatiq.Actor(
-            fn,
+            _deferring_when_throttled(fn, broker),
             broker=broker,
             actor_name=spec.actor_name,
             queue_name=spec.queue_name,
@@ -45,10 +65,26 @@ def declare_actors(broker: Broker, context: WorkerContext) -> list[dramatiq.Acto
             options=options,
         )
 
+    backfill = declare(backfill_actor, BACKFILL_QUEUE)
     return [
         *(declare(notification_actor, spec) for spec in NOTIFICATION_QUEUES.values()),
         # The delivery actor decides its own waits (dramatiq.Retry); once its schedule is
         # spent it raises, and with one retry per scheduled wait Dramatiq dead-letters it.
         declare(delivery_actor, DELIVERY_QUEUE, max_retries=len(context.delivery_schedule)),
         declare(push_actor, CALENDAR_PUSH_QUEUE),
+        backfill,
+        declare(send_actor, SEND_QUEUE),
     ]
+
+
+def _deferring_when_throttled(fn: Callable[..., None], broker: Broker) -> Callable[..., None]:
+    """``fn``, putting its message back on the queue when the grant is at its call limit."""
+
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> None:
+        try:
+            fn(*args, **kwargs)
+        except GrantThrottled as throttled:
+            defer(broker, throttled)
+
+    return run

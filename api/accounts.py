@@ -1,0 +1,287 @@
+"""Connecting and disconnecting reps' mailboxes (hosted OAuth through Nylas), and backfills.
+
+``POST /v1/reps/{id}/connect`` gives the CRM a URL to send the rep's browser to. Nylas brings
+the browser back to ``GET /oauth/nylas/callback`` with a code and the ``state`` crmsync signed;
+the callback checks the state (signed, fresh, unused, for this rep), exchanges the code for
+the grant, stores it on the rep, sets the rep's sync-from and records a backfill of the
+look-back window, all in one transaction, so a connected rep always has its backfill.
+
+The API never talks to Nylas itself: a :class:`MailboxConnector` does, given by the
+composition root, so this package stays free of the Nylas client (DESIGN's layering).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, Protocol
+from urllib.parse import urlencode, urlsplit
+
+from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from api.context import ApiContext
+from api.errors import ApiError
+from api.inputs import json_body
+from api.reps import require_rep
+from domain.accounts import DEFAULT_SILENCE_AFTER
+from domain.backfill import BackfillKind
+from domain.oauth_state import STATE_LIFETIME, ConnectState, read_state, sign_state
+from domain.reps import PROVIDERS, Rep
+from domain.times import format_time
+from storage.accounts import (
+    Connection,
+    connect_rep,
+    disconnect_rep,
+    spend_connect_attempt,
+    start_connect_attempt,
+)
+from storage.backfills import active_backfills, backfill_json, create_backfill, latest_backfill
+
+CALLBACK_PATH = "/oauth/nylas/callback"
+
+
+class ConnectFailed(Exception):
+    """Raised by a :class:`MailboxConnector` when Nylas refused or could not be reached."""
+
+    def __init__(self, reason: str, message: str, *, retryable: bool) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+        self.retryable = retryable
+
+
+class MailboxConnector(Protocol):
+    """What connecting needs from Nylas (implemented over the SDK by the composition root)."""
+
+    def auth_url(
+        self, *, redirect_uri: str, state: str, provider: str | None, login_hint: str | None
+    ) -> str: ...
+
+    def exchange_code(self, *, redirect_uri: str, code: str) -> Connection:
+        """Raises ConnectFailed."""
+        ...
+
+    def destroy_grant(self, grant_id: str) -> bool:
+        """True when destroyed, False when already gone. Raises ConnectFailed."""
+        ...
+
+
+@dataclass(frozen=True)
+class AccountsConfig:
+    """How connections are made: the connector, where Nylas sends the browser back, the
+    secrets that sign ``state``, and the rules for sync-from and silence."""
+
+    connector: MailboxConnector | None
+    redirect_uri: str
+    state_secrets: tuple[bytes, ...] = field(repr=False)
+    lookback: timedelta = timedelta(days=30)
+    silence_after: timedelta = DEFAULT_SILENCE_AFTER
+
+
+def account_routes(context: ApiContext, config: AccountsConfig) -> list[Route]:
+    """The ``/v1`` routes for connecting, disconnecting and backfilling a rep's mailbox."""
+
+    def connector() -> MailboxConnector:
+        if config.connector is None:
+            raise ApiError(
+                503,
+                "nylas_not_configured",
+                "connecting mailboxes needs NYLAS_API_KEY and NYLAS_CLIENT_ID",
+            )
+        return config.connector
+
+    async def connect(request: Request) -> JSONResponse:
+        rep_id = request.path_params["rep_id"]
+        document = await _optional_body(request)
+        provider = _optional_text(document, "provider")
+        if provider is not None and provider not in PROVIDERS:
+            raise ApiError(400, "invalid_provider", f"provider must be one of {sorted(PROVIDERS)}")
+        login_hint = _optional_text(document, "login_hint")
+        return_url = _optional_text(document, "return_url")
+        if return_url is not None and urlsplit(return_url).scheme not in ("http", "https"):
+            raise ApiError(400, "invalid_return_url", "return_url must be an http(s) URL")
+        now = context.clock()
+
+        def start(session: Session) -> tuple[Rep, str]:
+            rep = require_rep(session, rep_id)
+            return rep, start_connect_attempt(session, rep_id, return_url, now)
+
+        rep, nonce = await context.in_transaction(start)
+        state = sign_state(ConnectState(rep_id, nonce, now), config.state_secrets[0])
+        url = connector().auth_url(
+            redirect_uri=config.redirect_uri,
+            state=state,
+            provider=provider or rep.provider,
+            login_hint=login_hint or rep.email,
+        )
+        return JSONResponse({"url": url, "expires_at": format_time(now + STATE_LIFETIME)})
+
+    async def disconnect(request: Request) -> JSONResponse:
+        rep_id = request.path_params["rep_id"]
+        rep, grant_id = await context.in_transaction(
+            lambda session: disconnect_rep(session, rep_id, context.clock())
+        )
+        destroyed: bool | None = None
+        error: str | None = None
+        if grant_id is not None and config.connector is not None:
+            try:
+                destroyed = await run_in_threadpool(config.connector.destroy_grant, grant_id)
+            except ConnectFailed as failure:
+                error = failure.message
+        return JSONResponse(
+            {
+                "rep": rep.to_json(context.clock(), config.silence_after),
+                "grant_id": grant_id,
+                "grant_destroyed": destroyed,
+                "grant_error": error,
+            }
+        )
+
+    async def start_backfill(request: Request) -> JSONResponse:
+        rep_id = request.path_params["rep_id"]
+        now = context.clock()
+
+        def write(session: Session) -> dict[str, Any]:
+            rep = require_rep(session, rep_id)
+            if rep.grant_id is None:
+                raise ApiError(409, "not_connected", f"rep {rep_id!r} has no connected mailbox")
+            row = create_backfill(
+                session,
+                rep_id=rep_id,
+                grant_id=rep.grant_id,
+                kind=BackfillKind.MAILBOX,
+                since=rep.sync_from,
+                until=now,
+                now=now,
+            )
+            return backfill_json(row)
+
+        return JSONResponse(await context.in_transaction(write), status_code=202)
+
+    async def backfill_status(request: Request) -> JSONResponse:
+        rep_id = request.path_params["rep_id"]
+
+        def read(session: Session) -> dict[str, Any]:
+            require_rep(session, rep_id)
+            latest = latest_backfill(session, rep_id, BackfillKind.MAILBOX)
+            contacts = [
+                backfill_json(row)
+                for row in active_backfills(session, rep_id)
+                if row.kind == BackfillKind.CONTACT.value
+            ]
+            return {
+                "mailbox": backfill_json(latest) if latest is not None else None,
+                "contacts": contacts,
+            }
+
+        return JSONResponse(await context.in_transaction(read))
+
+    return [
+        Route("/reps/{rep_id}/connect", connect, methods=["POST"]),
+        Route("/reps/{rep_id}/disconnect", disconnect, methods=["POST"]),
+        Route("/reps/{rep_id}/backfill", start_backfill, methods=["POST"]),
+        Route("/reps/{rep_id}/backfill", backfill_status, methods=["GET"]),
+    ]
+
+
+def callback_routes(context: ApiContext, config: AccountsConfig) -> list[Route]:
+    """``GET /oauth/nylas/callback``: where Nylas sends the rep's browser back.
+
+    Not under ``/v1``: a browser arrives here without the CRM's token; the signed, one-time
+    ``state`` is what authenticates the request.
+    """
+
+    async def callback(request: Request) -> Response:
+        params = request.query_params
+        now = context.clock()
+        state = read_state(params.get("state") or "", config.state_secrets, now)
+        denied = params.get("error")
+
+        def spend(session: Session) -> str | None:
+            attempt = spend_connect_attempt(session, state.nonce, state.rep_id, now)
+            if attempt is None:
+                raise ApiError(
+                    400, "state_used", "this connection link was already used; start again"
+                )
+            return attempt.return_url
+
+        return_url = await context.in_transaction(spend)
+        if denied:
+            detail = params.get("error_description") or denied
+            return _finish(return_url, state.rep_id, "denied", 400, detail)
+        code = params.get("code")
+        if not code:
+            raise ApiError(400, "missing_code", "the callback has no 'code'")
+        if config.connector is None:
+            raise ApiError(503, "nylas_not_configured", "NYLAS_API_KEY is not set")
+        try:
+            connection = await run_in_threadpool(
+                lambda: config.connector.exchange_code(  # type: ignore[union-attr]
+                    redirect_uri=config.redirect_uri, code=code
+                )
+            )
+        except ConnectFailed as failure:
+            status = 502 if failure.retryable else 400
+            return _finish(return_url, state.rep_id, failure.reason, status, failure.message)
+
+        def store(session: Session) -> Rep:
+            rep = connect_rep(session, state.rep_id, connection, now, config.lookback)
+            assert rep.grant_id is not None
+            create_backfill(
+                session,
+                rep_id=rep.rep_id,
+                grant_id=rep.grant_id,
+                kind=BackfillKind.MAILBOX,
+                since=rep.sync_from,
+                until=now,
+                now=now,
+            )
+            return rep
+
+        rep = await context.in_transaction(store)
+        if return_url is not None:
+            return RedirectResponse(
+                _with_query(return_url, rep_id=rep.rep_id, status="connected"), status_code=303
+            )
+        return JSONResponse({"status": "connected", "rep": rep.to_json(now, config.silence_after)})
+
+    return [Route(CALLBACK_PATH, callback, methods=["GET"])]
+
+
+def _finish(
+    return_url: str | None, rep_id: str, reason: str, status: int, message: str
+) -> Response:
+    """A failed connection: back to the CRM's page saying why, or a JSON error."""
+    if return_url is not None:
+        return RedirectResponse(
+            _with_query(return_url, rep_id=rep_id, status="failed", error=reason), status_code=303
+        )
+    raise ApiError(status, reason, message)
+
+
+def _with_query(url: str, **params: str) -> str:
+    separator = "&" if urlsplit(url).query else "?"
+    return f"{url}{separator}{urlencode(params)}"
+
+
+async def _optional_body(request: Request) -> Mapping[str, Any]:
+    if not await request.body():
+        return {}
+    document = await json_body(request)
+    if not isinstance(document, Mapping):
+        raise ApiError(400, "invalid_body", "send a JSON object")
+    return document
+
+
+def _optional_text(document: Mapping[str, Any], key: str) -> str | None:
+    value = document.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ApiError(400, f"invalid_{key}", f"'{key}' must be a non-empty string")
+    return value.strip()

@@ -1,0 +1,45 @@
+"""``POST /v1/reps/{rep_id}/emails``: send an email from the rep's mailbox (E9).
+
+The email is stored at once, as system-generated and linked to its contacts, and sent by a
+worker; the answer (202) is the stored email with its delivery state, which moves from
+``queued`` to ``sent`` (or ``failed``, ``bounced``) in later versions, visible in the feed.
+The CRM's ``send_key`` makes the request safe to retry: the same key answers the email it
+already made (200) and sends nothing more.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import Session
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from api.context import ApiContext
+from api.errors import ApiError
+from api.inputs import json_body
+from api.reps import require_rep
+from domain.sending import parse_send_request
+from storage.emails import email_contacts, email_json
+from storage.sends import queue_send
+
+
+def send_routes(context: ApiContext) -> list[Route]:
+    async def send(request: Request) -> JSONResponse:
+        rep_id = request.path_params["rep_id"]
+        send_request = parse_send_request(await json_body(request))
+
+        def write(session: Session) -> tuple[dict[str, Any], bool]:
+            rep = require_rep(session, rep_id)
+            if rep.grant_id is None:
+                raise ApiError(409, "not_connected", f"rep {rep_id!r} has no connected mailbox")
+            row, created = queue_send(session, rep, send_request, context.clock())
+            assert row.id is not None
+            contacts = email_contacts(session, [row.id]).get(row.id, [])
+            return email_json(row, contacts, include_body=True), created
+
+        email, created = await context.in_transaction(write)
+        return JSONResponse(email, status_code=202 if created else 200)
+
+    return [Route("/reps/{rep_id}/emails", send, methods=["POST"])]

@@ -1,0 +1,242 @@
+"""A rep's mailbox connection (A1, A2): connect, disconnect, status events, activity.
+
+Every status change is a new version of the rep with a ``rep.updated`` change in the same
+transaction, so the CRM sees account status move in the feed like any other fact. Activity
+(last heard from, failures in a row) is bookkeeping, written without a change: the CRM
+sees its effect when it moves the status (``sync-error``, or silence at read time).
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from domain.accounts import AccountEvent, next_status
+from domain.backfill import ACTIVE_STATES, BackfillState
+from domain.reps import Rep
+from storage.changes import append_change
+from storage.errors import NotFound, StorageConflict
+from storage.reps import to_rep
+from storage.tables import BackfillRow, ConnectAttemptRow, RepRow
+
+# Activity is written at most this often per rep, so a busy mailbox costs one write a minute.
+ACTIVITY_RESOLUTION = timedelta(minutes=1)
+# This many units of a rep's work failing in a row move its status to sync-error.
+FAILURES_BEFORE_SYNC_ERROR = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    """What a completed hosted OAuth gives: the grant, its provider and mailbox address."""
+
+    grant_id: str
+    provider: str | None
+    email: str | None
+
+
+def apply_account_event(
+    session: Session, rep_id: str, event: AccountEvent, now: datetime
+) -> Rep | None:
+    """Move the rep's status by ``event``; records ``rep.updated`` when it moved.
+
+    Returns the rep (changed or not), or None for an unknown rep.
+    """
+    row = session.get(RepRow, rep_id, with_for_update=True)
+    if row is None:
+        return None
+    status = next_status(row.account_status, event)
+    if status.value != row.account_status:
+        row.account_status = status.value
+        row.status_changed_at = now
+        _new_version(session, row, now)
+    return to_rep(row)
+
+
+def apply_grant_event(
+    session: Session,
+    grant_id: str,
+    event: AccountEvent,
+    now: datetime,
+    occurred_at: datetime | None = None,
+) -> GrantEventResult:
+    """:func:`apply_account_event` for the rep holding ``grant_id``, from a notification
+    that happened at ``occurred_at``.
+
+    Nylas delivers in any order: a notification older than the last one applied (or than
+    the last connection) is stale and changes nothing, so an expiry delivered after the
+    re-authentication that fixed it cannot break the rep again.
+    """
+    row = session.exec(select(RepRow).where(RepRow.grant_id == grant_id)).first()
+    if row is None:
+        return GrantEventResult(None, "unknown_grant")
+    last = row.grant_event_at
+    if occurred_at is not None and last is not None and occurred_at < last.replace(microsecond=0):
+        return GrantEventResult(to_rep(row), "stale")
+    before = row.account_status
+    if occurred_at is not None:
+        row.grant_event_at = occurred_at
+        session.add(row)
+    rep = apply_account_event(session, row.id, event, now)
+    assert rep is not None
+    outcome = "status_changed" if rep.account_status != before else "unchanged"
+    return GrantEventResult(rep, outcome)
+
+
+@dataclass(frozen=True, slots=True)
+class GrantEventResult:
+    rep: Rep | None
+    outcome: str  # status_changed, unchanged, stale, unknown_grant
+
+
+def connect_rep(
+    session: Session, rep_id: str, connection: Connection, now: datetime, lookback: timedelta
+) -> Rep:
+    """Store the grant on the rep, count sync-from from now, and mark it initializing.
+
+    Raises:
+        NotFound: no such rep.
+        StorageConflict: another rep holds the grant.
+    """
+    holder = session.exec(
+        select(RepRow.id).where(RepRow.grant_id == connection.grant_id, RepRow.id != rep_id)
+    ).first()
+    if holder is not None:
+        raise StorageConflict(
+            "grant_in_use", f"this mailbox is already connected to rep {holder!r}"
+        )
+    row = session.get(RepRow, rep_id, with_for_update=True)
+    if row is None:
+        raise NotFound("unknown_rep", f"no rep {rep_id!r}")
+    row.grant_id = connection.grant_id
+    row.provider = connection.provider or row.provider
+    row.sync_from = now - lookback
+    row.connected_at = now
+    row.grant_event_at = now
+    row.last_activity_at = now
+    row.consecutive_failures = 0
+    row.account_status = next_status(row.account_status, AccountEvent.CONNECTED).value
+    row.status_changed_at = now
+    _new_version(session, row, now)
+    return to_rep(row)
+
+
+def disconnect_rep(session: Session, rep_id: str, now: datetime) -> tuple[Rep, str | None]:
+    """Clear the rep's grant, stop its backfills, and mark it stopped; its emails stay.
+
+    Returns the rep and the grant it had (to destroy at Nylas), None if it had none.
+
+    Raises:
+        NotFound: no such rep.
+    """
+    row = session.get(RepRow, rep_id, with_for_update=True)
+    if row is None:
+        raise NotFound("unknown_rep", f"no rep {rep_id!r}")
+    grant_id = row.grant_id
+    session.execute(
+        update(BackfillRow)
+        .where(
+            col(BackfillRow.rep_id) == rep_id,
+            col(BackfillRow.state).in_([s.value for s in ACTIVE_STATES]),
+        )
+        .values(state=BackfillState.CANCELLED.value, finished_at=now, updated_at=now)
+    )
+    status = next_status(row.account_status, AccountEvent.DISCONNECTED).value
+    if grant_id is None and status == row.account_status:
+        return to_rep(row), None
+    row.grant_id = None
+    row.account_status = status
+    row.status_changed_at = now
+    _new_version(session, row, now)
+    return to_rep(row), grant_id
+
+
+def note_success(session: Session, grant_id: str, now: datetime) -> None:
+    """The grant's work succeeded: it was heard from, and a failing streak is over.
+
+    Written at most once per :data:`ACTIVITY_RESOLUTION` unless a streak ends, so a busy
+    mailbox does not pay a write per notification.
+    """
+    stale = now - ACTIVITY_RESOLUTION
+    row = session.exec(
+        select(RepRow).where(
+            RepRow.grant_id == grant_id,
+            (col(RepRow.last_activity_at).is_(None))
+            | (col(RepRow.last_activity_at) < stale)
+            | (col(RepRow.consecutive_failures) > 0),
+        )
+    ).first()
+    if row is None:
+        return
+    recovering = row.consecutive_failures > 0
+    row.last_activity_at = now
+    row.consecutive_failures = 0
+    session.add(row)
+    if recovering:
+        apply_account_event(session, row.id, AccountEvent.SYNC_RECOVERED, now)
+
+
+def note_failure(session: Session, grant_id: str, now: datetime) -> Rep | None:
+    """One unit of the grant's work failed; the streak's limit moves it to sync-error."""
+    row = session.exec(select(RepRow).where(RepRow.grant_id == grant_id)).first()
+    if row is None:
+        return None
+    row.consecutive_failures += 1
+    session.add(row)
+    if row.consecutive_failures >= FAILURES_BEFORE_SYNC_ERROR:
+        return apply_account_event(session, row.id, AccountEvent.SYNC_FAILING, now)
+    return to_rep(row)
+
+
+def start_connect_attempt(
+    session: Session, rep_id: str, return_url: str | None, now: datetime
+) -> str:
+    """Record a connection attempt for the rep; returns its one-time nonce."""
+    nonce = secrets.token_urlsafe(24)
+    session.add(
+        ConnectAttemptRow(nonce=nonce, rep_id=rep_id, return_url=return_url, created_at=now)
+    )
+    session.flush()
+    return nonce
+
+
+def spend_connect_attempt(
+    session: Session, nonce: str, rep_id: str, now: datetime
+) -> ConnectAttemptRow | None:
+    """Mark the attempt used; None when it does not exist, is another rep's, or was used.
+
+    One conditional update, so two callbacks racing with the same state cannot both win.
+    """
+    spent = session.execute(
+        update(ConnectAttemptRow)
+        .where(
+            col(ConnectAttemptRow.nonce) == nonce,
+            col(ConnectAttemptRow.rep_id) == rep_id,
+            col(ConnectAttemptRow.used_at).is_(None),
+        )
+        .values(used_at=now)
+    )
+    if spent.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    return session.get(ConnectAttemptRow, nonce)
+
+
+def _new_version(session: Session, row: RepRow, now: datetime) -> None:
+    row.version += 1
+    row.updated_at = now
+    session.add(row)
+    session.flush()
+    append_change(
+        session,
+        change_type="rep.updated",
+        entity="rep",
+        entity_id=row.id,
+        rep_id=row.id,
+        operation="update",
+        entity_version=row.version,
+        payload=to_rep(row).to_json(),
+        now=now,
+    )
