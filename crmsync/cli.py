@@ -12,6 +12,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
+from crmsync.bench.command import add_bench_command
 from crmsync.operator_cli import add_operator_commands, add_reprocess_command
 from crmsync.settings import DEV_API_TOKEN, DEV_WEBHOOK_SECRET, Settings, SettingsError
 
@@ -74,6 +75,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.set_defaults(command=_demo)
     add_operator_commands(commands)
     add_reprocess_command(commands)
+    add_bench_command(commands)
     return parser
 
 

@@ -20,7 +20,8 @@ from starlette.routing import Route
 from domain.errors import MalformedNotification
 from domain.notifications import Notification, parse_document
 from webhooks import metrics
-from webhooks.body import gunzip_capped, read_capped_body
+from webhooks.body import check_depth, gunzip_capped, read_capped_body
+from webhooks.enqueue_batcher import EnqueueBatcher
 from webhooks.errors import IngressError, InvalidSignature, MalformedBody, MissingChallenge
 from webhooks.responses import refusal_response
 from webhooks.signature import verify
@@ -44,6 +45,10 @@ class NylasIngress:
 
     def __init__(self, config: IngressConfig) -> None:
         self._config = config
+        # Concurrent requests share one Redis round trip (see webhooks.enqueue_batcher).
+        self._batcher = EnqueueBatcher(
+            lambda batch: run_in_threadpool(config.enqueuer.enqueue, batch)
+        )
 
     async def challenge(self, request: Request) -> Response:
         """Echo the ``challenge`` value as plain text, which is how Nylas verifies the URL."""
@@ -94,6 +99,7 @@ class NylasIngress:
             document = orjson.loads(body)
         except orjson.JSONDecodeError as error:
             raise MalformedBody("malformed_json", f"the body is not valid JSON: {error}") from None
+        check_depth(document)
         return parse_document(document)
 
     async def _enqueue(self, notifications: list[Notification]) -> tuple[int, int, int]:
@@ -108,11 +114,13 @@ class NylasIngress:
                         "type": notification.type,
                     },
                 )
-        outcomes = await run_in_threadpool(self._config.enqueuer.enqueue, routable)
+        outcomes = await self._batcher.enqueue(routable)
         queued = 0
         for outcome in outcomes:
             outcome_name = "queued" if outcome.queued else "duplicate"
             metrics.NOTIFICATIONS.labels(outcome_name, outcome.notification.trigger).inc()
+            if outcome.queued:
+                metrics.count_queued(outcome.notification)
             queued += outcome.queued
             logger.info(
                 "notification %s",

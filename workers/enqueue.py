@@ -21,6 +21,7 @@ from importlib.resources import files
 from typing import Any
 
 import dramatiq
+import orjson
 import redis
 
 from domain.notifications import Notification
@@ -75,7 +76,7 @@ class NotificationEnqueuer:
             )
             queue_key = f"{self._namespace}:{spec.queue_name}"
             keys += [self.dedupe_key(notification.notification_id), queue_key, queue_key + ".msgs"]
-            args += [message.options["redis_message_id"], message.encode()]
+            args += [message.options["redis_message_id"], _encode(message)]
         try:
             flags = self._script(keys=keys, args=args)
         except redis.RedisError as error:
@@ -103,3 +104,13 @@ def _notification_message(
         message_id=message_id,
         message_timestamp=int(received_at * 1000),
     )
+
+
+def _encode(message: dramatiq.Message[Any]) -> bytes:
+    """The message as Dramatiq's JSON encoder writes it (the workers decode it with ``json``).
+
+    Encoded with orjson: a message notification carries the whole Nylas object (a 15 KB
+    body is typical), and the standard library's encoder spent about 50 µs on each, in the
+    web process, on the path of every acknowledgement.
+    """
+    return orjson.dumps(message.asdict())

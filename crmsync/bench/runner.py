@@ -1,0 +1,276 @@
+"""``crmsync bench``: which measurements to run, in what size, and the report they make.
+
+A full run takes minutes; ``--quick`` takes seconds and keeps every measurement working
+(the test suite runs it) with loads too small for its figures to mean much. Each
+measurement that breaks is reported as failed and the others still run; whatever happens,
+the run's Redis keys, databases and files are removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from crmsync.bench import services
+from crmsync.bench.e2e import PipelinePlan, PipelineResult, measure_pipeline, pipeline_figures
+from crmsync.bench.figures import GROUPS, Figure, FigureStatus, failed, not_available
+from crmsync.bench.ingress import IngressPlan, IngressResult, ingress_figures, measure_ingress
+from crmsync.bench.machine import describe_machine
+from crmsync.bench.matching import MatchingPlan, matching_figures, measure_matching
+from crmsync.bench.stack import BenchContext
+from simulator.traffic import TrafficProfile
+
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class BenchOptions:
+    quick: bool = False
+    concurrency: int = 32
+    duration: float | None = None
+    only: frozenset[str] = frozenset(GROUPS)
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    postgres_url: str = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@dataclass(frozen=True, slots=True)
+class BenchPlan:
+    ingress: IngressPlan
+    e2e_databases: tuple[str, ...]
+    pipeline: PipelinePlan
+    matching: MatchingPlan
+
+
+def plan_for(options: BenchOptions) -> BenchPlan:
+    """The sizes of a full run, or of a ``--quick`` one."""
+    quick = options.quick
+    profile = TrafficProfile(reps=4, contacts_per_rep=500 if quick else 2_000)
+    duration = options.duration or (1.0 if quick else 10.0)
+    return BenchPlan(
+        ingress=IngressPlan(
+            concurrency=options.concurrency,
+            warmup=0.3 if quick else 2.0,
+            duration=duration,
+            templates=200,
+            duplicate_rate=0.02,
+            profile=profile,
+        ),
+        # Quick runs cover both backends once: e2e on PostgreSQL, matching on SQLite.
+        e2e_databases=("postgresql",) if quick else ("postgresql", "sqlite"),
+        pipeline=PipelinePlan(
+            notifications=100 if quick else 5_000,
+            paced_seconds=0.5 if quick else 10.0,
+            concurrency=options.concurrency,
+            duplicate_rate=0.02,
+            reorder_rate=0.05,
+            profile=profile,
+            worker_processes=2,
+            worker_threads=8,
+            direct_batch=500,
+            timeout_seconds=60.0 if quick else 600.0,
+        ),
+        matching=MatchingPlan(
+            database="sqlite" if quick else "postgresql",
+            sizes=(1_000, 5_000) if quick else (1_000, 100_000),
+            messages=100 if quick else 2_000,
+            rounds=1 if quick else 3,
+            profile=profile,
+        ),
+    )
+
+
+@dataclass
+class BenchReport:
+    """What a run measured, with the machine and the plan, as written to ``--json``."""
+
+    options: BenchOptions
+    started_at: datetime
+    machine: dict[str, Any] = field(default_factory=dict)
+    figures: list[Figure] = field(default_factory=list)
+    elapsed_seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return all(f.status is not FigureStatus.FAILED for f in self.figures)
+
+    def shown(self) -> list[Figure]:
+        return [f for f in self.figures if f.group in self.options.only]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "tool": "crmsync bench",
+            "quick": self.options.quick,
+            "started_at": self.started_at.isoformat(timespec="seconds"),
+            "elapsed_seconds": round(self.elapsed_seconds, 1),
+            "options": {
+                "concurrency": self.options.concurrency,
+                "duration": self.options.duration,
+                "only": sorted(self.options.only),
+            },
+            "machine": self.machine,
+            "figures": [f.to_json() for f in self.shown()],
+        }
+
+
+def run_bench(options: BenchOptions, progress: Callable[[str], None]) -> BenchReport:
+    """Run the measurements ``options.only`` asks for (``memory`` needs ingress and e2e)."""
+    plan = plan_for(options)
+    report = BenchReport(options, datetime.now(UTC))
+    started = time.perf_counter()
+    wanted = set(options.only)
+    if "memory" in wanted:
+        wanted |= {"ingress", "e2e"}
+    report.machine = describe_machine(_service_versions(options))
+    report.machine["load_average"] = [round(load, 2) for load in os.getloadavg()]
+    ingress: IngressResult | None = None
+    pipelines: list[PipelineResult] = []
+    with _run_directory() as run_dir:
+        context = BenchContext(
+            run_dir, uuid.uuid4().hex[:10], options.redis_url, options.postgres_url
+        )
+        step = _Steps(context, report, progress)
+        if "ingress" in wanted:
+            with step("ingress", "bare Starlette, then POST /webhooks/nylas"):
+                ingress = measure_ingress(context, plan.ingress)
+                report.figures += ingress_figures(ingress, plan.ingress)
+        if "e2e" in wanted:
+            for database in plan.e2e_databases:
+                with step(f"e2e-{database}", f"{plan.pipeline.notifications:,} notifications"):
+                    with _database(context, database, "e2e") as url:
+                        result = measure_pipeline(context, database, url, plan.pipeline)
+                    pipelines.append(result)
+                    report.figures += pipeline_figures(result)
+        report.figures.append(_backfill_row())
+        if "matching" in wanted:
+            sizes = " and ".join(f"{size:,}" for size in plan.matching.sizes)
+            with (
+                step("matching", f"{sizes} contacts, {plan.matching.database}"),
+                _database(context, plan.matching.database, "matching") as url,
+            ):
+                report.figures += matching_figures(measure_matching(url, plan.matching))
+        report.figures += _memory_figures(ingress, pipelines)
+    report.elapsed_seconds = time.perf_counter() - started
+    return report
+
+
+class _Steps:
+    """Runs each measurement as a step: announced, timed, and, if it breaks, reported as a
+    failed figure with the end of its processes' logs, without stopping the others."""
+
+    def __init__(
+        self, context: BenchContext, report: BenchReport, progress: Callable[[str], None]
+    ) -> None:
+        self._context = context
+        self._report = report
+        self._progress = progress
+
+    @contextlib.contextmanager
+    def __call__(self, name: str, what: str) -> Iterator[None]:
+        self._progress(f"{name}: {what}")
+        started = time.perf_counter()
+        try:
+            yield
+        except Exception as error:
+            group = name.split("-", 1)[0]
+            self._report.figures.append(failed(group, error, what=name.replace("-", ".")))
+            self._progress(f"{name}: failed: {type(error).__name__}: {error}")
+            _show_logs(self._context.run_dir / name, self._progress)
+        else:
+            self._progress(f"{name}: done in {time.perf_counter() - started:.1f} s")
+
+
+def _backfill_row() -> Figure:
+    """Backfill (A2) is being built: measured once the API can start one, never faked."""
+    from api.openapi import openapi_document
+
+    paths = openapi_document().get("paths", {})
+    has_api = any("backfill" in path for path in paths)
+    reason = (
+        "the backfill API exists but `crmsync bench` does not drive it yet"
+        if has_api or importlib.util.find_spec("workers.actors.backfill") is not None
+        else "no backfill API yet (issue 5); skipped"
+    )
+    return not_available(
+        "backfill.10k_seconds", "backfill", "backfill: 10,000 messages", "s", reason
+    )
+
+
+def _memory_figures(ingress: IngressResult | None, pipelines: list[PipelineResult]) -> list[Figure]:
+    figures: list[Figure] = []
+    if ingress is not None:
+        figures.append(
+            Figure(
+                key="memory.web_peak_rss",
+                group="memory",
+                label="memory: web process peak RSS (ingress load)",
+                unit="MiB",
+                value=ingress.real.peak_rss_bytes / MIB,
+                baseline=ingress.bare.peak_rss_bytes / MIB,
+                baseline_label="bare Starlette",
+            )
+        )
+    for result in pipelines[:1]:
+        figures.append(
+            Figure(
+                key="memory.worker_peak_rss",
+                group="memory",
+                label=f"memory: worker process peak RSS (e2e load, {result.database})",
+                unit="MiB",
+                value=result.worker_peak_rss_bytes / MIB,
+                note="the largest of the dramatiq worker processes",
+            )
+        )
+    return figures
+
+
+def _show_logs(log_dir: Path, progress: Callable[[str], None], lines: int = 15) -> None:
+    """The end of each process log of a failed measurement (the run directory is removed)."""
+    for log in sorted(log_dir.glob("*.log")):
+        tail = log.read_text(errors="replace").splitlines()[-lines:]
+        progress(f"--- last lines of {log.name} ---\n" + "\n".join(tail))
+
+
+@contextlib.contextmanager
+def _database(context: BenchContext, database: str, phase: str) -> Iterator[str]:
+    """A migrated database of the run's own: a new PostgreSQL database, or a SQLite file."""
+    if database == "sqlite":
+        url = services.sqlite_url(context.run_dir, phase)
+        services.migrate(url)
+        yield url
+        return
+    name = f"crmsync_bench_{context.token}_{phase}"
+    with services.postgres_database(context.postgres_admin_url, name) as url:
+        services.migrate(url)
+        yield url
+
+
+@contextlib.contextmanager
+def _run_directory() -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix="crmsync-bench-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _service_versions(options: BenchOptions) -> dict[str, str]:
+    versions: dict[str, str] = {}
+    for name, probe, url in (
+        ("redis", services.redis_version, options.redis_url),
+        ("postgresql", services.postgres_version, options.postgres_url),
+    ):
+        try:
+            versions[name] = probe(url)
+        except Exception as error:
+            versions[name] = f"unreachable: {type(error).__name__}"
+    return versions
