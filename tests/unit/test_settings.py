@@ -217,3 +217,56 @@ def test_numbers_are_plain_digits(value: str) -> None:
         Settings.from_environ({"CRMSYNC_MAX_BODY_BYTES": value})
 
     assert "CRMSYNC_MAX_BODY_BYTES" in str(refused.value)
+
+
+def test_account_and_recovery_settings_have_their_documented_defaults() -> None:
+    settings = Settings.from_environ(PRODUCTION)
+
+    assert settings.nylas_client_id is None  # connecting answers 503 until it is set
+    assert settings.public_url is None
+    assert settings.sync_lookback_days == 30
+    assert settings.silence_after_hours == 24
+    assert settings.nylas_grant_calls_per_second == 20
+    assert settings.nylas_grant_concurrent_calls == 4
+    assert settings.worker_heartbeat_timeout_ms == 60_000
+    assert settings.broker_maintenance_chance == 1_000
+
+
+def test_account_and_recovery_settings_are_read_from_the_environment() -> None:
+    settings = Settings.from_environ(
+        {
+            **PRODUCTION,
+            "NYLAS_CLIENT_ID": "client-123",
+            "CRMSYNC_PUBLIC_URL": "https://sync.example.com/",
+            "CRMSYNC_SYNC_LOOKBACK_DAYS": "90",
+            "CRMSYNC_SILENCE_AFTER_HOURS": "6",
+            "CRMSYNC_NYLAS_GRANT_CALLS_PER_SECOND": "50",
+            "CRMSYNC_NYLAS_GRANT_CONCURRENT_CALLS": "2",
+            "CRMSYNC_WORKER_HEARTBEAT_TIMEOUT_MS": "5000",
+            "CRMSYNC_BROKER_MAINTENANCE_CHANCE": "100000",
+        }
+    )
+
+    assert settings.nylas_client_id == "client-123"
+    assert settings.public_url == "https://sync.example.com"
+    assert (settings.sync_lookback_days, settings.silence_after_hours) == (90, 6)
+    assert (settings.nylas_grant_calls_per_second, settings.nylas_grant_concurrent_calls) == (50, 2)
+    assert settings.worker_heartbeat_timeout_ms == 5000
+    assert settings.broker_maintenance_chance == 100_000
+
+
+def test_the_oauth_state_secret_is_derived_from_the_api_token_unless_configured() -> None:
+    derived = Settings.from_environ(PRODUCTION).state_secret_bytes()
+    rotated = Settings.from_environ(
+        {**PRODUCTION, "CRMSYNC_OAUTH_STATE_SECRETS": "state-new, state-old"}
+    ).state_secret_bytes()
+
+    assert len(derived) == 1
+    assert API_TOKEN.encode() not in derived[0]  # a derivation, not the token itself
+    assert rotated == (b"state-new", b"state-old")
+
+
+def test_oauth_state_secrets_stay_out_of_the_repr() -> None:
+    settings = Settings.from_environ({**PRODUCTION, "CRMSYNC_OAUTH_STATE_SECRETS": "s3cr3t-state"})
+
+    assert "s3cr3t-state" not in repr(settings)
