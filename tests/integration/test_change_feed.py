@@ -21,6 +21,7 @@ from storage.engine import create_database_engine, transaction
 from storage.feed import START, prune_changes, read_changes, retained_from
 from storage.tables import ChangeRow
 from tests.support.email_sync import EmailSyncWorld
+from tests.support.feed import settled, wait_until_settled
 from workers.context import WorkerContext
 from workers.maintenance import Maintenance
 
@@ -66,6 +67,7 @@ def test_the_feed_pages_in_order_and_filters_by_type_and_rep(world: EmailSyncWor
         for n in range(7):
             record(session, n, change_type="email.stored" if n % 2 else "contact.added")
         record(session, 7, change_type="email.hidden", rep="r2")
+    wait_until_settled(world.runtime.engine)
 
     every, cursor = follow(world, limit=3)
     assert [c["payload"]["n"] for c in every] == list(range(8))
@@ -119,6 +121,7 @@ def test_a_cursor_from_a_time_starts_at_the_first_change_recorded_then(
                 payload={"n": n},
                 now=NOW + timedelta(minutes=n),
             )
+    wait_until_settled(world.runtime.engine)
     at = (NOW + timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     cursor = world.api("GET", "/v1/changes/cursor", params={"at": at}).json()["cursor"]
 
@@ -208,6 +211,7 @@ def test_a_reader_never_skips_a_change_committed_later_with_a_lower_number(
         with Session(engine) as session:
             early = read_changes(session, START, 10)
         release_a.set()
+    wait_until_settled(engine)  # A has committed; no other transaction may precede it now
     with Session(engine) as session:
         late = read_changes(session, early.next_position, 10)
 
@@ -241,7 +245,9 @@ def test_a_reader_beside_concurrent_writers_sees_every_change_once(engine: Engin
                 page = read_changes(session, position, 50)
             seen.extend(c.payload["n"] for c in page.changes)
             position = page.next_position
-            if finished and not page.changes:
+            # Done once the writers are and the horizon has passed every write: before that an
+            # empty page only means something older (here or elsewhere) is still running.
+            if finished and not page.changes and settled(engine):
                 return
 
     with ThreadPoolExecutor(writers + 1) as pool:
@@ -270,6 +276,7 @@ def test_maintenance_prunes_only_changes_past_the_retention(engine: Engine) -> N
                 payload={"n": n},
                 now=NOW - timedelta(days=age),
             )
+    wait_until_settled(engine)
     maintenance = Maintenance(
         WorkerContext(engine=engine, clock=lambda: NOW), change_retention=timedelta(days=30)
     )

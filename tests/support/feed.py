@@ -1,0 +1,32 @@
+"""Waiting for the change feed's horizon in tests that share a PostgreSQL server.
+
+On PostgreSQL the feed serves a change only once no older transaction is running anywhere on
+the server (``pg_snapshot_xmin`` is cluster-wide). Another test session, a benchmark or an
+operator's open transaction on the same server therefore delays what a test reads: it never
+makes the feed skip, but a test that reads right after committing must wait for the horizon
+to pass its writes, as a real reader would simply find them on its next poll.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, func
+from sqlmodel import Session, select
+
+from storage.feed import horizon
+from storage.tables import ChangeRow
+from tests.support.services import wait_for
+
+
+def settled(engine: Engine) -> bool:
+    """Whether every change written so far is below the feed's horizon (always on SQLite)."""
+    with Session(engine) as session:
+        below = horizon(session)
+        if below is None:
+            return True
+        newest = session.exec(select(func.max(ChangeRow.txid))).one()
+        return newest is None or int(newest) < below
+
+
+def wait_until_settled(engine: Engine, timeout: float = 30) -> None:
+    """Wait until every change written so far can be served (see the module doc)."""
+    wait_for(lambda: settled(engine), timeout=timeout, what="the feed horizon to pass the writes")
