@@ -8,7 +8,7 @@ the CRM and no mailbox update ever clears it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -47,6 +47,26 @@ def find_email(
     if for_update:
         query = query.with_for_update()
     return session.exec(query).first()
+
+
+def find_emails(
+    session: Session, rep_id: str, message_ids: Collection[str], *, for_update: bool = False
+) -> dict[str, EmailRow]:
+    """:func:`find_email` for a page of messages in one query, by message id.
+
+    Locked in message-id order, so two transactions locking overlapping pages take the
+    locks in the same order and never wait on each other in a cycle.
+    """
+    if not message_ids:
+        return {}
+    query = (
+        select(EmailRow)
+        .where(EmailRow.rep_id == rep_id, col(EmailRow.message_id).in_(sorted(message_ids)))
+        .order_by(col(EmailRow.message_id))
+    )
+    if for_update:
+        query = query.with_for_update()
+    return {row.message_id: row for row in session.exec(query) if row.message_id is not None}
 
 
 def mailbox_state(row: EmailRow) -> StoredMailboxState:

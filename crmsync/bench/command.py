@@ -20,12 +20,13 @@ def add_bench_command(commands: Any) -> None:
     """Add ``bench`` to the ``crmsync`` subcommands (an argparse subparsers)."""
     bench = commands.add_parser(
         "bench",
-        help="measure ingress, end-to-end, matching and memory against baselines",
+        help="measure ingress, end-to-end, backfill, matching and memory against baselines",
         description="Start crmsync as the Procfile does (uvicorn web, dramatiq workers) on "
         "the local Redis and PostgreSQL, drive it with realistic signed Nylas traffic from "
         "the simulator, and print each figure beside its baseline and target: ingress "
         "against a bare Starlette endpoint, end to end against direct database inserts, "
-        "matching at two contact-list sizes, peak memory. Every run uses its own Redis "
+        "a 10,000-message backfill against paging the fake Nylas alone, matching at two "
+        "contact-list sizes, peak memory. Every run uses its own Redis "
         "namespace, databases and files, and removes them. Takes a few minutes; --quick "
         "takes seconds, for checking that the command works (its figures mean little).",
     )

@@ -41,17 +41,20 @@ async def call(connection: Connection, method: str, path: str, document: Any = N
     return orjson.loads(answer) if answer else None
 
 
-async def register(connection: Connection, rep: SimRep, *, sync_from: datetime) -> None:
-    """Register the rep with its mailbox and replace its contacts ("My Contacts")."""
-    document = {
-        "email": rep.email,
-        "grant_id": rep.grant_id,
-        "provider": rep.provider,
-        "settings": {
-            "calendar_sync": False,
-            "sync_from": sync_from.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        },
-    }
+async def register(
+    connection: Connection, rep: SimRep, *, sync_from: datetime | None, with_grant: bool = True
+) -> None:
+    """Register the rep and replace its contacts ("My Contacts").
+
+    With its mailbox (``grant_id``) as a CRM that knows the grant does, or without
+    (``with_grant=False``), to be connected through hosted OAuth, which sets sync-from.
+    """
+    settings: dict[str, Any] = {"calendar_sync": False}
+    if sync_from is not None:
+        settings["sync_from"] = sync_from.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    document: dict[str, Any] = {"email": rep.email, "provider": rep.provider, "settings": settings}
+    if with_grant:
+        document["grant_id"] = rep.grant_id
     await call(connection, "PUT", f"/v1/reps/{rep.rep_id}", document)
     contacts = {"contacts": [contact.to_api() for contact in rep.contacts]}
     await call(connection, "PUT", f"/v1/reps/{rep.rep_id}/contacts", contacts)

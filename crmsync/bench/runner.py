@@ -9,7 +9,6 @@ the run's Redis keys, databases and files are removed.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import os
 import shutil
 import tempfile
@@ -22,8 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from crmsync.bench import services
+from crmsync.bench.backfill import BackfillPlan, backfill_figures, measure_backfill
 from crmsync.bench.e2e import PipelinePlan, PipelineResult, measure_pipeline, pipeline_figures
-from crmsync.bench.figures import GROUPS, Figure, FigureStatus, failed, not_available
+from crmsync.bench.figures import GROUPS, Figure, FigureStatus, failed
 from crmsync.bench.ingress import IngressPlan, IngressResult, ingress_figures, measure_ingress
 from crmsync.bench.machine import describe_machine
 from crmsync.bench.matching import MatchingPlan, matching_figures, measure_matching
@@ -48,6 +48,7 @@ class BenchPlan:
     ingress: IngressPlan
     e2e_databases: tuple[str, ...]
     pipeline: PipelinePlan
+    backfill: BackfillPlan
     matching: MatchingPlan
 
 
@@ -78,6 +79,16 @@ def plan_for(options: BenchOptions) -> BenchPlan:
             worker_threads=8,
             direct_batch=500,
             timeout_seconds=60.0 if quick else 600.0,
+        ),
+        backfill=BackfillPlan(
+            messages=1_000 if quick else 10_000,
+            contacts_in_mail=40,
+            contact_share=0.3,
+            profile=profile,
+            worker_processes=2,
+            worker_threads=8,
+            poll_seconds=0.05,
+            timeout_seconds=60.0 if quick else 300.0,
         ),
         matching=MatchingPlan(
             database="sqlite" if quick else "postgresql",
@@ -150,7 +161,14 @@ def run_bench(options: BenchOptions, progress: Callable[[str], None]) -> BenchRe
                         result = measure_pipeline(context, database, url, plan.pipeline)
                     pipelines.append(result)
                     report.figures += pipeline_figures(result)
-        report.figures.append(_backfill_row())
+        if "backfill" in wanted:
+            messages = f"{plan.backfill.messages:,} messages of one rep"
+            with (
+                step("backfill", f"{messages}, connected through hosted OAuth"),
+                _database(context, "postgresql", "backfill") as url,
+            ):
+                backfill = measure_backfill(context, "postgresql", url, plan.backfill)
+                report.figures += backfill_figures(backfill)
         if "matching" in wanted:
             sizes = " and ".join(f"{size:,}" for size in plan.matching.sizes)
             with (
@@ -187,22 +205,6 @@ class _Steps:
             _show_logs(self._context.run_dir / name, self._progress)
         else:
             self._progress(f"{name}: done in {time.perf_counter() - started:.1f} s")
-
-
-def _backfill_row() -> Figure:
-    """Backfill (A2) is being built: measured once the API can start one, never faked."""
-    from api.openapi import openapi_document
-
-    paths = openapi_document().get("paths", {})
-    has_api = any("backfill" in path for path in paths)
-    reason = (
-        "the backfill API exists but `crmsync bench` does not drive it yet"
-        if has_api or importlib.util.find_spec("workers.actors.backfill") is not None
-        else "no backfill API yet (issue 5); skipped"
-    )
-    return not_available(
-        "backfill.10k_seconds", "backfill", "backfill: 10,000 messages", "s", reason
-    )
 
 
 def _memory_figures(ingress: IngressResult | None, pipelines: list[PipelineResult]) -> list[Figure]:

@@ -79,10 +79,15 @@ def running_stack(
     name: str = "web",
     worker_processes: int = 0,
     worker_threads: int = processes.PROCFILE_WORKER_THREADS,
+    port: int | None = None,
 ) -> Iterator[Stack]:
-    """Start the web process (and ``worker_processes`` workers), stop them after the block."""
+    """Start the web process (and ``worker_processes`` workers), stop them after the block.
+
+    ``port`` is for a caller whose environment must name the web's own address (hosted
+    OAuth's callback URL); a free one is chosen otherwise.
+    """
     with ExitStack() as started:
-        port = processes.free_port()
+        port = port or processes.free_port()
         web = processes.start_web(name, factory, port, environment, log_dir)
         started.callback(web.stop)
         workers = None

@@ -1,5 +1,5 @@
 """The pure parts of ``crmsync bench``: percentiles, windows, figures, the ingress request
-stream and the ``--only`` option."""
+stream, the backfill's expected result and the ``--only`` option."""
 
 from __future__ import annotations
 
@@ -8,13 +8,16 @@ import math
 
 import pytest
 
+from crmsync.bench.backfill import BackfillResult, Paging, backfill_figures, count_matching
 from crmsync.bench.command import _groups
 from crmsync.bench.figures import Figure, FigureStatus, failed, not_available
 from crmsync.bench.ingress import ingress_requests
 from crmsync.bench.load import LoadRun, Sample, percentile
 from domain.signatures import nylas_signature
 from simulator.delivery import StampedBody
+from simulator.mailbox_fill import generate_messages
 from simulator.traffic import MailboxTraffic, TrafficProfile
+from workers.grant_limits import GrantLimits
 
 
 @pytest.mark.parametrize(
@@ -108,3 +111,67 @@ def test_only_takes_known_groups(value: str, expected: set[str]) -> None:
 def test_only_refuses_unknown_groups(value: str) -> None:
     with pytest.raises(argparse.ArgumentTypeError):
         _groups(value)
+
+
+def test_the_backfill_expects_the_messages_that_touch_a_contact_of_the_rep() -> None:
+    rep = MailboxTraffic(TrafficProfile(reps=1, contacts_per_rep=50), now=1_700_000_000).reps[0]
+    contact = rep.contacts[0].addresses[0]
+    to_contact, upper_case, strangers_only = generate_messages(
+        rep.grant_id,
+        3,
+        own_email=rep.email,
+        contacts=[contact],
+        start=0,
+        end=10,
+        inbox_folder="INBOX",
+        sent_folder="SENT",
+        strangers=[],
+    )
+    upper_case["to"] = [{"email": contact.upper()}]
+    upper_case["from"] = [{"email": rep.email}]
+    strangers_only.update(to=[{"email": "someone@else.example"}], cc=[])
+    strangers_only["from"] = [{"email": rep.email}]
+    strangers_only["bcc"] = [{"email": contact}]  # blind copies never match (E2)
+
+    assert count_matching(rep, [to_contact, upper_case, strangers_only]) == 2
+
+
+def _backfill_result(*, stored: int, expected: int, messages: int = 10_000) -> BackfillResult:
+    return BackfillResult(
+        database="postgresql",
+        mailbox=messages,
+        seconds=20.0,
+        scanned=messages,
+        stored=stored,
+        expected=expected,
+        in_window=messages,
+        pages=60,
+        windows=30,
+        message_calls=60,
+        other_calls=1,
+        paging=Paging(seconds=0.5, pages=60, messages=messages),
+        limits=GrantLimits(),
+    )
+
+
+def test_a_correct_backfill_gives_measured_figures_against_its_target() -> None:
+    figures = backfill_figures(_backfill_result(stored=3_000, expected=3_000))
+
+    assert all(f.status is FigureStatus.MEASURED for f in figures)
+    seconds = next(f for f in figures if f.key == "backfill.seconds")
+    assert (seconds.value, seconds.baseline, seconds.target, seconds.met) == (
+        20.0,
+        0.5,
+        "< 15 s",
+        False,
+    )
+    assert "61 Nylas calls" in seconds.note
+
+
+def test_a_backfill_that_stored_another_number_of_emails_is_a_failed_row() -> None:
+    figures = backfill_figures(_backfill_result(stored=2_999, expected=3_000, messages=1_000))
+
+    wrong = [f for f in figures if f.status is FigureStatus.FAILED]
+    assert [f.key for f in wrong] == ["backfill.wrong_result"]
+    assert "stored 2999 emails, expected 3000" in wrong[0].note
+    assert next(f for f in figures if f.key == "backfill.seconds").target is None  # 1,000

@@ -11,7 +11,8 @@ deletes it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,9 +25,10 @@ from domain.messages import MailMessage, MalformedMessage, parse_message
 from domain.notifications import Notification
 from domain.reps import Rep
 from domain.sending import DeliveryReport, delivery_report
-from storage.contacts import contacts_for_addresses
+from storage.contacts import IndexedContact, contacts_by_address, contacts_for_addresses
 from storage.emails import (
     find_email,
+    find_emails,
     mailbox_state,
     mark_mailbox_deleted,
     store_email,
@@ -35,6 +37,7 @@ from storage.emails import (
 from storage.engine import transaction
 from storage.reps import rep_for_grant
 from storage.sends import attach_sent_copy, find_send, record_delivery_event
+from storage.tables import EmailRow
 from workers.actors.handled import Handled, acknowledge_only
 from workers.context import WorkerContext
 from workers.folder_cache import resolve_message_folders, resolve_page_folders
@@ -105,7 +108,10 @@ def apply_messages(
     outcome per message ("stored", "unchanged", "no_contact", ..., "failed").
 
     The page is saved in one transaction; if that fails, each message is saved alone, so
-    one poison message costs its own outcome ("failed", logged), never the page's.
+    one poison message costs its own outcome ("failed", logged), never the page's. In the
+    page's transaction the stored emails and the contacts are read once for the whole page
+    (:class:`_PageRows`), not once per message: most of a mailbox matches no contact, and
+    those two lookups were most of what a message that is not stored cost.
     """
     if not rep.email_sync_enabled:
         return ["email_sync_off"] * len(wires)
@@ -116,12 +122,41 @@ def apply_messages(
     pairs = list(zip(messages, folders, strict=True))
     try:
         with transaction(context.engine) as session:
-            saved = [_save(session, context, rep, m, f, observed_at) for m, f in pairs]
+            page = _read_page(session, rep.rep_id, messages)
+            saved = [_save(session, context, rep, m, f, observed_at, page) for m, f in pairs]
     except Exception:
         logger.warning("a page of messages failed; saving them one by one", exc_info=True)
         saved = [_save_alone(context, rep, grant_id, m, f, observed_at) for m, f in pairs]
     outcomes = iter(saved)
     return [next(outcomes) if message is not None else "malformed" for message in parsed]
+
+
+@dataclass(frozen=True, slots=True)
+class _PageRows:
+    """What :func:`_save` reads for each message, read for a whole page at once: the emails
+    already stored (locked, as :func:`find_email` locks one) and the rep's contacts by each
+    address of the page (as :func:`contacts_for_addresses` finds them for one message)."""
+
+    emails: dict[str, EmailRow]
+    contacts: dict[str, list[IndexedContact]]
+
+    def contacts_for(self, addresses: Iterable[str]) -> list[IndexedContact]:
+        """The contacts holding any of ``addresses``, each once."""
+        found: dict[int, IndexedContact] = {}
+        for address in addresses:
+            for indexed in self.contacts.get(address, ()):
+                found.setdefault(indexed.key, indexed)
+        return list(found.values())
+
+
+def _read_page(session: Session, rep_id: str, messages: Sequence[MailMessage]) -> _PageRows:
+    addresses: set[str] = set()
+    for message in messages:
+        addresses |= message.matching_addresses()
+    return _PageRows(
+        emails=find_emails(session, rep_id, [m.message_id for m in messages], for_update=True),
+        contacts=contacts_by_address(session, rep_id, addresses),
+    )
 
 
 def _parsed_or_none(wire: Mapping[str, Any]) -> MailMessage | None:
@@ -207,10 +242,15 @@ def _save(
     message: MailMessage,
     folders: ResolvedFolders,
     observed_at: datetime,
+    page: _PageRows | None = None,
 ) -> str:
+    """Store or update one message; ``page`` holds what a page's transaction read already."""
     now = context.clock()
     folder_names = [folder.name for folder in folders.known]
-    row = find_email(session, rep.rep_id, message.message_id, for_update=True)
+    if page is not None:
+        row = page.emails.get(message.message_id)
+    else:
+        row = find_email(session, rep.rep_id, message.message_id, for_update=True)
     send_key = message.metadata.get(IDEMPOTENCY_METADATA_KEY)
     if (
         row is None
@@ -220,7 +260,11 @@ def _save(
         # The Sent folder's copy of an email the CRM sent through crmsync (E9): one email.
         row = find_email(session, rep.rep_id, message.message_id, for_update=True)
     if row is None:
-        indexed = contacts_for_addresses(session, rep.rep_id, message.matching_addresses())
+        addresses = message.matching_addresses()
+        if page is not None:
+            indexed = page.contacts_for(addresses)
+        else:
+            indexed = contacts_for_addresses(session, rep.rep_id, addresses)
         matches = match_contacts(message, rep.rep_id, [i.contact for i in indexed])
         decision = decide_new_email(rep.email_settings(), message, folders.known, matches)
         if decision.skip_reason is not None:
