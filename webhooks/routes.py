@@ -122,15 +122,20 @@ class NylasIngress:
             if outcome.queued:
                 metrics.count_queued(outcome.notification)
             queued += outcome.queued
-            logger.info(
-                "notification %s",
-                outcome_name,
-                extra={
-                    "notification_id": outcome.notification.notification_id,
-                    "grant_id": outcome.notification.grant_id,
-                    "type": outcome.notification.type,
-                },
-            )
+            # A queued notification is logged at INFO by the worker that handles it, with its
+            # outcome; here that line would cost a fifth of the request (BENCHMARKS.md).
+            level = logging.DEBUG if outcome.queued else logging.INFO
+            if logger.isEnabledFor(level):
+                logger.log(
+                    level,
+                    "notification %s",
+                    outcome_name,
+                    extra={
+                        "notification_id": outcome.notification.notification_id,
+                        "grant_id": outcome.notification.grant_id,
+                        "type": outcome.notification.type,
+                    },
+                )
         return queued, len(outcomes) - queued, len(notifications) - len(routable)
 
 
