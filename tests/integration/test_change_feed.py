@@ -16,12 +16,11 @@ import pytest
 from sqlalchemy import Engine, delete
 from sqlmodel import Session
 
-from storage.changes import append_change
 from storage.engine import create_database_engine, transaction
 from storage.feed import START, prune_changes, read_changes, retained_from
 from storage.tables import ChangeRow
 from tests.support.email_sync import EmailSyncWorld
-from tests.support.feed import settled, wait_until_settled
+from tests.support.feed import record_change, settled, wait_until_settled
 from workers.context import WorkerContext
 from workers.maintenance import Maintenance
 
@@ -36,17 +35,7 @@ def engine(database_url: str) -> Iterator[Engine]:
 
 
 def record(session: Session, n: int, *, change_type: str = "email.stored", rep: str = "r1") -> None:
-    append_change(
-        session,
-        change_type=change_type,
-        entity=change_type.split(".")[0],
-        entity_id=str(n),
-        rep_id=rep,
-        operation="create",
-        entity_version=1,
-        payload={"n": n},
-        now=NOW,
-    )
+    record_change(session, n, change_type=change_type, rep_id=rep, now=NOW)
 
 
 def follow(world: EmailSyncWorld, **params: Any) -> tuple[list[dict[str, Any]], str]:
@@ -110,17 +99,7 @@ def test_a_cursor_from_a_time_starts_at_the_first_change_recorded_then(
 ) -> None:
     with transaction(world.runtime.engine) as session:
         for n in range(3):
-            append_change(
-                session,
-                change_type="email.stored",
-                entity="email",
-                entity_id=str(n),
-                rep_id="r1",
-                operation="create",
-                entity_version=1,
-                payload={"n": n},
-                now=NOW + timedelta(minutes=n),
-            )
+            record_change(session, n, now=NOW + timedelta(minutes=n))
     wait_until_settled(world.runtime.engine)
     at = (NOW + timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     cursor = world.api("GET", "/v1/changes/cursor", params={"at": at}).json()["cursor"]
@@ -265,17 +244,7 @@ def test_a_reader_beside_concurrent_writers_sees_every_change_once(engine: Engin
 def test_maintenance_prunes_only_changes_past_the_retention(engine: Engine) -> None:
     with transaction(engine) as session:
         for n, age in enumerate([45, 31, 29, 1]):
-            append_change(
-                session,
-                change_type="email.stored",
-                entity="email",
-                entity_id=str(n),
-                rep_id="r1",
-                operation="create",
-                entity_version=1,
-                payload={"n": n},
-                now=NOW - timedelta(days=age),
-            )
+            record_change(session, n, now=NOW - timedelta(days=age))
     wait_until_settled(engine)
     maintenance = Maintenance(
         WorkerContext(engine=engine, clock=lambda: NOW), change_retention=timedelta(days=30)

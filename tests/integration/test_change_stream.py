@@ -13,10 +13,10 @@ import orjson
 import pytest
 
 from crmsync.app import build_app
-from storage.changes import append_change
 from storage.engine import transaction
 from storage.feed import prune_changes
 from tests.support.email_sync import AUTH, EmailSyncWorld
+from tests.support.feed import record_change
 from tests.support.live_server import serve
 
 NOW = datetime.now(UTC)
@@ -31,17 +31,7 @@ def base_url(world: EmailSyncWorld) -> Iterator[str]:
 def record(world: EmailSyncWorld, *numbers: int, change_type: str = "email.stored") -> None:
     with transaction(world.runtime.engine) as session:
         for n in numbers:
-            append_change(
-                session,
-                change_type=change_type,
-                entity="email",
-                entity_id=str(n),
-                rep_id="r1",
-                operation="create",
-                entity_version=1,
-                payload={"n": n},
-                now=NOW,
-            )
+            record_change(session, n, change_type=change_type, now=NOW)
 
 
 def read_events(

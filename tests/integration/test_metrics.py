@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -31,9 +31,9 @@ from crmsync.settings import Settings, SettingsError
 from crmsync.worker import start_worker
 from domain.triggers import WorkKind
 from simulator import notifications as sim
-from storage.changes import append_change
 from storage.engine import transaction
 from tests.support.email_sync import AUTH
+from tests.support.feed import record_change
 from tests.support.harness import queue_lengths, settings_for
 from tests.support.live_server import serve
 from tests.support.nylas import signed
@@ -277,17 +277,7 @@ def test_outbound_deliveries_are_counted_by_outcome(
 
     with transaction(runtime.engine) as session:
         for n in range(3):
-            append_change(
-                session,
-                change_type="email.stored",
-                entity="email",
-                entity_id=str(n),
-                rep_id="r1",
-                operation="create",
-                entity_version=1,
-                payload={"n": n},
-                now=datetime.now(UTC),
-            )
+            record_change(session, n)
 
     # Whichever delivery meets which answer: one refused, one retried then delivered, and one
     # delivered at once.

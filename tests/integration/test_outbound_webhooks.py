@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -24,10 +24,10 @@ from crmsync.app import build_app
 from crmsync.runtime import Runtime
 from crmsync.settings import Settings
 from crmsync.worker import start_worker
-from storage.changes import append_change
 from storage.engine import transaction
 from storage.tables import DeliveryRow
 from tests.support.email_sync import AUTH
+from tests.support.feed import record_change
 from tests.support.harness import queue_lengths, settings_for
 from tests.support.live_server import serve
 from tests.support.services import wait_for
@@ -74,17 +74,7 @@ class Hooks:
     def record(self, *types: str) -> None:
         with transaction(self.runtime.engine) as session:
             for n, change_type in enumerate(types):
-                append_change(
-                    session,
-                    change_type=change_type,
-                    entity=change_type.split(".")[0],
-                    entity_id=str(n),
-                    rep_id="r1",
-                    operation="create",
-                    entity_version=1,
-                    payload={"n": n},
-                    now=datetime.now(UTC),
-                )
+                record_change(session, n, change_type=change_type)
 
     def deliveries(self) -> list[DeliveryRow]:
         with Session(self.runtime.engine) as session:

@@ -9,9 +9,12 @@ to pass its writes, as a real reader would simply find them on its next poll.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
+from storage.changes import append_change
 from storage.feed import horizon
 from storage.tables import ChangeRow
 from tests.support.services import wait_for
@@ -30,3 +33,25 @@ def settled(engine: Engine) -> bool:
 def wait_until_settled(engine: Engine, timeout: float = 30) -> None:
     """Wait until every change written so far can be served (see the module doc)."""
     wait_for(lambda: settled(engine), timeout=timeout, what="the feed horizon to pass the writes")
+
+
+def record_change(
+    session: Session,
+    n: int,
+    *,
+    change_type: str = "email.stored",
+    rep_id: str = "r1",
+    now: datetime | None = None,
+) -> None:
+    """Record a change numbered ``n`` (its payload is ``{"n": n}``), as a fact's writer would."""
+    append_change(
+        session,
+        change_type=change_type,
+        entity=change_type.split(".")[0],
+        entity_id=str(n),
+        rep_id=rep_id,
+        operation="create",
+        entity_version=1,
+        payload={"n": n},
+        now=now or datetime.now(UTC),
+    )
