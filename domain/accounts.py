@@ -168,6 +168,15 @@ def next_status(current: str, event: AccountEvent) -> AccountStatus:
     return TRANSITIONS[event].get(status, status)
 
 
+# This many units of a rep's work failing in a row mean its sync is failing (sync-error).
+FAILURES_BEFORE_SYNC_ERROR = 5
+
+
+def event_for_failures(failures_in_a_row: int) -> AccountEvent | None:
+    """What a streak of failed work means for the rep's status: nothing until the limit."""
+    return AccountEvent.SYNC_FAILING if failures_in_a_row >= FAILURES_BEFORE_SYNC_ERROR else None
+
+
 # A healthy mailbox that has not been heard from for this long is flagged as silent.
 DEFAULT_SILENCE_AFTER = timedelta(hours=24)
 

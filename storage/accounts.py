@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from domain.accounts import AccountEvent, next_status
+from domain.accounts import AccountEvent, event_for_failures, next_status
 from domain.backfill import ACTIVE_STATES, BackfillState
 from domain.reps import Rep
 from storage.changes import append_change
@@ -25,8 +25,6 @@ from storage.tables import BackfillRow, ConnectAttemptRow, RepRow
 
 # Activity is written at most this often per rep, so a busy mailbox costs one write a minute.
 ACTIVITY_RESOLUTION = timedelta(minutes=1)
-# This many units of a rep's work failing in a row move its status to sync-error.
-FAILURES_BEFORE_SYNC_ERROR = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,8 +184,9 @@ def note_failure(session: Session, grant_id: str, now: datetime) -> Rep | None:
         return None
     row.consecutive_failures += 1
     session.add(row)
-    if row.consecutive_failures >= FAILURES_BEFORE_SYNC_ERROR:
-        return apply_account_event(session, row.id, AccountEvent.SYNC_FAILING, now)
+    event = event_for_failures(row.consecutive_failures)
+    if event is not None:
+        return apply_account_event(session, row.id, event, now)
     return to_rep(row)
 
 

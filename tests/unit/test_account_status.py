@@ -9,6 +9,7 @@ import pytest
 from domain.accounts import (
     AccountEvent,
     AccountStatus,
+    event_for_failures,
     event_for_notification,
     is_silent,
     next_status,
@@ -122,3 +123,13 @@ def test_what_a_grant_notification_means_for_the_status(
     trigger: str, obj: dict[str, object], event: AccountEvent | None
 ) -> None:
     assert event_for_notification(trigger, obj) is event
+
+
+@pytest.mark.parametrize(
+    ("failures", "event"),
+    [(1, None), (4, None), (5, E.SYNC_FAILING), (50, E.SYNC_FAILING)],
+)
+def test_a_streak_of_failures_means_sync_error_from_the_fifth(
+    failures: int, event: AccountEvent | None
+) -> None:
+    assert event_for_failures(failures) is event
