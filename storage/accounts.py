@@ -130,10 +130,7 @@ def disconnect_rep(session: Session, rep_id: str, now: datetime) -> tuple[Rep, s
     Raises:
         NotFound: no such rep.
     """
-    row = session.get(RepRow, rep_id, with_for_update=True)
-    if row is None:
-        raise NotFound("unknown_rep", f"no rep {rep_id!r}")
-    grant_id = row.grant_id
+    # Backfills first, then the rep: a backfill saving a page locks them in that order too.
     session.execute(
         update(BackfillRow)
         .where(
@@ -142,6 +139,10 @@ def disconnect_rep(session: Session, rep_id: str, now: datetime) -> tuple[Rep, s
         )
         .values(state=BackfillState.CANCELLED.value, finished_at=now, updated_at=now)
     )
+    row = session.get(RepRow, rep_id, with_for_update=True)
+    if row is None:
+        raise NotFound("unknown_rep", f"no rep {rep_id!r}")
+    grant_id = row.grant_id
     status = next_status(row.account_status, AccountEvent.DISCONNECTED).value
     if grant_id is None and status == row.account_status:
         return to_rep(row), None
@@ -160,12 +161,15 @@ def note_success(session: Session, grant_id: str, now: datetime) -> None:
     """
     stale = now - ACTIVITY_RESOLUTION
     row = session.exec(
-        select(RepRow).where(
+        select(RepRow)
+        .where(
             RepRow.grant_id == grant_id,
             (col(RepRow.last_activity_at).is_(None))
             | (col(RepRow.last_activity_at) < stale)
             | (col(RepRow.consecutive_failures) > 0),
         )
+        # Locked, as in note_failure: concurrent workers must not lose each other's counts.
+        .with_for_update()
     ).first()
     if row is None:
         return
@@ -178,8 +182,12 @@ def note_success(session: Session, grant_id: str, now: datetime) -> None:
 
 
 def note_failure(session: Session, grant_id: str, now: datetime) -> Rep | None:
-    """One unit of the grant's work failed; the streak's limit moves it to sync-error."""
-    row = session.exec(select(RepRow).where(RepRow.grant_id == grant_id)).first()
+    """One unit of the grant's work failed; the streak's limit moves it to sync-error.
+
+    The rep's row is locked for the increment: two workers failing at once must count two
+    (a read-modify-write without the lock lost counts on PostgreSQL, found by the tests).
+    """
+    row = session.exec(select(RepRow).where(RepRow.grant_id == grant_id).with_for_update()).first()
     if row is None:
         return None
     row.consecutive_failures += 1
