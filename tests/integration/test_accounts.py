@@ -377,12 +377,12 @@ def test_a_throttled_grant_does_not_hold_up_another_grants_live_notifications(
     make_runtime: Callable[[Settings], Runtime],
     fake: FakeNylas,
 ) -> None:
-    """Grant A's 20 truncated messages need 20 fetches at 2 calls a second (10 s); grant B's
+    """Grant A's 12 truncated messages need 12 fetches at 2 calls a second (6 s); grant B's
     one message is stored while A's are still waiting their turn, not behind all of them."""
     fake.add_mailbox("grant-bob", "google", "bob@acme.example")
     flood = [
         sim.message_object(GRANT, message_id=f"a-{i}", sender=ANN, to=(CONTACTS[0],))
-        for i in range(20)
+        for i in range(12)
     ]
     for message in flood:
         fake.put_message(GRANT, message)
