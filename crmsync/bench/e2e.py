@@ -113,7 +113,7 @@ def measure_pipeline(
     for rep in traffic.reps:
         fake.add_mailbox(rep.grant_id, rep.provider, rep.email)
     namespace = context.namespace(f"e2e-{database}")
-    engine = _reader_engine(database_url)
+    engine = reader_engine(database_url)
     try:
         with serve_fake_nylas(fake) as nylas_url:
             environment = crmsync_environment(database_url, namespace, nylas_url=nylas_url)
@@ -202,7 +202,7 @@ class _Driver:
                 self.fake.put_message(message.grant_id, message.message)
         requests = list(self._requests(messages))
         expected = {email_key(m) for m in messages if m.matching}
-        handled_before = await asyncio.to_thread(_handled, self.engine)
+        handled_before = await asyncio.to_thread(handled_notifications, self.engine)
         load = await run_load(
             "127.0.0.1", self.stack.port, requests, concurrency=self.plan.concurrency, rate=rate
         )
@@ -237,7 +237,7 @@ class _Driver:
             now = time.perf_counter()
             if processed_at is None and now - counted_at >= COUNT_INTERVAL_SECONDS:
                 counted_at = now
-                if await asyncio.to_thread(_handled, self.engine) >= handled:
+                if await asyncio.to_thread(handled_notifications, self.engine) >= handled:
                     processed_at = time.perf_counter()
             if processed_at is not None and follower.has_all(expected):
                 return processed_at
@@ -274,13 +274,13 @@ def _phase_of(
     )
 
 
-def _reader_engine(database_url: str) -> Engine:
+def reader_engine(database_url: str) -> Engine:
     """An engine for counting only. crmsync's own SQLite engine opens every transaction
     with ``BEGIN IMMEDIATE`` (the write lock); polling through it would slow the writers."""
     return create_engine(normalise_url(database_url))
 
 
-def _handled(engine: Engine) -> int:
+def handled_notifications(engine: Engine) -> int:
     """How many notifications the workers have handled so far."""
     query = (
         select(func.count())

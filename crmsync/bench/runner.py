@@ -23,10 +23,11 @@ from typing import Any
 from crmsync.bench import services
 from crmsync.bench.backfill import BackfillPlan, backfill_figures, measure_backfill
 from crmsync.bench.e2e import PipelinePlan, PipelineResult, measure_pipeline, pipeline_figures
-from crmsync.bench.figures import GROUPS, Figure, FigureStatus, failed
+from crmsync.bench.figures import DEFAULT_GROUPS, Figure, FigureStatus, failed
 from crmsync.bench.ingress import IngressPlan, IngressResult, ingress_figures, measure_ingress
 from crmsync.bench.machine import describe_machine
 from crmsync.bench.matching import MatchingPlan, matching_figures, measure_matching
+from crmsync.bench.soak import SoakPlan, measure_soak, soak_figures
 from crmsync.bench.stack import BenchContext
 from simulator.traffic import TrafficProfile
 
@@ -38,7 +39,8 @@ class BenchOptions:
     quick: bool = False
     concurrency: int = 32
     duration: float | None = None
-    only: frozenset[str] = frozenset(GROUPS)
+    only: frozenset[str] = DEFAULT_GROUPS
+    soak_minutes: float = 10.0
     redis_url: str = "redis://127.0.0.1:6379/0"
     postgres_url: str = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -50,6 +52,7 @@ class BenchPlan:
     pipeline: PipelinePlan
     backfill: BackfillPlan
     matching: MatchingPlan
+    soak: SoakPlan
 
 
 def plan_for(options: BenchOptions) -> BenchPlan:
@@ -57,6 +60,7 @@ def plan_for(options: BenchOptions) -> BenchPlan:
     quick = options.quick
     profile = TrafficProfile(reps=4, contacts_per_rep=500 if quick else 2_000)
     duration = options.duration or (1.0 if quick else 10.0)
+    soak_seconds = options.soak_minutes * 60
     return BenchPlan(
         ingress=IngressPlan(
             concurrency=options.concurrency,
@@ -97,6 +101,22 @@ def plan_for(options: BenchOptions) -> BenchPlan:
             rounds=1 if quick else 3,
             profile=profile,
         ),
+        soak=SoakPlan(
+            minutes=options.soak_minutes,
+            # The e2e burst handles about 100 notifications/s on PostgreSQL (BENCHMARKS.md):
+            # 60/s leaves the workers room, so the queues stay short and flat.
+            rate=60.0,
+            # Every 10 s; at least 6 samples in a short soak, so a half still has a slope.
+            sample_seconds=min(10.0, soak_seconds / 6),
+            warmup_seconds=min(60.0, soak_seconds / 2),
+            concurrency=8,
+            duplicate_rate=0.02,
+            reorder_rate=0.05,
+            profile=profile,
+            worker_processes=2,
+            worker_threads=8,
+            drain_timeout_seconds=120.0,
+        ),
     )
 
 
@@ -109,6 +129,7 @@ class BenchReport:
     machine: dict[str, Any] = field(default_factory=dict)
     figures: list[Figure] = field(default_factory=list)
     elapsed_seconds: float = 0.0
+    series: dict[str, Any] = field(default_factory=dict)  # e.g. the soak's samples
 
     @property
     def ok(self) -> bool:
@@ -125,11 +146,13 @@ class BenchReport:
             "elapsed_seconds": round(self.elapsed_seconds, 1),
             "options": {
                 "concurrency": self.options.concurrency,
+                "soak_minutes": self.options.soak_minutes,
                 "duration": self.options.duration,
                 "only": sorted(self.options.only),
             },
             "machine": self.machine,
             "figures": [f.to_json() for f in self.shown()],
+            **({"series": self.series} if self.series else {}),
         }
 
 
@@ -176,6 +199,19 @@ def run_bench(options: BenchOptions, progress: Callable[[str], None]) -> BenchRe
                 _database(context, plan.matching.database, "matching") as url,
             ):
                 report.figures += matching_figures(measure_matching(url, plan.matching))
+        if "soak" in wanted:
+            soak = plan.soak
+            with (
+                step(
+                    "soak",
+                    f"{soak.minutes:g} min at {soak.rate:g} notifications/s, "
+                    f"memory every {soak.sample_seconds:g} s",
+                ),
+                _database(context, "postgresql", "soak") as url,
+            ):
+                soaked = measure_soak(context, url, soak, progress)
+                report.figures += soak_figures(soaked)
+                report.series["soak"] = soaked.to_json()
         report.figures += _memory_figures(ingress, pipelines)
     report.elapsed_seconds = time.perf_counter() - started
     return report

@@ -1,5 +1,5 @@
 """The pure parts of ``crmsync bench``: percentiles, windows, figures, the ingress request
-stream, the backfill's expected result and the ``--only`` option."""
+stream, the backfill's expected result, the ``--only`` option and the soak's growth rule."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ import pytest
 
 from crmsync.bench.backfill import BackfillResult, Paging, backfill_figures, count_matching
 from crmsync.bench.command import _groups
-from crmsync.bench.figures import Figure, FigureStatus, failed, not_available
+from crmsync.bench.figures import DEFAULT_GROUPS, Figure, FigureStatus, failed, not_available
 from crmsync.bench.ingress import ingress_requests
 from crmsync.bench.load import LoadRun, Sample, percentile
+from crmsync.bench.soak import MIB, growth_of, least_squares_slope, memory_bounded
 from domain.signatures import nylas_signature
 from simulator.delivery import StampedBody
 from simulator.mailbox_fill import generate_messages
@@ -175,3 +176,62 @@ def test_a_backfill_that_stored_another_number_of_emails_is_a_failed_row() -> No
     assert [f.key for f in wrong] == ["backfill.wrong_result"]
     assert "stored 2999 emails, expected 3000" in wrong[0].note
     assert next(f for f in figures if f.key == "backfill.seconds").target is None  # 1,000
+
+
+def test_only_defaults_leave_out_the_ten_minute_soak_but_accept_it() -> None:
+    assert "soak" not in DEFAULT_GROUPS
+    assert _groups("soak") == {"soak"}
+
+
+def test_the_least_squares_slope_fits_a_line_through_noise() -> None:
+    xs = [0.0, 1.0, 2.0, 3.0, 4.0]
+    ys = [10.0, 12.5, 13.5, 16.5, 18.0]  # about 10 + 2x
+
+    assert least_squares_slope(xs, ys) == pytest.approx(2.0)
+    assert least_squares_slope(xs, [7.0] * 5) == 0.0
+
+
+@pytest.mark.parametrize(("xs", "ys"), [([1.0], [1.0]), ([2.0, 2.0], [1.0, 3.0]), ([1.0], [])])
+def test_a_slope_needs_two_distinct_points(xs: list[float], ys: list[float]) -> None:
+    with pytest.raises(ValueError, match="slope"):
+        least_squares_slope(xs, ys)
+
+
+@pytest.mark.parametrize(
+    ("warmup_mib", "end_mib", "slope", "bounded"),
+    [
+        (100, 104, 0.2, True),  # flat, a little above minute 1
+        (100, 90, -0.5, True),  # shrinking is fine
+        (100, 110, 0.0, True),  # exactly 10% more is still within
+        (100, 111, 0.0, False),  # a step up since minute 1
+        (100, 104, 1.0, False),  # a slow leak: 1 MiB/min is not under the limit
+    ],
+)
+def test_memory_is_bounded_when_flat_over_the_second_half_and_near_minute_one(
+    warmup_mib: int, end_mib: int, slope: float, bounded: bool
+) -> None:
+    assert memory_bounded(warmup_mib * MIB, end_mib * MIB, slope) is bounded
+
+
+def test_growth_takes_minute_one_after_warm_up_and_fits_the_second_half() -> None:
+    # Start-up growth in the first minute, then 0.5 MiB a minute: a slow leak.
+    points = [(0.0, 80 * MIB), (30.0, 95 * MIB)] + [
+        (60.0 * minute, int((100 + 0.5 * (minute - 1)) * MIB)) for minute in range(1, 11)
+    ]
+
+    growth = growth_of("web", points, warmup_seconds=60.0)
+
+    assert (growth.warmup_bytes, growth.end_bytes) == (100 * MIB, int(104.5 * MIB))
+    assert growth.max_bytes == int(104.5 * MIB)
+    assert growth.slope_mib_per_minute == pytest.approx(0.5, abs=0.01)
+    assert growth.end_rise == pytest.approx(0.045, abs=0.001)
+    assert growth.bounded  # under 1 MiB/min and within 10% over ten minutes
+
+
+def test_growth_of_a_leaking_process_is_not_bounded() -> None:
+    points = [(60.0 * minute, (100 + 3 * minute) * MIB) for minute in range(11)]
+
+    growth = growth_of("worker 1", points, warmup_seconds=60.0)
+
+    assert growth.slope_mib_per_minute == pytest.approx(3.0)
+    assert not growth.bounded
