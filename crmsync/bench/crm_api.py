@@ -17,7 +17,7 @@ import orjson
 
 from crmsync.bench.load import Connection, Request
 from crmsync.bench.stack import API_TOKEN
-from simulator.traffic import SimMessage, SimRep
+from simulator.traffic import MailboxTraffic, SimMessage, SimRep
 
 FEED_POLL_SECONDS = 0.02
 FEED_PAGE = 1000
@@ -58,6 +58,13 @@ async def register(
     await call(connection, "PUT", f"/v1/reps/{rep.rep_id}", document)
     contacts = {"contacts": [contact.to_api() for contact in rep.contacts]}
     await call(connection, "PUT", f"/v1/reps/{rep.rep_id}/contacts", contacts)
+
+
+async def register_all(connection: Connection, traffic: MailboxTraffic) -> None:
+    """Register every rep of ``traffic`` with its contacts, synced from before its messages."""
+    sync_from = sync_from_for(traffic.now)
+    for rep in traffic.reps:
+        await register(connection, rep, sync_from=sync_from)
 
 
 def sync_from_for(now: int) -> datetime:

@@ -36,13 +36,13 @@ from crmsync.bench.stack import (
     crmsync_environment,
     running_stack,
 )
+from crmsync.bench.webhook import notification_request
 from simulator.delivery import deliveries, signed_body
 from simulator.mailbox import FakeNylas
 from simulator.traffic import MailboxTraffic, SimMessage, TrafficProfile
 from storage.engine import normalise_url
 from storage.tables import NotificationState, RawNotification
 
-PATH = "/webhooks/nylas"
 STORED_TARGET_PER_SECOND = 2_000.0
 PACED_SHARE = 0.5
 COUNT_INTERVAL_SECONDS = 0.1  # how often the handled notifications are counted
@@ -162,9 +162,7 @@ class _Driver:
         setup = Connection("127.0.0.1", self.stack.port)
         feed = Connection("127.0.0.1", self.stack.port)
         try:
-            sync_from = crm_api.sync_from_for(self.traffic.now)
-            for rep in self.traffic.reps:
-                await crm_api.register(setup, rep, sync_from=sync_from)
+            await crm_api.register_all(setup, self.traffic)
             follower = await FeedFollower.from_head(feed)
             following = self._following = asyncio.create_task(follower.follow())
             try:
@@ -218,11 +216,7 @@ class _Driver:
         )
         for delivery in stream:
             signed = signed_body(delivery.document(), WEBHOOK_SECRET)
-            headers = (
-                ("Content-Type", "application/json"),
-                ("X-Nylas-Signature", signed.signature),
-            )
-            yield Request("POST", PATH, signed.body, headers, tag=email_key(delivery.message))
+            yield notification_request(signed, tag=email_key(delivery.message))
 
     async def _until_done(self, follower: FeedFollower, expected: set[str], handled: int) -> float:
         """Wait until ``handled`` notifications are handled and every expected change was

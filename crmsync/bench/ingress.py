@@ -25,10 +25,10 @@ from crmsync.bench.figures import Figure
 from crmsync.bench.load import LoadRun, Request, run_load
 from crmsync.bench.services import draining_queues, sqlite_url
 from crmsync.bench.stack import WEBHOOK_SECRET, BenchContext, crmsync_environment, running_stack
+from crmsync.bench.webhook import notification_request
 from simulator.delivery import StampedBody
 from simulator.traffic import MailboxTraffic, TrafficProfile
 
-PATH = "/webhooks/nylas"
 BARE_FACTORY = "crmsync.bench.bare_app:build_bare_app"
 THROUGHPUT_TARGET_SHARE = 0.5
 P99_TARGET_MS = 10.0
@@ -77,9 +77,7 @@ def ingress_requests(
             template = templates[number % len(templates)]
             recent.append((notification_id, template))
             number += 1
-        signed = template.stamp(notification_id)
-        headers = (("Content-Type", "application/json"), ("X-Nylas-Signature", signed.signature))
-        yield Request("POST", PATH, signed.body, headers)
+        yield notification_request(template.stamp(notification_id))
 
 
 def measure_ingress(context: BenchContext, plan: IngressPlan) -> IngressResult:

@@ -39,13 +39,13 @@ from crmsync.bench.stack import (
     crmsync_environment,
     running_stack,
 )
+from crmsync.bench.webhook import notification_request
 from simulator.delivery import deliveries, signed_body
 from simulator.mailbox import FakeNylas
 from simulator.traffic import MailboxTraffic, TrafficProfile
 from workers.queues import all_queue_names
 
 MIB = 1024 * 1024
-PATH = "/webhooks/nylas"
 MAX_SLOPE_MIB_PER_MINUTE = 1.0  # growth over the second half, per process
 MAX_END_RISE = 0.10  # the end's RSS over minute 1's
 BACKLOG_TARGET_SECONDS = 5.0  # the backlog at the end, in seconds of traffic
@@ -301,9 +301,7 @@ class _Driver:
     async def run(self) -> _Run:
         setup = Connection("127.0.0.1", self.stack.port)
         try:
-            sync_from = crm_api.sync_from_for(self.traffic.now)
-            for rep in self.traffic.reps:
-                await crm_api.register(setup, rep, sync_from=sync_from)
+            await crm_api.register_all(setup, self.traffic)
             setup.close()
             return await self._soak()
         finally:
@@ -388,14 +386,9 @@ class _Driver:
             message = delivery.message
             if message.truncated:  # the worker will fetch it from the Nylas API
                 self.fake.put_message(message.grant_id, message.message)
-            signed = signed_body(delivery.document(), WEBHOOK_SECRET)
-            headers = (
-                ("Content-Type", "application/json"),
-                ("X-Nylas-Signature", signed.signature),
-            )
             self.sent.requests += 1
             self.sent.ids.add(message.notification_id)
-            yield Request("POST", PATH, signed.body, headers)
+            yield notification_request(signed_body(delivery.document(), WEBHOOK_SECRET))
 
 
 def _describe(sample: SoakSample) -> str:
