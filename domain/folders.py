@@ -225,3 +225,25 @@ def should_refresh_folders(
     if refreshed_at is None:
         return True
     return bool(unknown_ids) and now - refreshed_at >= min_interval
+
+
+def needs_folder_refresh(
+    resolved: Iterable[ResolvedFolders],
+    selection: FolderSelection,
+    refreshed_at: datetime | None,
+    now: datetime,
+    min_interval: timedelta,
+) -> bool:
+    """Whether messages with these resolved folders need the grant's folders fetched first.
+
+    A message already in a folder the rep syncs is decided whatever its unknown folders are;
+    the unknown folders of the others might be synced ones, so they count as misses for
+    :func:`should_refresh_folders`.
+    """
+    unknown = frozenset(
+        folder_id
+        for folders in resolved
+        if not any(selection.matches(folder) for folder in folders.known)
+        for folder_id in folders.unknown
+    )
+    return should_refresh_folders(unknown, refreshed_at, now, min_interval)

@@ -9,6 +9,7 @@ sees its effect when it moves the status (``sync-error``, or silence at read tim
 from __future__ import annotations
 
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -154,31 +155,39 @@ def disconnect_rep(session: Session, rep_id: str, now: datetime) -> tuple[Rep, s
 
 
 def note_success(session: Session, grant_id: str, now: datetime) -> None:
-    """The grant's work succeeded: it was heard from, and a failing streak is over.
+    """:func:`note_successes` for one grant."""
+    note_successes(session, [grant_id], now)
+
+
+def note_successes(session: Session, grant_ids: Collection[str], now: datetime) -> None:
+    """The grants' work succeeded: each was heard from, and a failing streak is over.
 
     Written at most once per :data:`ACTIVITY_RESOLUTION` unless a streak ends, so a busy
-    mailbox does not pay a write per notification.
+    mailbox does not pay a write per notification; one query finds the reps to write.
     """
+    if not grant_ids:
+        return
     stale = now - ACTIVITY_RESOLUTION
-    row = session.exec(
+    rows = session.exec(
         select(RepRow)
         .where(
-            RepRow.grant_id == grant_id,
+            col(RepRow.grant_id).in_(sorted(grant_ids)),
             (col(RepRow.last_activity_at).is_(None))
             | (col(RepRow.last_activity_at) < stale)
             | (col(RepRow.consecutive_failures) > 0),
         )
         # Locked, as in note_failure: concurrent workers must not lose each other's counts.
+        # In id order, so two transactions locking overlapping sets never wait in a cycle.
+        .order_by(col(RepRow.id))
         .with_for_update()
-    ).first()
-    if row is None:
-        return
-    recovering = row.consecutive_failures > 0
-    row.last_activity_at = now
-    row.consecutive_failures = 0
-    session.add(row)
-    if recovering:
-        apply_account_event(session, row.id, AccountEvent.SYNC_RECOVERED, now)
+    ).all()
+    for row in rows:
+        recovering = row.consecutive_failures > 0
+        row.last_activity_at = now
+        row.consecutive_failures = 0
+        session.add(row)
+        if recovering:
+            apply_account_event(session, row.id, AccountEvent.SYNC_RECOVERED, now)
 
 
 def note_failure(session: Session, grant_id: str, now: datetime) -> Rep | None:

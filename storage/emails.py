@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import Table, func, insert
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -21,13 +21,15 @@ from domain.contacts import ContactMatch
 from domain.email_rules import EmailUpdate, StoredMailboxState
 from domain.messages import MailMessage
 from domain.times import format_time
-from storage.changes import append_change
+from storage.changes import Change, append_changes
 from storage.contacts import IndexedContact
 from storage.tables import ContactRow, EmailContactRow, EmailRow
-from storage.upsert import insert_ignore
+from storage.upsert import insert_ignore_rows
 
 SOURCE_SYNCED = "synced"
 SOURCE_SYSTEM = "system"
+
+_EMAILS: Table = EmailRow.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +81,16 @@ def mailbox_state(row: EmailRow) -> StoredMailboxState:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class NewEmail:
+    """A message to store as a new email, with the contacts it touches (E4, E5)."""
+
+    message: MailMessage
+    folder_names: Sequence[str]
+    contacts: Sequence[tuple[IndexedContact, ContactMatch]]
+    observed_at: datetime
+
+
 def store_email(
     session: Session,
     *,
@@ -89,55 +101,105 @@ def store_email(
     observed_at: datetime,
     now: datetime,
 ) -> EmailRow | None:
-    """Insert the email and its contact links, and record ``email.stored``.
-
-    Returns None, writing nothing, when the rep already has this message.
-    """
-    assert message.date is not None
-    inserted = insert_ignore(
-        session,
-        EmailRow.__table__,  # type: ignore[attr-defined]
-        {
-            "rep_id": rep_id,
-            "grant_id": message.grant_id,
-            "message_id": message.message_id,
-            "thread_id": message.thread_id,
-            "subject": message.subject,
-            "snippet": message.snippet,
-            "body": message.body,
-            "sender": [p.to_json() for p in message.sender],
-            "to": [p.to_json() for p in message.to],
-            "cc": [p.to_json() for p in message.cc],
-            "bcc": [p.to_json() for p in message.bcc],
-            "date": message.date,
-            "folder_ids": list(message.folder_ids),
-            "folder_names": list(folder_names),
-            "unread": message.unread,
-            "starred": message.starred,
-            "attachments": [a.to_json() for a in message.attachments],
-            "source": SOURCE_SYNCED,
-            "hidden": False,
-            "observed_at": observed_at,
-            "version": 1,
-            "created_at": now,
-            "updated_at": now,
-        },
-        ["rep_id", "message_id"],
+    """:func:`store_emails` for one message: its row, or None when the rep already has it."""
+    stored = store_emails(
+        session, rep_id, [NewEmail(message, folder_names, contacts, observed_at)], now
     )
-    if not inserted:
-        return None
-    row = find_email(session, rep_id, message.message_id)
-    assert row is not None
-    assert row.id is not None
-    for indexed, match in contacts:
-        session.add(
-            EmailContactRow(
-                email_id=row.id, contact_id=indexed.key, roles=sorted(r.value for r in match.roles)
-            )
+    return stored.get(message.message_id)
+
+
+def store_emails(
+    session: Session, rep_id: str, emails: Sequence[NewEmail], now: datetime
+) -> dict[str, EmailRow]:
+    """Insert the emails, their contact links and their ``email.stored`` changes, three
+    statements whatever their number; the rows inserted, by message id.
+
+    A message the rep already has (stored by a duplicate, a replay or a concurrent worker)
+    is left out of the result, writing nothing: the caller turns it into an update. The
+    message ids must be distinct. Rows are inserted in message-id order, so two
+    transactions inserting overlapping sets wait on each other's keys in the same order.
+    The changes' payloads are built from what was inserted, not read back.
+    """
+    by_message = {email.message.message_id: email for email in emails}
+    if len(by_message) != len(emails):
+        raise ValueError("store_emails takes each message once")
+    values = [_new_row_values(rep_id, by_message[m], now) for m in sorted(by_message)]
+    inserted = insert_ignore_rows(
+        session,
+        _EMAILS,
+        values,
+        ["rep_id", "message_id"],
+        returning=["id", "message_id"],
+    )
+    ids: dict[str, int] = {row.message_id: row.id for row in inserted}
+    rows: dict[str, EmailRow] = {}
+    links: list[dict[str, Any]] = []
+    changes: list[Change] = []
+    for row_values in values:
+        message_id = row_values["message_id"]
+        if message_id not in ids:
+            continue
+        row = EmailRow(**row_values, id=ids[message_id])
+        email = by_message[message_id]
+        links.extend(
+            {"email_id": row.id, "contact_id": indexed.key, "roles": _roles(match)}
+            for indexed, match in email.contacts
         )
-    session.flush()
-    record_email_change(session, row, "email.stored", "create", now)
-    return row
+        contacts = sorted(
+            (_contact_json(indexed, match) for indexed, match in email.contacts),
+            key=lambda contact: contact["id"],
+        )
+        changes.append(_email_change(row, contacts, "email.stored", "create"))
+        rows[message_id] = row
+    if links:
+        session.execute(insert(EmailContactRow), links)
+    append_changes(session, changes, now)
+    return rows
+
+
+def _new_row_values(rep_id: str, email: NewEmail, now: datetime) -> dict[str, Any]:
+    message = email.message
+    assert message.date is not None
+    return {
+        "rep_id": rep_id,
+        "grant_id": message.grant_id,
+        "message_id": message.message_id,
+        "thread_id": message.thread_id,
+        "subject": message.subject,
+        "snippet": message.snippet,
+        "body": message.body,
+        "sender": [p.to_json() for p in message.sender],
+        "to": [p.to_json() for p in message.to],
+        "cc": [p.to_json() for p in message.cc],
+        "bcc": [p.to_json() for p in message.bcc],
+        "date": message.date,
+        "folder_ids": list(message.folder_ids),
+        "folder_names": list(email.folder_names),
+        "unread": message.unread,
+        "starred": message.starred,
+        "attachments": [a.to_json() for a in message.attachments],
+        "source": SOURCE_SYNCED,
+        "hidden": False,
+        "observed_at": email.observed_at,
+        "version": 1,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def _roles(match: ContactMatch) -> list[str]:
+    return sorted(role.value for role in match.roles)
+
+
+def _contact_json(indexed: IndexedContact, match: ContactMatch) -> dict[str, Any]:
+    """A linked contact as :func:`email_contacts` reads it back."""
+    contact = indexed.contact
+    return {
+        "id": contact.crm_contact_id,
+        "account_ref": contact.account_ref,
+        "lead_ref": contact.lead_ref,
+        "roles": _roles(match),
+    }
 
 
 def update_email(
@@ -336,11 +398,22 @@ def record_email_change(
     changed: list[str] | None = None,
 ) -> None:
     assert row.id is not None
-    payload = email_json(row, email_contacts(session, [row.id]).get(row.id, []), include_body=False)
+    contacts = email_contacts(session, [row.id]).get(row.id, [])
+    append_changes(session, [_email_change(row, contacts, change_type, operation, changed)], now)
+
+
+def _email_change(
+    row: EmailRow,
+    contacts: list[dict[str, Any]],
+    change_type: str,
+    operation: str,
+    changed: list[str] | None = None,
+) -> Change:
+    assert row.id is not None
+    payload = email_json(row, contacts, include_body=False)
     if changed is not None:
         payload["changed"] = changed
-    append_change(
-        session,
+    return Change(
         change_type=change_type,
         entity="email",
         entity_id=str(row.id),
@@ -348,5 +421,4 @@ def record_email_change(
         operation=operation,
         entity_version=row.version,
         payload=payload,
-        now=now,
     )

@@ -7,7 +7,7 @@ would run into Microsoft's four-concurrent-requests-per-mailbox limit).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -31,16 +31,30 @@ class FolderCache:
 
 
 def load_folder_cache(session: Session, grant_id: str) -> FolderCache:
-    # The refresh time first: under READ COMMITTED each statement sees what was committed
+    """The grant's folder cache (empty, never refreshed, for a grant not seen yet)."""
+    return load_folder_caches(session, [grant_id])[grant_id]
+
+
+def load_folder_caches(session: Session, grant_ids: Collection[str]) -> dict[str, FolderCache]:
+    """The folder caches of ``grant_ids`` in two queries, one per grant asked for."""
+    ordered = sorted(grant_ids)
+    # The refresh times first: under READ COMMITTED each statement sees what was committed
     # when it began, and a refresh commits its folders with its time. Read in the other
     # order, a refresh committing between the two reads gave "refreshed, no folders", and
     # messages were skipped as folder_not_synced (seen by the PostgreSQL fault tests).
-    refresh = session.get(FolderRefreshRow, grant_id)
-    rows = session.exec(select(FolderRow).where(FolderRow.grant_id == grant_id))
-    return FolderCache(
-        folders={row.folder_id: _to_folder(row) for row in rows},
-        refreshed_at=refresh.refreshed_at if refresh else None,
-    )
+    refreshed = {
+        row.grant_id: row.refreshed_at
+        for row in session.exec(
+            select(FolderRefreshRow).where(col(FolderRefreshRow.grant_id).in_(ordered))
+        )
+    }
+    folders: dict[str, dict[str, Folder]] = {grant_id: {} for grant_id in ordered}
+    for row in session.exec(select(FolderRow).where(col(FolderRow.grant_id).in_(ordered))):
+        folders[row.grant_id][row.folder_id] = _to_folder(row)
+    return {
+        grant_id: FolderCache(folders=folders[grant_id], refreshed_at=refreshed.get(grant_id))
+        for grant_id in ordered
+    }
 
 
 def replace_folder_cache(

@@ -1,64 +1,99 @@
-"""Raw notifications (N3): recorded once per notification id, with their processing state."""
+"""Raw notifications (N3): recorded once per notification id, with their processing state.
+
+A notification is recorded when an attempt at handling it finishes, in the transaction of
+that attempt's work: a worker that dies mid-attempt leaves its message on the queue, not a
+row, and the next attempt records it.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import Table, delete, update
 from sqlmodel import Session, col, select
 
 from domain.notifications import Notification
 from storage.tables import NotificationState, RawNotification
-from storage.upsert import insert_ignore
+from storage.upsert import insert_ignore_returning
+
+_RAW: Table = RawNotification.__table__  # type: ignore[attr-defined]
 
 
-def record_notification(
-    session: Session, notification: Notification, received_at: datetime
-) -> bool:
-    """Store ``notification`` unless one with its id is stored already; True if it was new."""
+@dataclass(frozen=True, slots=True)
+class NotificationOutcome:
+    """One attempt at handling a notification, finished: to record with the notification."""
+
+    notification: Notification
+    received_at: datetime
+    state: NotificationState
+    outcome: str | None = None
+    error: str | None = None
+
+
+def record_outcomes(
+    session: Session, outcomes: Sequence[NotificationOutcome], now: datetime
+) -> set[str]:
+    """Store each notification with the outcome of its attempt; the ids stored for the first
+    time (the others were stored by an earlier attempt, whose row the outcome updates).
+
+    One statement inserts the new ones whatever their number; a notification attempted
+    again (a retry, a reprocess) costs one more. The ids must be distinct.
+    """
+    if not outcomes:
+        return set()
+    by_id = {o.notification.notification_id: o for o in outcomes}
+    if len(by_id) != len(outcomes):
+        raise ValueError("record_outcomes takes each notification once")
+    inserted = set(
+        insert_ignore_returning(
+            session,
+            _RAW,
+            [_raw_values(by_id[n], now) for n in sorted(by_id)],
+            ["notification_id"],
+        )
+    )
+    for notification_id in sorted(by_id.keys() - inserted):
+        attempt = by_id[notification_id]
+        session.execute(
+            update(RawNotification)
+            .where(col(RawNotification.notification_id) == notification_id)
+            .values(
+                state=attempt.state.value,
+                attempts=col(RawNotification.attempts) + 1,
+                last_error=attempt.error,
+                outcome=attempt.outcome,
+                handled_at=now,
+            )
+        )
+    return inserted
+
+
+def _raw_values(attempt: NotificationOutcome, now: datetime) -> dict[str, Any]:
+    notification = attempt.notification
     occurred_at = (
         datetime.fromtimestamp(notification.occurred_at, UTC)
         if notification.occurred_at is not None
         else None
     )
-    return insert_ignore(
-        session,
-        RawNotification.__table__,  # type: ignore[attr-defined]
-        {
-            "notification_id": notification.notification_id,
-            "api_version": notification.api_version,
-            "type": notification.type,
-            "trigger": notification.trigger,
-            "grant_id": notification.grant_id,
-            "object_id": notification.object_id,
-            "occurred_at": occurred_at,
-            "received_at": received_at,
-            "payload": dict(notification.payload),
-            "state": NotificationState.PENDING.value,
-            "attempts": 0,
-        },
-        ["notification_id"],
-    )
-
-
-def mark_notification(
-    session: Session,
-    notification_id: str,
-    state: NotificationState,
-    now: datetime,
-    error: str | None = None,
-    outcome: str | None = None,
-) -> None:
-    """Record the outcome of one attempt at handling a stored notification."""
-    row = session.exec(
-        select(RawNotification).where(RawNotification.notification_id == notification_id)
-    ).one()
-    row.state = state.value
-    row.attempts += 1
-    row.last_error = error
-    row.outcome = outcome
-    row.handled_at = now
-    session.add(row)
+    return {
+        "notification_id": notification.notification_id,
+        "api_version": notification.api_version,
+        "type": notification.type,
+        "trigger": notification.trigger,
+        "grant_id": notification.grant_id,
+        "object_id": notification.object_id,
+        "occurred_at": occurred_at,
+        "received_at": attempt.received_at,
+        "payload": dict(notification.payload),
+        "state": attempt.state.value,
+        "attempts": 1,
+        "last_error": attempt.error,
+        "outcome": attempt.outcome,
+        "handled_at": now,
+    }
 
 
 def notifications_to_reprocess(

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from domain.accounts import status_for_new_grant
 from domain.email_rules import DEFAULT_LOOKBACK, resolve_sync_from
@@ -33,6 +34,14 @@ def rep_for_grant(session: Session, grant_id: str) -> Rep | None:
     """The rep whose mailbox is ``grant_id``, or None for a grant no rep has."""
     row = session.exec(select(RepRow).where(RepRow.grant_id == grant_id)).first()
     return to_rep(row) if row else None
+
+
+def reps_for_grants(session: Session, grant_ids: Collection[str]) -> dict[str, Rep]:
+    """:func:`rep_for_grant` for many grants in one query, by grant id (unknown ones absent)."""
+    if not grant_ids:
+        return {}
+    rows = session.exec(select(RepRow).where(col(RepRow.grant_id).in_(sorted(grant_ids))))
+    return {row.grant_id: to_rep(row) for row in rows if row.grant_id is not None}
 
 
 def set_provider(session: Session, rep_id: str, provider: str) -> None:

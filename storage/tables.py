@@ -28,7 +28,7 @@ BigKey = BigInteger().with_variant(Integer(), "sqlite")
 class NotificationState(StrEnum):
     """Where a stored notification is in its processing."""
 
-    PENDING = "pending"  # stored, its handler has not finished
+    PENDING = "pending"  # stored before its handler finished (rows of earlier versions)
     RECEIVED = "received"  # acknowledged; no handler acts on its kind of work yet
     PROCESSED = "processed"  # its handler did its work
     FAILED = "failed"  # its last attempt failed (see last_error); it may still be retried

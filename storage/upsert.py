@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import Row, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
@@ -46,6 +46,20 @@ def insert_ignore_returning(
 ) -> list[Any]:
     """Insert-or-ignore ``rows``; the ``returning`` column (default: the first conflict
     column) of each row actually inserted."""
+    column = returning or conflict_columns[0]
+    inserted = insert_ignore_rows(session, table, rows, conflict_columns, [column])
+    return [row[0] for row in inserted]
+
+
+def insert_ignore_rows(
+    session: Session,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    conflict_columns: Sequence[str],
+    returning: Sequence[str],
+) -> list[Row[Any]]:
+    """Insert-or-ignore ``rows`` in one statement; the ``returning`` columns of each row
+    actually inserted."""
     if not rows:
         return []
     dialect = session.get_bind().dialect.name
@@ -60,6 +74,6 @@ def insert_ignore_returning(
     statement = (
         statement.values([dict(r) for r in rows])
         .on_conflict_do_nothing(index_elements=conflict_columns)
-        .returning(table.c[returning or conflict_columns[0]])
+        .returning(*(table.c[name] for name in returning))
     )
-    return list(session.execute(statement).scalars().all())
+    return list(session.execute(statement).all())

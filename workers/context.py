@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine
 
 from domain.outbound_webhooks import RETRY_SCHEDULE
+from workers.group_commit import GroupCommit
 from workers.nylas_client import NylasGateway
 
 
@@ -23,7 +24,7 @@ class NylasNotConfigured(Exception):
 
 @dataclass(frozen=True, slots=True)
 class WorkerContext:
-    """The database, the Nylas API and the clock. Built once per process."""
+    """The database, the Nylas API, the clock and the group commit. Built once per process."""
 
     engine: Engine
     nylas_gateway: NylasGateway | None = None
@@ -35,6 +36,8 @@ class WorkerContext:
     delivery_schedule: tuple[timedelta, ...] = RETRY_SCHEDULE
     disable_after: timedelta = timedelta(days=5)
     delivery_timeout_seconds: float = 10.0
+    # Where the worker threads of this process finish their notifications together.
+    group_commit: GroupCommit = field(default_factory=GroupCommit)
 
     @property
     def nylas(self) -> NylasGateway:

@@ -1,6 +1,7 @@
 """Many workers handling notifications of one message at the same moment (N2, E4): one row,
 one ``email.stored``, versions that count up without gaps or repeats, the newest state
-last, and the hidden flag kept. Run on SQLite and PostgreSQL, threads released together."""
+last, and the hidden flag kept. Run on SQLite and PostgreSQL, threads released together,
+so their notifications are finished in shared batches (group commit) as well as apart."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ from sqlmodel import Session, col, select
 
 from domain.contacts import parse_contacts
 from domain.folders import parse_folder
-from domain.notifications import parse_unit
 from domain.reps import parse_rep
 from simulator import mailbox
 from simulator import notifications as sim
@@ -22,7 +22,7 @@ from storage.engine import create_database_engine, transaction
 from storage.folders import replace_folder_cache
 from storage.reps import put_rep
 from storage.tables import ChangeRow, EmailRow
-from workers.actors.messages import handle_message_notification
+from workers.actors.notifications import handle_notification
 from workers.context import WorkerContext
 
 GRANT = "grant-race"
@@ -70,15 +70,12 @@ def test_concurrent_notifications_of_one_message_make_one_row_and_ordered_versio
         {"unread": i % 2 == 0, "starred": i % 3 == 0, "folders": ["INBOX", f"Label_{i % 2 + 1}"]}
         for i in range(12)
     ]
-    notifications = [
-        parse_unit(
-            "v3",
-            sim.envelope(
-                "message.updated" if i else "message.created",
-                {**base, **state},
-                source="/google/emails/realtime",
-                at=int((NOW + timedelta(seconds=i)).timestamp()),
-            ),
+    envelopes = [
+        sim.envelope(
+            "message.updated" if i else "message.created",
+            {**base, **state},
+            source="/google/emails/realtime",
+            at=int((NOW + timedelta(seconds=i)).timestamp()),
         )
         for i, state in enumerate(states)
     ]
@@ -91,7 +88,7 @@ def test_concurrent_notifications_of_one_message_make_one_row_and_ordered_versio
 
     try:
         work: list[Callable[[], object]] = [
-            (lambda n=n: handle_message_notification(context, n)) for n in notifications
+            (lambda e=e: handle_notification(context, "v3", e, NOW.timestamp())) for e in envelopes
         ]
         errors = race([*work, hide])
         assert errors == []

@@ -6,6 +6,11 @@ notification itself, or from the Messages API when the notification does not car
 it (``.truncated``, ``.transformed``, every v2 delta); a 404 there means the message is gone,
 which is an outcome, not a failure. ``message.deleted`` marks the stored email and never
 deletes it.
+
+Saving is set-based: the messages of concurrent notifications (:func:`save_messages`, run
+by ``workers.actors.finishing``) and the messages of a backfill's page (:func:`apply_messages`)
+are saved a rep at a time by :func:`save_page`, which reads the page's stored emails and
+contacts in two queries and inserts its new emails in three statements, however many.
 """
 
 from __future__ import annotations
@@ -20,27 +25,30 @@ from sqlmodel import Session
 
 from domain.contacts import match_contacts
 from domain.email_rules import decide_new_email, plan_email_update
-from domain.folders import ResolvedFolders
+from domain.folders import ResolvedFolders, needs_folder_refresh, resolve_folders
 from domain.messages import MailMessage, MalformedMessage, parse_message
 from domain.notifications import Notification
 from domain.reps import Rep
 from domain.sending import DeliveryReport, delivery_report
-from storage.contacts import IndexedContact, contacts_by_address, contacts_for_addresses
+from storage.contacts import IndexedContact, contacts_by_address
 from storage.emails import (
+    NewEmail,
     find_email,
     find_emails,
     mailbox_state,
     mark_mailbox_deleted,
-    store_email,
+    store_emails,
     update_email,
 )
 from storage.engine import transaction
-from storage.reps import rep_for_grant
+from storage.folders import load_folder_caches
+from storage.reps import rep_for_grant, reps_for_grants
 from storage.sends import attach_sent_copy, find_send, record_delivery_event
 from storage.tables import EmailRow
-from workers.actors.handled import Handled, acknowledge_only
+from workers.actors.handled import Handled, MessageToSave, acknowledge_only
 from workers.context import WorkerContext
-from workers.folder_cache import resolve_message_folders, resolve_page_folders
+from workers.folder_cache import resolve_page_folders
+from workers.group_commit import SplitOnFailure
 from workers.nylas_client import IDEMPOTENCY_METADATA_KEY
 
 logger = logging.getLogger(__name__)
@@ -49,10 +57,12 @@ logger = logging.getLogger(__name__)
 _FETCH_FLAGS = frozenset({"truncated", "transformed"})
 
 
-def handle_message_notification(context: WorkerContext, notification: Notification) -> Handled:
+def handle_message_notification(
+    context: WorkerContext, notification: Notification
+) -> Handled | MessageToSave:
     """The handler of the messages queue."""
     if notification.trigger in ("message.created", "message.updated"):
-        return sync_message(context, notification)
+        return message_to_save(context, notification)
     if notification.trigger == "message.deleted":
         return mark_deleted(context, notification)
     data = notification.payload.get("data")
@@ -84,21 +94,75 @@ def record_delivery(
     return Handled.processed(f"delivery_{report.event.value}" if changed else "unchanged")
 
 
-def sync_message(context: WorkerContext, notification: Notification) -> Handled:
-    """Store the message for the grant's rep if E2 says so, or update the stored email."""
+def message_to_save(context: WorkerContext, notification: Notification) -> Handled | MessageToSave:
+    """The message to store or update, from the notification or, when it does not carry
+    all of it, from the Messages API; saved by :func:`save_messages` with others."""
+    if notification.grant_id is None or notification.object_id is None:
+        return Handled.processed("no_grant_or_message")
+    obj = _object_of(notification)
+    if obj is not None and not (notification.flags & _FETCH_FLAGS):
+        observed = notification.occurred_at
+        observed_at = datetime.fromtimestamp(observed, UTC) if observed else context.clock()
+        return MessageToSave(notification.grant_id, parse_message(obj), observed_at)
+    # The Messages API is called only for a rep who syncs email.
     rep = _rep_of(context, notification)
     if isinstance(rep, Handled):
         return rep
-    assert notification.grant_id is not None
     if not rep.email_sync_enabled:
         return Handled.processed("email_sync_off")
-    fetched = _message_of(context, notification)
-    if fetched is None:
+    fetched_at = context.clock()
+    wire = context.nylas.find_message(notification.grant_id, notification.object_id)
+    if wire is None:
         return Handled.processed("gone")
-    message, observed_at = fetched
-    folders = resolve_message_folders(context, rep, notification.grant_id, message.folder_ids)
-    with transaction(context.engine) as session:
-        return Handled.processed(_save(session, context, rep, message, folders, observed_at))
+    return MessageToSave(notification.grant_id, parse_message(wire), fetched_at)
+
+
+@dataclass(frozen=True, slots=True)
+class FoldersToRefresh:
+    """A message's folders are missing from its grant's cache and might be synced ones:
+    fetch the grant's folders from Nylas (outside any transaction), then save it again."""
+
+    rep: Rep
+    grant_id: str
+
+
+def save_messages(
+    session: Session, context: WorkerContext, items: Sequence[MessageToSave]
+) -> list[str | FoldersToRefresh]:
+    """Save the messages of many notifications in ``session``: one outcome each, in order.
+
+    The reps and folder caches of all their grants are read in three queries, then each
+    rep's messages are saved as one page (:func:`save_page`).
+    """
+    grant_ids = {item.grant_id for item in items}
+    reps = reps_for_grants(session, grant_ids)
+    caches = load_folder_caches(session, reps.keys())
+    now = context.clock()
+    outcomes: list[str | FoldersToRefresh] = ["" for _ in items]
+    pages: dict[str, tuple[Rep, list[tuple[int, _Entry]]]] = {}
+    for index, item in enumerate(items):
+        rep = reps.get(item.grant_id)
+        if rep is None:
+            outcomes[index] = "unknown_grant"
+            continue
+        if not rep.email_sync_enabled:
+            outcomes[index] = "email_sync_off"
+            continue
+        cache = caches[item.grant_id]
+        folders = resolve_folders(item.message.folder_ids, cache.folders)
+        if not item.folders_refreshed and needs_folder_refresh(
+            [folders], rep.folders, cache.refreshed_at, now, context.folder_refresh_interval
+        ):
+            outcomes[index] = FoldersToRefresh(rep, item.grant_id)
+            continue
+        entry = _Entry(item.message, folders, item.observed_at)
+        pages.setdefault(rep.rep_id, (rep, []))[1].append((index, entry))
+    for rep_id in sorted(pages):
+        rep, entries = pages[rep_id]
+        saved = save_page(session, context, rep, [entry for _, entry in entries])
+        for (index, _), outcome in zip(entries, saved, strict=True):
+            outcomes[index] = outcome
+    return outcomes
 
 
 def apply_messages(
@@ -108,10 +172,7 @@ def apply_messages(
     outcome per message ("stored", "unchanged", "no_contact", ..., "failed").
 
     The page is saved in one transaction; if that fails, each message is saved alone, so
-    one poison message costs its own outcome ("failed", logged), never the page's. In the
-    page's transaction the stored emails and the contacts are read once for the whole page
-    (:class:`_PageRows`), not once per message: most of a mailbox matches no contact, and
-    those two lookups were most of what a message that is not stored cost.
+    one poison message costs its own outcome ("failed", logged), never the page's.
     """
     if not rep.email_sync_enabled:
         return ["email_sync_off"] * len(wires)
@@ -119,23 +180,45 @@ def apply_messages(
     parsed = [_parsed_or_none(wire) for wire in wires]
     messages = [message for message in parsed if message is not None]
     folders = resolve_page_folders(context, rep, grant_id, [m.folder_ids for m in messages])
-    pairs = list(zip(messages, folders, strict=True))
-    try:
+    entries = [_Entry(m, f, observed_at) for m, f in zip(messages, folders, strict=True)]
+
+    def save_together(entries: list[_Entry]) -> list[str]:
         with transaction(context.engine) as session:
-            page = _read_page(session, rep.rep_id, messages)
-            saved = [_save(session, context, rep, m, f, observed_at, page) for m, f in pairs]
-    except Exception:
-        logger.warning("a page of messages failed; saving them one by one", exc_info=True)
-        saved = [_save_alone(context, rep, grant_id, m, f, observed_at) for m, f in pairs]
+            return save_page(session, context, rep, entries)
+
+    saved = SplitOnFailure(save_together)(entries)
     outcomes = iter(saved)
-    return [next(outcomes) if message is not None else "malformed" for message in parsed]
+    return [
+        _outcome_of(next(outcomes), grant_id, message) if message is not None else "malformed"
+        for message in parsed
+    ]
+
+
+def _outcome_of(saved: str | Exception, grant_id: str, message: MailMessage) -> str:
+    if not isinstance(saved, Exception):
+        return saved
+    logger.error(
+        "message could not be saved",
+        exc_info=saved,
+        extra={"grant_id": grant_id, "message_id": message.message_id},
+    )
+    return "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """A message to save, with its resolved folders and when its state was observed."""
+
+    message: MailMessage
+    folders: ResolvedFolders
+    observed_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
 class _PageRows:
-    """What :func:`_save` reads for each message, read for a whole page at once: the emails
-    already stored (locked, as :func:`find_email` locks one) and the rep's contacts by each
-    address of the page (as :func:`contacts_for_addresses` finds them for one message)."""
+    """What saving a page reads once for all of its messages: the emails already stored
+    (locked, as :func:`find_email` locks one) and the rep's contacts by each address of
+    the page (as :func:`contacts_for_addresses` finds them for one message)."""
 
     emails: dict[str, EmailRow]
     contacts: dict[str, list[IndexedContact]]
@@ -159,31 +242,87 @@ def _read_page(session: Session, rep_id: str, messages: Sequence[MailMessage]) -
     )
 
 
+def save_page(
+    session: Session, context: WorkerContext, rep: Rep, entries: Sequence[_Entry]
+) -> list[str]:
+    """Store or update a rep's messages in ``session``: one outcome each, in order.
+
+    Most of a mailbox matches no contact, and most of what matches is new: those cost the
+    page's two reads and its one insert of new emails (:func:`store_emails`), not
+    statements of their own. Updates of stored emails are written one by one. A message
+    met twice in the page is applied in order: its first sight inserted, the next ones
+    applied to the stored email afterwards.
+    """
+    now = context.clock()
+    page = _read_page(session, rep.rep_id, [entry.message for entry in entries])
+    outcomes = ["" for _ in entries]
+    new: dict[str, tuple[int, NewEmail]] = {}
+    again: list[int] = []
+    for index, entry in enumerate(entries):
+        message = entry.message
+        if message.message_id in new:
+            again.append(index)
+            continue
+        row = page.emails.get(message.message_id)
+        send_key = message.metadata.get(IDEMPOTENCY_METADATA_KEY)
+        if (
+            row is None
+            and send_key
+            and attach_sent_copy(session, rep.rep_id, send_key, message.message_id)
+        ):
+            # The Sent folder's copy of an email the CRM sent through crmsync (E9): one email.
+            row = find_email(session, rep.rep_id, message.message_id, for_update=True)
+        if row is not None:
+            page.emails[message.message_id] = row
+            outcomes[index] = _update(session, row, entry, now)
+            continue
+        indexed = page.contacts_for(message.matching_addresses())
+        matches = match_contacts(message, rep.rep_id, [i.contact for i in indexed])
+        decision = decide_new_email(rep.email_settings(), message, entry.folders.known, matches)
+        if decision.skip_reason is not None:
+            outcomes[index] = decision.skip_reason.value
+            continue
+        by_id = {i.contact.crm_contact_id: i for i in indexed}
+        contacts = [(by_id[m.crm_contact_id], m) for m in decision.contacts]
+        folder_names = [folder.name for folder in entry.folders.known]
+        new[message.message_id] = (
+            index,
+            NewEmail(message, folder_names, contacts, entry.observed_at),
+        )
+    stored = store_emails(session, rep.rep_id, [email for _, email in new.values()], now)
+    for message_id, (index, _) in new.items():
+        if message_id in stored:
+            outcomes[index] = "stored"
+        else:
+            # Another worker stored it between our read and our insert: update it instead.
+            again.append(index)
+    for index in sorted(again):
+        entry = entries[index]
+        row = find_email(session, rep.rep_id, entry.message.message_id, for_update=True)
+        assert row is not None
+        outcomes[index] = _update(session, row, entry, now)
+    return outcomes
+
+
+def _update(session: Session, row: EmailRow, entry: _Entry, now: datetime) -> str:
+    update = plan_email_update(mailbox_state(row), entry.message, entry.observed_at)
+    changed = update_email(
+        session,
+        row,
+        update,
+        folder_names=[folder.name for folder in entry.folders.known],
+        observed_at=entry.observed_at,
+        now=now,
+    )
+    return "updated" if changed else "unchanged"
+
+
 def _parsed_or_none(wire: Mapping[str, Any]) -> MailMessage | None:
     try:
         return parse_message(wire)
     except MalformedMessage:
         logger.warning("message without an id skipped", extra={"message_id": None})
         return None
-
-
-def _save_alone(
-    context: WorkerContext,
-    rep: Rep,
-    grant_id: str,
-    message: MailMessage,
-    folders: ResolvedFolders,
-    observed_at: datetime,
-) -> str:
-    try:
-        with transaction(context.engine) as session:
-            return _save(session, context, rep, message, folders, observed_at)
-    except Exception:
-        logger.exception(
-            "message could not be saved",
-            extra={"grant_id": grant_id, "message_id": message.message_id},
-        )
-        return "failed"
 
 
 def mark_deleted(context: WorkerContext, notification: Notification) -> Handled:
@@ -209,83 +348,9 @@ def _rep_of(context: WorkerContext, notification: Notification) -> Rep | Handled
     return rep if rep is not None else Handled.processed("unknown_grant")
 
 
-def _message_of(
-    context: WorkerContext, notification: Notification
-) -> tuple[MailMessage, datetime] | None:
-    """The whole message and the time its state was observed; None when it is gone."""
-    obj = _object_of(notification)
-    if obj is not None and not (notification.flags & _FETCH_FLAGS):
-        observed = notification.occurred_at
-        observed_at = datetime.fromtimestamp(observed, UTC) if observed else context.clock()
-        return parse_message(obj), observed_at
-    assert notification.grant_id is not None
-    assert notification.object_id is not None
-    fetched_at = context.clock()
-    wire = context.nylas.find_message(notification.grant_id, notification.object_id)
-    if wire is None:
-        return None
-    return parse_message(wire), fetched_at
-
-
 def _object_of(notification: Notification) -> Mapping[str, Any] | None:
     if notification.api_version != "v3":
         return None  # v2 deltas carry ids only
     data = notification.payload.get("data")
     obj = data.get("object") if isinstance(data, Mapping) else None
     return obj if isinstance(obj, Mapping) else None
-
-
-def _save(
-    session: Session,
-    context: WorkerContext,
-    rep: Rep,
-    message: MailMessage,
-    folders: ResolvedFolders,
-    observed_at: datetime,
-    page: _PageRows | None = None,
-) -> str:
-    """Store or update one message; ``page`` holds what a page's transaction read already."""
-    now = context.clock()
-    folder_names = [folder.name for folder in folders.known]
-    if page is not None:
-        row = page.emails.get(message.message_id)
-    else:
-        row = find_email(session, rep.rep_id, message.message_id, for_update=True)
-    send_key = message.metadata.get(IDEMPOTENCY_METADATA_KEY)
-    if (
-        row is None
-        and send_key
-        and attach_sent_copy(session, rep.rep_id, send_key, message.message_id)
-    ):
-        # The Sent folder's copy of an email the CRM sent through crmsync (E9): one email.
-        row = find_email(session, rep.rep_id, message.message_id, for_update=True)
-    if row is None:
-        addresses = message.matching_addresses()
-        if page is not None:
-            indexed = page.contacts_for(addresses)
-        else:
-            indexed = contacts_for_addresses(session, rep.rep_id, addresses)
-        matches = match_contacts(message, rep.rep_id, [i.contact for i in indexed])
-        decision = decide_new_email(rep.email_settings(), message, folders.known, matches)
-        if decision.skip_reason is not None:
-            return decision.skip_reason.value
-        by_id = {i.contact.crm_contact_id: i for i in indexed}
-        stored = store_email(
-            session,
-            rep_id=rep.rep_id,
-            message=message,
-            folder_names=folder_names,
-            contacts=[(by_id[m.crm_contact_id], m) for m in decision.contacts],
-            observed_at=observed_at,
-            now=now,
-        )
-        if stored is not None:
-            return "stored"
-        # Another worker stored it between our read and our insert: update it instead.
-        row = find_email(session, rep.rep_id, message.message_id, for_update=True)
-        assert row is not None
-    update = plan_email_update(mailbox_state(row), message, observed_at)
-    changed = update_email(
-        session, row, update, folder_names=folder_names, observed_at=observed_at, now=now
-    )
-    return "updated" if changed else "unchanged"

@@ -1,14 +1,17 @@
-"""The notification actors: store the raw notification once (N3), then dispatch by kind.
+"""The notification actors: dispatch by kind, then record the notification once (N3).
 
 load -> decide -> save: the notification is parsed again from its payload by the same domain
-code the ingress used, stored unless already stored, and handed to the handler of its kind
-of work. Handlers are idempotent, so a retry, a duplicate under another id path, or a
-reprocess runs them again harmlessly.
+code the ingress used and handed to the handler of its kind of work; what is left to write
+(a message to save, the notification with its outcome) is finished together with other
+worker threads' notifications in one transaction (``workers.actors.finishing``). Handlers
+are idempotent, so a retry, a duplicate under another id path, or a reprocess runs them
+again harmlessly.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,16 +21,18 @@ from sqlmodel import Session
 from domain.accounts import AccountEvent
 from domain.notifications import ApiVersion, Notification, parse_unit
 from domain.triggers import WorkKind
-from storage.accounts import apply_grant_event, note_failure, note_success
+from storage.accounts import apply_grant_event, note_failure
 from storage.engine import transaction
-from storage.notifications import mark_notification, record_notification
+from storage.notifications import NotificationOutcome, record_outcomes
 from storage.tables import NotificationState
 from workers.actors.events import handle_event_notification
+from workers.actors.finishing import Finishing, finish_notifications
 from workers.actors.folders import handle_folder_notification
 from workers.actors.grants import handle_grant_notification
-from workers.actors.handled import Handler, acknowledge_only
+from workers.actors.handled import Handled, Handler, MessageToSave, acknowledge_only
 from workers.actors.messages import handle_message_notification
 from workers.context import WorkerContext
+from workers.folder_cache import refresh_folder_cache
 from workers.grant_limits import GrantThrottled
 from workers.nylas_client import NylasRateLimited, NylasRejected
 
@@ -45,59 +50,59 @@ HANDLERS: dict[WorkKind, Handler] = {
 def handle_notification(
     context: WorkerContext, api_version: ApiVersion, payload: dict[str, Any], received_at: float
 ) -> None:
-    """Store a queued notification and run the handler of its kind of work."""
+    """Handle a queued notification by its kind of work, and record it with its outcome."""
     notification = parse_unit(api_version, payload)
+    received = datetime.fromtimestamp(received_at, UTC)
     log_fields = {
         "notification_id": notification.notification_id,
         "grant_id": notification.grant_id,
         "type": notification.type,
     }
-    with transaction(context.engine) as session:
-        stored = record_notification(
-            session, notification, datetime.fromtimestamp(received_at, UTC)
-        )
-    if not stored:
-        logger.info("notification already stored; handling again", extra=log_fields)
     # No kind means the routing table changed since it was queued: keep it, do nothing more.
     handler = HANDLERS[notification.kind] if notification.kind else acknowledge_only
     try:
-        handled = handler(context, notification)
+        handled = _finish(
+            context, Finishing(context, notification, received, handler(context, notification))
+        )
     except GrantThrottled:
         raise  # not a failure: the message waits on the queue for the grant's next slot
     except Exception as error:
         # Recorded for operators, then re-raised so Dramatiq retries it and, once the retries
         # are spent, dead-letters it.
+        now = context.clock()
+        failed = NotificationOutcome(
+            notification,
+            received,
+            NotificationState.FAILED,
+            error=f"{type(error).__name__}: {error}",
+        )
         with transaction(context.engine) as session:
-            mark_notification(
-                session,
-                notification.notification_id,
-                NotificationState.FAILED,
-                context.clock(),
-                error=f"{type(error).__name__}: {error}",
-            )
-            _note_failure(session, notification, error, context.clock())
+            record_outcomes(session, [failed], now)
+            _note_failure(session, notification, error, now)
         if isinstance(error, NylasRateLimited):
             # Nylas said when to come back: the queue waits that long, not a worker thread.
             logger.warning("rate limited by Nylas; retrying later", extra=log_fields)
             raise Retry(str(error), delay=int(error.retry_after_seconds * 1000)) from error
         logger.exception("notification handler failed", extra=log_fields)
         raise
-    with transaction(context.engine) as session:
-        mark_notification(
-            session,
-            notification.notification_id,
-            handled.state,
-            context.clock(),
-            outcome=handled.outcome,
-        )
-        if notification.grant_id and notification.kind is not WorkKind.GRANTS:
-            note_success(session, notification.grant_id, context.clock())
     logger.info(
         "notification %s: %s",
         handled.state.value,
         handled.outcome,
         extra={**log_fields, "outcome": handled.outcome},
     )
+
+
+def _finish(context: WorkerContext, finishing: Finishing) -> Handled:
+    """Finish the notification with other threads' (``workers.actors.finishing``); when its
+    message's folders must be fetched first, fetch them, outside any transaction, and again."""
+    while True:
+        finished = context.group_commit.submit(finish_notifications, finishing)
+        if isinstance(finished, Handled):
+            return finished
+        refresh_folder_cache(context, finished.rep, finished.grant_id)
+        assert isinstance(finishing.handled, MessageToSave)
+        finishing = replace(finishing, handled=replace(finishing.handled, folders_refreshed=True))
 
 
 def _note_failure(
