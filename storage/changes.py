@@ -13,10 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import Table, insert
 from sqlmodel import Session
 
 from storage.tables import ChangeRow
+
+_CHANGES: Table = ChangeRow.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +59,7 @@ def append_changes(session: Session, changes: Sequence[Change], now: datetime) -
     if not changes:
         return
     session.execute(
-        insert(ChangeRow),
+        insert(_CHANGES),
         [
             {
                 "change_id": f"chg_{uuid.uuid4().hex}",

@@ -30,6 +30,7 @@ SOURCE_SYNCED = "synced"
 SOURCE_SYSTEM = "system"
 
 _EMAILS: Table = EmailRow.__table__  # type: ignore[attr-defined]
+_EMAIL_CONTACTS: Table = EmailContactRow.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +153,7 @@ def store_emails(
         changes.append(_email_change(row, contacts, "email.stored", "create"))
         rows[message_id] = row
     if links:
-        session.execute(insert(EmailContactRow), links)
+        session.execute(insert(_EMAIL_CONTACTS), links)
     append_changes(session, changes, now)
     return rows
 

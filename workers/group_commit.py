@@ -22,6 +22,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from workers.metrics import BATCH_SIZE, BATCH_SPLITS
+
 Item = TypeVar("Item")
 Result = TypeVar("Result")
 
@@ -113,17 +115,21 @@ class SplitOnFailure(Generic[Item, Result]):
     each item run alone by it, so only the items that fail alone fail.
 
     Called with a batch, it returns per item its result or the exception it failed with.
+    ``name`` labels its metrics: batch sizes, and batches split.
     """
 
-    def __init__(self, run_together: Callable[[list[Item]], Sequence[Result]]) -> None:
+    def __init__(self, name: str, run_together: Callable[[list[Item]], Sequence[Result]]) -> None:
+        self.name = name
         self._run_together = run_together
 
     def __call__(self, items: list[Item]) -> list[Result | Exception]:
+        BATCH_SIZE.labels(self.name).observe(len(items))
         try:
             return list(self._run_together(items))
         except Exception:
             if len(items) == 1:
                 raise
+        BATCH_SPLITS.labels(self.name).inc()
         outcomes: list[Result | Exception] = []
         for item in items:
             try:

@@ -53,6 +53,22 @@ ACTOR_IN_PROGRESS = Gauge(
     multiprocess_mode="livesum",
 )
 
+# The workers' group commit (workers.group_commit): how many items each transaction carried,
+# and how often a batch's transaction failed and its items were run one by one.
+BATCH_SIZE_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
+BATCH_SIZE = Histogram(
+    "crmsync_batch_size",
+    "Items written per transaction by a batch (notifications finished together, messages of "
+    "a backfill page), by kind of batch.",
+    ["batch"],
+    buckets=BATCH_SIZE_BUCKETS,
+)
+BATCH_SPLITS = Counter(
+    "crmsync_batch_splits_total",
+    "Batches whose transaction failed, so that each item was written alone, by kind of batch.",
+    ["batch"],
+)
+
 
 def outcome_of(message: MessageProxy, exception: BaseException | None) -> str:
     """What became of ``message`` after a run that raised ``exception`` (None: returned)."""

@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable, Iterable
 
 import pytest
+from prometheus_client import REGISTRY
 
 from workers.group_commit import GroupCommit, SplitOnFailure
 
@@ -29,6 +30,10 @@ class Recorder:
         if self.poison & set(items):
             raise ValueError(f"poison in {items}")
         return [f"done {item}" for item in items]
+
+
+def split_count(name: str) -> float:
+    return REGISTRY.get_sample_value("crmsync_batch_splits_total", {"batch": name}) or 0.0
 
 
 def release_when_waiting(
@@ -73,14 +78,14 @@ def run_threads(calls: list[Callable[[], object]]) -> tuple[dict[int, object], l
 def test_an_item_alone_is_flushed_at_once_and_gets_its_result() -> None:
     recorder = Recorder()
     group = GroupCommit()
-    assert group.submit(SplitOnFailure(recorder), 7) == "done 7"
+    assert group.submit(SplitOnFailure("test", recorder), 7) == "done 7"
     assert recorder.batches == [[7]]
 
 
 def test_items_arriving_during_a_flush_are_flushed_together_each_with_its_own_result() -> None:
     recorder = Recorder()
     recorder.release.clear()
-    flush = SplitOnFailure(recorder)
+    flush = SplitOnFailure("test", recorder)
     group = GroupCommit()
     first = threading.Thread(target=group.submit, args=(flush, 0))
     first.start()
@@ -99,9 +104,10 @@ def test_items_arriving_during_a_flush_are_flushed_together_each_with_its_own_re
 
 
 def test_a_poison_item_fails_its_own_thread_and_the_others_are_saved() -> None:
+    splits_before = split_count("test")
     recorder = Recorder(poison=frozenset({3}))
     recorder.release.clear()
-    flush = SplitOnFailure(recorder)
+    flush = SplitOnFailure("test", recorder)
     group = GroupCommit()
     first = threading.Thread(target=group.submit, args=(flush, 0))
     first.start()
@@ -111,6 +117,7 @@ def test_a_poison_item_fails_its_own_thread_and_the_others_are_saved() -> None:
     first.join(timeout=10)
 
     assert [str(error) for error in errors] == ["poison in [3]"]
+    assert split_count("test") == splits_before + 1
     assert results == {0: "done 1", 1: "done 2", 3: "done 4", 4: "done 5"}
     # Together once (failed), then each alone.
     assert sorted(recorder.batches[1]) == [1, 2, 3, 4, 5]
@@ -120,7 +127,7 @@ def test_a_poison_item_fails_its_own_thread_and_the_others_are_saved() -> None:
 def test_batches_are_no_bigger_than_max_batch() -> None:
     recorder = Recorder()
     recorder.release.clear()
-    flush = SplitOnFailure(recorder)
+    flush = SplitOnFailure("test", recorder)
     group = GroupCommit(max_batch=3)
     first = threading.Thread(target=group.submit, args=(flush, 0))
     first.start()
@@ -138,13 +145,13 @@ def test_batches_are_no_bigger_than_max_batch() -> None:
 def test_a_failing_item_alone_raises_its_error() -> None:
     group = GroupCommit()
     with pytest.raises(ValueError, match="poison"):
-        group.submit(SplitOnFailure(Recorder(poison=frozenset({1}))), 1)
+        group.submit(SplitOnFailure("test", Recorder(poison=frozenset({1}))), 1)
 
 
 def test_a_flush_returning_the_wrong_number_of_results_fails_every_item() -> None:
     group = GroupCommit()
     with pytest.raises(RuntimeError, match="2 results for 1 items"):
-        group.submit(SplitOnFailure(lambda items: ["a", "b"]), 1)
+        group.submit(SplitOnFailure("test", lambda items: ["a", "b"]), 1)
 
 
 def test_max_batch_must_be_positive() -> None:

@@ -94,5 +94,5 @@ def _finish_together(items: list[Finishing]) -> list[Finished]:
     return done
 
 
-finish_notifications = SplitOnFailure(_finish_together)
+finish_notifications = SplitOnFailure("notifications", _finish_together)
 """The group-commit flush of notifications: together, or each alone when together fails."""

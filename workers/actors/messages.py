@@ -186,7 +186,7 @@ def apply_messages(
         with transaction(context.engine) as session:
             return save_page(session, context, rep, entries)
 
-    saved = SplitOnFailure(save_together)(entries)
+    saved = SplitOnFailure("backfill_page", save_together)(entries)
     outcomes = iter(saved)
     return [
         _outcome_of(next(outcomes), grant_id, message) if message is not None else "malformed"
