@@ -16,10 +16,14 @@ command with a chance of ``maintenance_chance`` in a million (Dramatiq's default
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+import dramatiq
 import fakeredis
+import orjson
 import redis
 from dramatiq.brokers.redis import RedisBroker
+from dramatiq.encoder import Encoder
 from dramatiq.middleware import (
     AgeLimit,
     Callbacks,
@@ -69,8 +73,32 @@ def embedded_redis_client() -> redis.Redis:
     return fakeredis.FakeRedis(server=fakeredis.FakeServer())
 
 
+class OrjsonEncoder(Encoder):
+    """Dramatiq's JSON message format, encoded and decoded by orjson.
+
+    The same bytes as Dramatiq's own ``JSONEncoder`` reads and writes, so either side may use
+    either; about a tenth of the standard library's time on a message notification, which
+    carries the whole Nylas object (a 15 KB body is typical), on the web's path to every
+    acknowledgement and on every message a worker takes.
+    """
+
+    def encode(self, data: dict[str, Any]) -> bytes:
+        return orjson.dumps(data)
+
+    def decode(self, data: bytes) -> dict[str, Any]:
+        try:
+            decoded: dict[str, Any] = orjson.loads(data)
+        except orjson.JSONDecodeError as error:
+            raise dramatiq.DecodeError("failed to decode message", data, error) from error  # type: ignore[no-untyped-call]
+        return decoded
+
+
 def build_broker(client: redis.Redis, options: BrokerOptions) -> RedisBroker:
-    """A RedisBroker on ``client`` with crmsync's middleware and retry policy."""
+    """A RedisBroker on ``client`` with crmsync's middleware and retry policy.
+
+    Also makes :class:`OrjsonEncoder` Dramatiq's encoder: Dramatiq keeps one per process.
+    """
+    dramatiq.set_encoder(OrjsonEncoder())
     middleware = [
         # First, so that its after_* hooks run last and see what Retries decided.
         ActorMetrics(),

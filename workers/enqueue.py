@@ -107,7 +107,7 @@ def _notification_message(
 
 
 def _encode(message: dramatiq.Message[Any]) -> bytes:
-    """The message as Dramatiq's JSON encoder writes it (the workers decode it with ``json``).
+    """The message as Dramatiq's JSON encoder writes it (``workers.broker.OrjsonEncoder``).
 
     Encoded with orjson: a message notification carries the whole Nylas object (a 15 KB
     body is typical), and the standard library's encoder spent about 50 µs on each, in the

@@ -23,7 +23,7 @@ from crmsync.bench import procfs
 # What the Procfile's `web` line passes to uvicorn besides the app, host and port.
 PROCFILE_WEB_OPTIONS = ("--loop", "uvloop", "--http", "httptools", "--no-access-log")
 PROCFILE_WORKER_PROCESSES = 2
-PROCFILE_WORKER_THREADS = 8
+PROCFILE_WORKER_THREADS = 64
 START_TIMEOUT_SECONDS = 60.0
 STOP_TIMEOUT_SECONDS = 20.0
 

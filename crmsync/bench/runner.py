@@ -27,6 +27,7 @@ from crmsync.bench.figures import DEFAULT_GROUPS, Figure, FigureStatus, failed
 from crmsync.bench.ingress import IngressPlan, IngressResult, ingress_figures, measure_ingress
 from crmsync.bench.machine import describe_machine
 from crmsync.bench.matching import MatchingPlan, matching_figures, measure_matching
+from crmsync.bench.processes import PROCFILE_WORKER_PROCESSES, PROCFILE_WORKER_THREADS
 from crmsync.bench.soak import SoakPlan, measure_soak, soak_figures
 from crmsync.bench.stack import BenchContext
 from simulator.traffic import TrafficProfile
@@ -80,7 +81,7 @@ def plan_for(options: BenchOptions) -> BenchPlan:
             reorder_rate=0.05,
             profile=profile,
             worker_processes=2,
-            worker_threads=8,
+            worker_threads=PROCFILE_WORKER_THREADS,
             direct_batch=500,
             timeout_seconds=60.0 if quick else 600.0,
         ),
