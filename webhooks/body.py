@@ -26,18 +26,18 @@ def check_depth(document: object, limit: int = MAX_JSON_DEPTH) -> None:
 
     Iterative, so a hostile body cannot exhaust the stack of the check itself.
     """
-    pending: list[tuple[object, int]] = [(document, 1)]
+    if not isinstance(document, (dict, list)):
+        return
+    # Only containers are visited: a notification is mostly strings, and pushing every
+    # leaf cost about a tenth of the ingress's time per request.
+    pending: list[tuple[dict[str, object] | list[object], int]] = [(document, 1)]
     while pending:
         value, depth = pending.pop()
-        if isinstance(value, dict):
-            children: list[object] = list(value.values())
-        elif isinstance(value, list):
-            children = value
-        else:
-            continue
         if depth > limit:
             raise MalformedBody("too_deeply_nested", f"the body nests more than {limit} levels")
-        pending.extend((child, depth + 1) for child in children)
+        for child in value.values() if isinstance(value, dict) else value:
+            if isinstance(child, (dict, list)):
+                pending.append((child, depth + 1))
 
 
 def _too_large(limit: int) -> PayloadTooLarge:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
-from webhooks.body import gunzip_capped
+from webhooks.body import check_depth, gunzip_capped
 from webhooks.errors import MalformedBody, PayloadTooLarge
 
 MIB = 1024 * 1024
@@ -120,3 +120,28 @@ def test_junk_after_the_gzip_stream_is_malformed() -> None:
 def test_the_limit_counts_every_member_together() -> None:
     with pytest.raises(PayloadTooLarge):
         gunzip_capped(gzip.compress(b"x" * 60) + gzip.compress(b"y" * 60), 100)
+
+
+def nested(depth: int, leaf: object = "x") -> object:
+    """``depth`` levels of containers, alternating objects and arrays, around ``leaf``."""
+    value = leaf
+    for level in range(depth):
+        value = {"k": value, "s": "text"} if level % 2 else [value, 1, None]
+    return value
+
+
+@pytest.mark.parametrize("depth", [0, 1, 2, 63, 64])
+def test_bodies_nested_up_to_the_limit_pass(depth: int) -> None:
+    check_depth(nested(depth))
+
+
+@pytest.mark.parametrize("depth", [65, 66, 5_000])
+def test_bodies_nested_past_the_limit_are_malformed(depth: int) -> None:
+    with pytest.raises(MalformedBody, match="nests more than 64 levels"):
+        check_depth(nested(depth))
+
+
+def test_a_deep_branch_beside_shallow_ones_is_found() -> None:
+    document = {"data": [{"a": 1}, {"b": [2, 3]}, nested(70)], "type": "message.created"}
+    with pytest.raises(MalformedBody, match="nests more than 64 levels"):
+        check_depth(document)
