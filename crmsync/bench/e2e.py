@@ -44,6 +44,8 @@ from storage.engine import normalise_url
 from storage.tables import NotificationState, RawNotification
 
 STORED_TARGET_PER_SECOND = 2_000.0
+# Issue 8: POST to feed under a second at p99, paced at half the burst's rate.
+PACED_P99_TARGET_MS = 1_000.0
 PACED_SHARE = 0.5
 COUNT_INTERVAL_SECONDS = 0.1  # how often the handled notifications are counted
 HANDLED_STATES = (NotificationState.PROCESSED.value, NotificationState.RECEIVED.value)
@@ -296,8 +298,8 @@ def pipeline_figures(result: PipelineResult) -> list[Figure]:
             label=f"e2e {db}: emails stored/s",
             unit="emails/s",
             value=burst.stored_per_second,
-            baseline=direct.per_transaction_per_second,
-            baseline_label="direct inserts, 1 per transaction",
+            baseline=direct.batched_per_second,
+            baseline_label=f"direct set-based inserts, {direct.batch} per transaction",
             target=f">= {STORED_TARGET_PER_SECOND:,.0f}/s" if on_target_db else None,
             met=burst.stored_per_second >= STORED_TARGET_PER_SECOND if on_target_db else None,
             note=f"{burst.emails} of {burst.notifications} notifications match; "
@@ -328,15 +330,17 @@ def pipeline_figures(result: PipelineResult) -> list[Figure]:
             value=paced.latency_ms(0.99),
             baseline=burst.latency_ms(0.99),
             baseline_label="burst",
+            target=f"< {PACED_P99_TARGET_MS:,.0f} ms" if on_target_db else None,
+            met=paced.latency_ms(0.99) < PACED_P99_TARGET_MS if on_target_db else None,
         ),
         Figure(
             key=f"e2e.{db}.direct_batched_per_second",
             group="e2e",
-            label=f"e2e {db}: direct inserts, {direct.batch} per transaction",
+            label=f"e2e {db}: direct set-based inserts, {direct.batch} per transaction",
             unit="emails/s",
             value=direct.batched_per_second,
             baseline=direct.per_transaction_per_second,
             baseline_label="1 per transaction",
-            note="the ceiling that batching in the workers could approach",
+            note="the storage limit: emails, links and changes as the workers write a batch",
         ),
     ]
