@@ -80,7 +80,7 @@ def plan_for(options: BenchOptions) -> BenchPlan:
             duplicate_rate=0.02,
             reorder_rate=0.05,
             profile=profile,
-            worker_processes=2,
+            worker_processes=PROCFILE_WORKER_PROCESSES,
             worker_threads=PROCFILE_WORKER_THREADS,
             direct_batch=500,
             timeout_seconds=60.0 if quick else 600.0,
@@ -90,8 +90,8 @@ def plan_for(options: BenchOptions) -> BenchPlan:
             contacts_in_mail=40,
             contact_share=0.3,
             profile=profile,
-            worker_processes=2,
-            worker_threads=8,
+            worker_processes=PROCFILE_WORKER_PROCESSES,
+            worker_threads=PROCFILE_WORKER_THREADS,
             poll_seconds=0.05,
             timeout_seconds=60.0 if quick else 300.0,
         ),
@@ -104,9 +104,10 @@ def plan_for(options: BenchOptions) -> BenchPlan:
         ),
         soak=SoakPlan(
             minutes=options.soak_minutes,
-            # The e2e burst handles about 100 notifications/s on PostgreSQL (BENCHMARKS.md):
-            # 60/s leaves the workers room, so the queues stay short and flat.
-            rate=60.0,
+            # The e2e burst handles about 850 notifications/s on PostgreSQL (BENCHMARKS.md):
+            # 200/s keeps every process busy and leaves the workers room, so the queues
+            # stay short and flat and what grows is the processes, not a backlog.
+            rate=200.0,
             # Every 10 s; at least 6 samples in a short soak, so a half still has a slope.
             sample_seconds=min(10.0, soak_seconds / 6),
             warmup_seconds=min(60.0, soak_seconds / 2),
@@ -114,8 +115,8 @@ def plan_for(options: BenchOptions) -> BenchPlan:
             duplicate_rate=0.02,
             reorder_rate=0.05,
             profile=profile,
-            worker_processes=2,
-            worker_threads=8,
+            worker_processes=PROCFILE_WORKER_PROCESSES,
+            worker_threads=PROCFILE_WORKER_THREADS,
             drain_timeout_seconds=120.0,
         ),
     )
