@@ -82,18 +82,25 @@ def test_an_item_alone_is_flushed_at_once_and_gets_its_result() -> None:
     assert recorder.batches == [[7]]
 
 
-def test_items_arriving_during_a_flush_are_flushed_together_each_with_its_own_result() -> None:
-    recorder = Recorder()
+def behind_a_held_flush(
+    group: GroupCommit, recorder: Recorder, items: range
+) -> tuple[dict[int, object], list[Exception]]:
+    """Item 0 flushed alone and held there while ``items`` arrive, one thread each; then let
+    go. The results (by position in ``items``) and errors of the threads of ``items``."""
     recorder.release.clear()
     flush = SplitOnFailure("test", recorder)
-    group = GroupCommit()
     first = threading.Thread(target=group.submit, args=(flush, 0))
     first.start()
     assert recorder.first_call.wait(timeout=10)
-    waiting = submitting(group, flush, range(1, 9))
-    release_when_waiting(group, flush, recorder, 8)
-    results, errors = run_threads(waiting)
+    release_when_waiting(group, flush, recorder, len(items))
+    outcome = run_threads(submitting(group, flush, items))
     first.join(timeout=10)
+    return outcome
+
+
+def test_items_arriving_during_a_flush_are_flushed_together_each_with_its_own_result() -> None:
+    recorder = Recorder()
+    results, errors = behind_a_held_flush(GroupCommit(), recorder, range(1, 9))
 
     assert errors == []
     assert results == {i - 1: f"done {i}" for i in range(1, 9)}
@@ -106,15 +113,7 @@ def test_items_arriving_during_a_flush_are_flushed_together_each_with_its_own_re
 def test_a_poison_item_fails_its_own_thread_and_the_others_are_saved() -> None:
     splits_before = split_count("test")
     recorder = Recorder(poison=frozenset({3}))
-    recorder.release.clear()
-    flush = SplitOnFailure("test", recorder)
-    group = GroupCommit()
-    first = threading.Thread(target=group.submit, args=(flush, 0))
-    first.start()
-    assert recorder.first_call.wait(timeout=10)
-    release_when_waiting(group, flush, recorder, 5)
-    results, errors = run_threads(submitting(group, flush, range(1, 6)))
-    first.join(timeout=10)
+    results, errors = behind_a_held_flush(GroupCommit(), recorder, range(1, 6))
 
     assert [str(error) for error in errors] == ["poison in [3]"]
     assert split_count("test") == splits_before + 1
@@ -126,15 +125,7 @@ def test_a_poison_item_fails_its_own_thread_and_the_others_are_saved() -> None:
 
 def test_batches_are_no_bigger_than_max_batch() -> None:
     recorder = Recorder()
-    recorder.release.clear()
-    flush = SplitOnFailure("test", recorder)
-    group = GroupCommit(max_batch=3)
-    first = threading.Thread(target=group.submit, args=(flush, 0))
-    first.start()
-    assert recorder.first_call.wait(timeout=10)
-    release_when_waiting(group, flush, recorder, 7)
-    results, errors = run_threads(submitting(group, flush, range(1, 8)))
-    first.join(timeout=10)
+    results, errors = behind_a_held_flush(GroupCommit(max_batch=3), recorder, range(1, 8))
 
     assert errors == []
     assert len(results) == 7
