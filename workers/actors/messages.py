@@ -186,7 +186,8 @@ def apply_messages(
         with transaction(context.engine) as session:
             return save_page(session, context, rep, entries)
 
-    saved = SplitOnFailure("backfill_page", save_together)(entries)
+    # An empty page (a day window without mail) writes nothing: no transaction, no batch.
+    saved = SplitOnFailure("backfill_page", save_together)(entries) if entries else []
     outcomes = iter(saved)
     return [
         _outcome_of(next(outcomes), grant_id, message) if message is not None else "malformed"
