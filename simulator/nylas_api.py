@@ -542,7 +542,9 @@ class _Gate:
     async def _serve(self, request: Request, scope: Scope, receive: Receive, send: Send) -> None:
         # Hosted auth is opened by a browser, and the token exchange authenticates with the
         # client secret in its body: neither needs the API key header.
-        if scope["path"].endswith(OPEN_PATHS):
+        # The path below any mount point, compared whole: a suffix test would open
+        # ``/v3/grants/x/messages/v3/connect/auth`` to callers without the key.
+        if scope["path"].removeprefix(scope.get("root_path", "")) in OPEN_PATHS:
             await self.app(scope, receive, send)
             return
         if not secrets.compare_digest(

@@ -407,3 +407,10 @@ def test_control_routes_create_a_mailbox_and_a_message_the_sdk_then_reads(
         "From the control API",
     )
     assert {f.id for f in client.folders.list("g-new").data} >= {mb.MICROSOFT_INBOX_ID}
+
+
+def test_a_path_ending_like_an_open_one_still_needs_the_key(fake: FakeNylas, base_url: str) -> None:
+    response = requests.get(f"{base_url}/v3/grants/{GMAIL}/messages/v3/connect/auth", timeout=5)
+
+    assert response.status_code == 401
+    assert response.json()["error"]["type"] == "unauthorized"
