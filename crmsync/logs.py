@@ -40,10 +40,24 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(entry, default=str).decode()
 
 
+# Servers that install handlers of their own before crmsync's code runs (uvicorn's
+# LOGGING_CONFIG gives these plain-text handlers that do not propagate).
+_SERVER_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
+
+
 def configure_logging(level: str = "INFO") -> None:
-    """Send every log record to standard error as JSON."""
+    """Send every log record to standard error as JSON.
+
+    The server's own loggers are routed to the same handler, so that a traceback of uvicorn's
+    ("Exception in ASGI application") is one JSON line like every other, not multi-line text
+    that a log shipper would split and an attacker's text could forge lines in.
+    """
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    for name in _SERVER_LOGGERS:
+        server_logger = logging.getLogger(name)
+        server_logger.handlers[:] = []
+        server_logger.propagate = True

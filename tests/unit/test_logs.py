@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 
 import orjson
+import pytest
 
-from crmsync.logs import JsonFormatter
+from crmsync.logs import JsonFormatter, configure_logging
 
 
 def test_a_record_becomes_one_json_object_with_its_ids() -> None:
@@ -29,3 +30,26 @@ def test_a_record_becomes_one_json_object_with_its_ids() -> None:
     assert entry["logger"] == "webhooks"
     assert (entry["notification_id"], entry["grant_id"]) == ("n-1", "g-1")
     assert "color_message" not in entry
+
+
+def test_the_servers_tracebacks_become_one_json_line(capsys: pytest.CaptureFixture[str]) -> None:
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    uvicorn_error = logging.getLogger("uvicorn.error")
+    uvicorn_error.handlers[:] = [logging.StreamHandler()]  # as uvicorn's own config leaves it
+    uvicorn_error.propagate = False
+    try:
+        configure_logging("INFO")
+        try:
+            raise ValueError("line one\nline two")
+        except ValueError:
+            uvicorn_error.exception("Exception in ASGI application")
+    finally:
+        root.handlers[:], level = saved
+        root.setLevel(level)
+
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1
+    entry = orjson.loads(lines[0])
+    assert (entry["logger"], entry["level"]) == ("uvicorn.error", "error")
+    assert "line one\nline two" in entry["exception"]
