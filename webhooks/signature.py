@@ -13,6 +13,21 @@ from collections.abc import Sequence
 from domain.signatures import nylas_signature
 from webhooks.errors import InvalidSignature
 
+_HEX_DIGEST_LENGTH = 64  # hex of SHA-256
+
+
+def well_formed(header: str | None) -> bool:
+    """True when ``header`` could be a signature at all: 64 hex digits (any case, padded).
+
+    Anything else matches no body, so it is refused without hashing or decompressing.
+    """
+    if header is None:
+        return False
+    presented = header.strip()
+    return len(presented) == _HEX_DIGEST_LENGTH and all(
+        c in "0123456789abcdefABCDEF" for c in presented
+    )
+
 
 def verify(body: bytes, header: str | None, secrets: Sequence[bytes]) -> None:
     """Accept ``body`` if ``header`` is its signature under any of ``secrets``.
@@ -24,6 +39,8 @@ def verify(body: bytes, header: str | None, secrets: Sequence[bytes]) -> None:
     """
     if not header or not header.strip():
         raise InvalidSignature("missing_signature", "the X-Nylas-Signature header is missing")
+    if not well_formed(header):
+        raise InvalidSignature("bad_signature", "X-Nylas-Signature does not match the body")
     presented = header.strip().lower().encode()
     if not any(hmac.compare_digest(presented, nylas_signature(body, s).encode()) for s in secrets):
         raise InvalidSignature("bad_signature", "X-Nylas-Signature does not match the body")

@@ -145,3 +145,25 @@ def test_a_deep_branch_beside_shallow_ones_is_found() -> None:
     document = {"data": [{"a": 1}, {"b": [2, 3]}, nested(70)], "type": "message.created"}
     with pytest.raises(MalformedBody, match="nests more than 64 levels"):
         check_depth(document)
+
+
+def test_a_body_of_many_members_is_refused_at_the_first_one_past_the_cap() -> None:
+    member = gzip.compress(b"", 9)
+
+    with pytest.raises(MalformedBody) as refused:
+        gunzip_capped(member * 200_000, 4 * MIB)
+
+    assert refused.value.reason == "too_many_gzip_members"
+
+
+def test_as_many_members_as_allowed_are_read() -> None:
+    body = b"".join(gzip.compress(part) for part in (b'{"a":', b"1", b",", b'"b":2}'))
+
+    assert gunzip_capped(body, 100, max_members=4) == b'{"a":1,"b":2}'
+
+
+def test_a_member_that_ends_inside_an_input_chunk_hands_the_rest_to_the_next() -> None:
+    first = gzip.compress(b"x" * 300_000)  # several input chunks, of which the last is partial
+    second = gzip.compress(b"y" * 10)
+
+    assert gunzip_capped(first + second, MIB) == b"x" * 300_000 + b"y" * 10

@@ -11,7 +11,7 @@ import pytest
 
 from domain.signatures import nylas_signature
 from webhooks.errors import InvalidSignature
-from webhooks.signature import verify
+from webhooks.signature import verify, well_formed
 
 CURRENT_SECRET = b"whsec-current-5f1c0e9a"
 PREVIOUS_SECRET = b"whsec-previous-77b2d4aa"
@@ -121,3 +121,21 @@ def test_the_raw_bytes_are_verified_even_when_the_json_is_compact() -> None:
     verify(compact, sign(compact, CURRENT_SECRET), [CURRENT_SECRET])
     with pytest.raises(InvalidSignature):
         verify(spaced, sign(compact, CURRENT_SECRET), [CURRENT_SECRET])
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("a" * 64, True),
+        ("A" * 64, True),
+        (f"  {'0' * 64}  ", True),
+        ("0" * 63, False),
+        ("0" * 65, False),
+        ("g" * 64, False),
+        ("sha256=" + "0" * 57, False),
+        ("", False),
+        (None, False),
+    ],
+)
+def test_only_64_hex_digits_can_be_a_signature(header: str | None, expected: bool) -> None:
+    assert well_formed(header) is expected
