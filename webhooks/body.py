@@ -9,6 +9,7 @@ make the process allocate gigabytes.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Iterator
 
 from starlette.requests import Request
 
@@ -73,18 +74,27 @@ MAX_GZIP_MEMBERS = 4
 GZIP_INPUT_CHUNK = 64 * 1024
 
 
-def gunzip_capped(data: bytes, limit: int, max_members: int = MAX_GZIP_MEMBERS) -> bytes:
-    """Decompress a gzip body of at most ``max_members`` members, refusing output over
-    ``limit`` bytes.
+# Decompressed output is produced in pieces of at most this size, so checking a signature
+# over a decompressed body never holds more than one piece of it.
+GZIP_OUTPUT_PIECE = 256 * 1024
+
+
+def gunzip_pieces(data: bytes, limit: int, max_members: int = MAX_GZIP_MEMBERS) -> Iterator[bytes]:
+    """The decompressed pieces of a gzip body of at most ``max_members`` members, refusing
+    output over ``limit`` bytes.
 
     Linear in ``len(data)``: the input is read in fixed-size chunks and never copied whole
     (copying the rest of the body after each member made a body of 200,000 empty members
-    cost seconds).
+    cost seconds), and each piece is at most :data:`GZIP_OUTPUT_PIECE` bytes.
+
+    Raises:
+        MalformedBody: not gzip, truncated, or more members than allowed.
+        PayloadTooLarge: the output passes ``limit``.
     """
     if not data:
         raise MalformedBody("bad_gzip", "the gzip body is empty")
     view = memoryview(data)
-    output = bytearray()
+    produced = 0
     position = 0
     members = 0
     while position < len(view):
@@ -95,20 +105,34 @@ def gunzip_capped(data: bytes, limit: int, max_members: int = MAX_GZIP_MEMBERS) 
             )
         decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
         while not decompressor.eof:
-            if position >= len(view):
-                raise MalformedBody("bad_gzip", "the gzip body is truncated")
-            chunk = view[position : position + GZIP_INPUT_CHUNK]
-            position += len(chunk)
+            if decompressor.unconsumed_tail:
+                pending: bytes | memoryview = decompressor.unconsumed_tail
+            elif position < len(view):
+                pending = view[position : position + GZIP_INPUT_CHUNK]
+                position += len(pending)
+            else:
+                pending = b""  # input used up: what the decompressor still holds, if any
             try:
-                # Never asks for more than one byte past the limit: output stopped short by
-                # max_length means the body is over the limit.
-                output += decompressor.decompress(chunk, limit + 1 - len(output))
+                # Never more than one byte past the limit: output stopped there means the
+                # body is over it.
+                piece = decompressor.decompress(
+                    pending, min(GZIP_OUTPUT_PIECE, limit + 1 - produced)
+                )
             except zlib.error as error:
                 raise MalformedBody(
                     "bad_gzip", f"the gzip body cannot be decoded: {error}"
                 ) from error
-            if len(output) > limit:
+            produced += len(piece)
+            if produced > limit:
                 raise _too_large(limit)
+            if not pending and not piece and not decompressor.eof:
+                raise MalformedBody("bad_gzip", "the gzip body is truncated")
+            if piece:
+                yield piece
         # What the decompressor read past the member's end belongs to the next member.
         position -= len(decompressor.unused_data)
-    return bytes(output)
+
+
+def gunzip_capped(data: bytes, limit: int, max_members: int = MAX_GZIP_MEMBERS) -> bytes:
+    """Decompress a gzip body whole (see :func:`gunzip_pieces` for the limits)."""
+    return b"".join(gunzip_pieces(data, limit, max_members))

@@ -23,11 +23,11 @@ from starlette.routing import Route
 from domain.errors import MalformedNotification
 from domain.notifications import Notification, parse_document
 from webhooks import metrics
-from webhooks.body import check_depth, gunzip_capped, read_capped_body
+from webhooks.body import check_depth, gunzip_capped, gunzip_pieces, read_capped_body
 from webhooks.enqueue_batcher import EnqueueBatcher
 from webhooks.errors import IngressError, InvalidSignature, MalformedBody, MissingChallenge
 from webhooks.responses import refusal_response
-from webhooks.signature import verify, well_formed
+from webhooks.signature import verify, verify_pieces, well_formed
 from workers.enqueue import NotificationEnqueuer
 from workers.errors import QueueUnavailable
 
@@ -39,7 +39,7 @@ T = TypeVar("T")
 INLINE_BODY_BYTES = 64 * 1024
 # Threads for checking a signature over a decompressed body: the only work done for a
 # request that has not authenticated yet beyond one HMAC of its bytes.
-UNAUTHENTICATED_THREADS = 2
+UNAUTHENTICATED_THREADS = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +92,7 @@ class NylasIngress:
 
         The HMAC over the wire bytes comes first. Only when it fails on a gzip body is that
         body decompressed (within the size and member limits) to check a signature over the
-        decompressed bytes (NYLAS.md 1.7), on a small pool of threads of its own, so that
+        decompressed bytes (NYLAS.md 1.7), in a thread of its own (one), so that
         however many such requests arrive they cannot take the threads or the event loop
         that signed notifications need. Work on a large or compressed body runs off the event
         loop; a small plain body (the usual notification) is handled inline, where a thread
@@ -115,17 +115,21 @@ class NylasIngress:
         return await self._off_loop(len(body) <= INLINE_BODY_BYTES, decode_notifications, body)
 
     def _verify_decompressed(self, raw: bytes, signature: str | None) -> bytes:
-        """The decompressed body if ``signature`` signs it. Whether the body was malformed or
-        would have inflated past the limit is not told: before authentication every failure
-        is the same 401."""
+        """The decompressed body if ``signature`` signs it.
+
+        Checked over the decompressed pieces as they come, so an unauthenticated body is
+        never held whole; only a body that proves signed is decompressed again to keep.
+        Whether a body was malformed or would have inflated past the limit is not told:
+        before authentication every failure is the same 401.
+        """
+        limit = self._config.max_body_bytes
         try:
-            body = gunzip_capped(raw, self._config.max_body_bytes)
+            verify_pieces(gunzip_pieces(raw, limit), signature, self._config.secrets)
         except IngressError:
             raise InvalidSignature(
                 "bad_signature", "X-Nylas-Signature does not match the body"
             ) from None
-        verify(body, signature, self._config.secrets)
-        return body
+        return gunzip_capped(raw, limit)
 
     def _unauthenticated(self) -> anyio.CapacityLimiter:
         # Made on first use, inside the event loop that it serves.

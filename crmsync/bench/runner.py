@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from crmsync.bench import services
+from crmsync.bench.attack import AttackPlan, attack_figures, measure_attack
 from crmsync.bench.backfill import BackfillPlan, backfill_figures, measure_backfill
 from crmsync.bench.e2e import PipelinePlan, PipelineResult, measure_pipeline, pipeline_figures
 from crmsync.bench.figures import DEFAULT_GROUPS, Figure, FigureStatus, failed
@@ -49,6 +50,7 @@ class BenchOptions:
 @dataclass(frozen=True, slots=True)
 class BenchPlan:
     ingress: IngressPlan
+    attack: AttackPlan
     e2e_databases: tuple[str, ...]
     pipeline: PipelinePlan
     backfill: BackfillPlan
@@ -69,6 +71,14 @@ def plan_for(options: BenchOptions) -> BenchPlan:
             duration=duration,
             templates=200,
             duplicate_rate=0.02,
+            profile=profile,
+        ),
+        attack=AttackPlan(
+            rate=200.0,
+            concurrency=8,
+            warmup=0.3 if quick else 2.0,
+            duration=duration,
+            attackers=1,
             profile=profile,
         ),
         # Quick runs cover both backends once: e2e on PostgreSQL, matching on SQLite.
@@ -179,6 +189,9 @@ def run_bench(options: BenchOptions, progress: Callable[[str], None]) -> BenchRe
             with step("ingress", "bare Starlette, then POST /webhooks/nylas"):
                 ingress = measure_ingress(context, plan.ingress)
                 report.figures += ingress_figures(ingress, plan.ingress)
+            with step("ingress-attack", "signed notifications beside looping hostile bodies"):
+                attacked = measure_attack(context, plan.attack)
+                report.figures += attack_figures(attacked, plan.attack)
         if "e2e" in wanted:
             for database in plan.e2e_databases:
                 with step(f"e2e-{database}", f"{plan.pipeline.notifications:,} notifications"):
