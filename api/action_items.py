@@ -17,7 +17,7 @@ from starlette.routing import Route
 
 from api.context import ApiContext
 from api.cursors import decode_cursor, encode_cursor
-from api.inputs import json_body, query_limit, query_time
+from api.inputs import ACTION_ITEM_JSON_BYTES, json_body, query_limit, query_time
 from api.reps import require_rep
 from domain.action_items import parse_action_item
 from domain.reps import validate_rep_id
@@ -30,7 +30,7 @@ def action_item_routes(context: ApiContext) -> list[Route]:
     async def put(request: Request) -> JSONResponse:
         rep_id = request.path_params["rep_id"]
         item_id = validate_rep_id(request.path_params["item_id"])
-        document = parse_action_item(await json_body(request))
+        document = parse_action_item(await json_body(request, ACTION_ITEM_JSON_BYTES))
 
         def write(session: Session) -> tuple[dict[str, Any], bool]:
             require_rep(session, rep_id)

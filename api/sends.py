@@ -18,7 +18,7 @@ from starlette.routing import Route
 
 from api.context import ApiContext
 from api.errors import ApiError
-from api.inputs import json_body
+from api.inputs import SEND_JSON_BYTES, json_body
 from api.reps import require_rep
 from domain.sending import parse_send_request
 from storage.emails import email_contacts, email_json
@@ -28,7 +28,7 @@ from storage.sends import queue_send
 def send_routes(context: ApiContext) -> list[Route]:
     async def send(request: Request) -> JSONResponse:
         rep_id = request.path_params["rep_id"]
-        send_request = parse_send_request(await json_body(request))
+        send_request = parse_send_request(await json_body(request, SEND_JSON_BYTES))
 
         def write(session: Session) -> tuple[dict[str, Any], bool]:
             rep = require_rep(session, rep_id)

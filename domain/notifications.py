@@ -53,6 +53,11 @@ class Notification:
         return "truncated" in self.flags
 
 
+# Nylas v2 batches a handful of deltas per body. A body of thousands is no real batch, only
+# work for every process it reaches (parsed, logged, queued): refused whole, with a reason.
+MAX_V2_DELTAS = 1_000
+
+
 def parse_document(document: object) -> list[Notification]:
     """Parse a decoded notification body into its units of work.
 
@@ -65,6 +70,10 @@ def parse_document(document: object) -> list[Notification]:
         deltas = document["deltas"]
         if not isinstance(deltas, list) or not deltas:
             raise MalformedNotification("invalid_deltas", "'deltas' must be a non-empty list")
+        if len(deltas) > MAX_V2_DELTAS:
+            raise MalformedNotification(
+                "too_many_deltas", f"a v2 body carries at most {MAX_V2_DELTAS} deltas"
+            )
         return [parse_unit("v2", delta) for delta in deltas]
     return [parse_unit("v3", document)]
 

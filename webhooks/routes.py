@@ -8,6 +8,7 @@ in Redis; when it cannot be, the answer is 503 so that Nylas delivers it again.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -143,16 +144,20 @@ class NylasIngress:
 
     async def _enqueue(self, notifications: list[Notification]) -> tuple[int, int, int]:
         routable = [n for n in notifications if n.kind is not None]
-        for notification in notifications:
-            if notification.kind is None:
-                metrics.NOTIFICATIONS.labels("ignored", "unknown").inc()
-                logger.info(
-                    "notification of an unhandled type acknowledged",
-                    extra={
-                        "notification_id": notification.notification_id,
-                        "type": notification.type,
-                    },
-                )
+        unhandled = Counter(n.type for n in notifications if n.kind is None)
+        if unhandled:
+            # One line per body, not one per notification: a v2 body may carry many.
+            metrics.NOTIFICATIONS.labels("ignored", "unknown").inc(unhandled.total())
+            logger.info(
+                "%d notifications of unhandled types acknowledged",
+                unhandled.total(),
+                extra={
+                    "notification_id": next(
+                        n.notification_id for n in notifications if n.kind is None
+                    ),
+                    "types": dict(unhandled),
+                },
+            )
         outcomes = await self._batcher.enqueue(routable)
         queued = 0
         for outcome in outcomes:

@@ -16,7 +16,13 @@ import orjson
 import pytest
 
 from domain.errors import MalformedNotification
-from domain.notifications import Notification, parse_document, parse_time, v2_notification_id
+from domain.notifications import (
+    MAX_V2_DELTAS,
+    Notification,
+    parse_document,
+    parse_time,
+    v2_notification_id,
+)
 from domain.triggers import WorkKind
 
 GMAIL_GRANT = "0e8f1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b"
@@ -646,3 +652,14 @@ def test_malformed_body_is_refused_with_its_reason(body: object, reason: str) ->
 )
 def test_time_in_other_spellings(value: object, expected: int) -> None:
     assert parse_time(value) == expected
+
+
+def test_a_v2_body_of_more_deltas_than_nylas_batches_is_refused_whole(
+    nylas_fixture: FixtureLoader,
+) -> None:
+    delta = orjson.loads(nylas_fixture("v2_deltas_two_messages"))["deltas"][0]
+
+    assert len(parse_document({"deltas": [delta] * MAX_V2_DELTAS})) == MAX_V2_DELTAS
+    with pytest.raises(MalformedNotification) as refused:
+        parse_document({"deltas": [delta] * (MAX_V2_DELTAS + 1)})
+    assert refused.value.reason == "too_many_deltas"

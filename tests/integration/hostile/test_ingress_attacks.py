@@ -21,6 +21,7 @@ from starlette.testclient import TestClient
 from crmsync.app import build_app
 from crmsync.runtime import Runtime
 from crmsync.settings import Settings
+from domain.notifications import MAX_V2_DELTAS
 from simulator import notifications as sim
 from tests.support.harness import nothing_queued, queue_lengths, settings_for
 from tests.support.live_server import serve
@@ -170,3 +171,16 @@ def test_signed_notifications_are_answered_while_an_attacker_loops_the_worst_bod
     assert max(seconds for _, seconds in answers) < NYLAS_DEADLINE_SECONDS
     assert max(health) < NYLAS_DEADLINE_SECONDS / 2
     assert queue_lengths(redis_client, redis_namespace)["notifications.messages"] == 20
+
+
+def test_a_signed_v2_body_of_too_many_deltas_is_400_and_nothing_queued(
+    client: TestClient, redis_client: redis.Redis, redis_namespace: str
+) -> None:
+    deltas = [sim.v2_message_delta("account-1", f"m-{n}") for n in range(MAX_V2_DELTAS + 1)]
+    body, headers = signed(sim.v2_body(*deltas))
+
+    response = client.post(URL, content=body, headers=headers)
+
+    assert response.status_code == 400
+    assert response.json()["error"]["reason"] == "too_many_deltas"
+    assert nothing_queued(redis_client, redis_namespace)
