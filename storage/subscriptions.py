@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import Table, update
 from sqlmodel import Session, col, select
 
 from domain.outbound_webhooks import SubscriptionDocument
@@ -165,13 +165,51 @@ def create_deliveries(
 
 def overdue_deliveries(session: Session, before: datetime, limit: int = 500) -> list[int]:
     """Pending deliveries whose next attempt is long overdue: their queue message was lost
-    (a crash between creating them and queueing them), so they are queued again."""
+    (a crash between creating them and queueing them), so they are queued again. The caller
+    marks them (:func:`mark_deliveries_swept`) in its transaction; on PostgreSQL another
+    dispatcher skips the rows this one holds."""
     query = (
-        select(DeliveryRow.id)
+        select(DeliveryRow)
         .where(DeliveryRow.state == PENDING, col(DeliveryRow.next_attempt_at) < before)
         .limit(limit)
     )
-    return [i for i in session.exec(query) if i is not None]
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return [row.id for row in session.exec(query) if row.id is not None]
+
+
+def claim_attempt(
+    session: Session, delivery_id: int, now: datetime, *, due_by: datetime, held_until: datetime
+) -> bool:
+    """Take the next attempt of a pending delivery that is due by ``due_by``; False when it is
+    done, not due yet, or being attempted by another worker: the message is a duplicate.
+
+    One conditional UPDATE, atomic on either database: it moves ``next_attempt_at`` to
+    ``held_until``, so a duplicate arriving while the attempt is in flight does nothing, and
+    an attempt whose worker died becomes overdue (swept again) once the hold has passed.
+    """
+    claimed = session.exec(
+        update(DeliveryRow)
+        .where(
+            col(DeliveryRow.id) == delivery_id,
+            col(DeliveryRow.state) == PENDING,
+            col(DeliveryRow.next_attempt_at).is_(None)
+            | (col(DeliveryRow.next_attempt_at) <= due_by),
+        )
+        .values(next_attempt_at=held_until, updated_at=now)
+    )
+    return bool(claimed.rowcount == 1)
+
+
+def mark_deliveries_swept(session: Session, delivery_ids: Sequence[int], now: datetime) -> None:
+    """Make swept deliveries due ``now``: the message just queued is their attempt, and they
+    are not overdue again before another sweep interval has passed."""
+    if delivery_ids:
+        session.exec(
+            update(DeliveryRow)
+            .where(col(DeliveryRow.id).in_(delivery_ids))
+            .values(next_attempt_at=now, updated_at=now)
+        )
 
 
 def record_attempt(

@@ -6,8 +6,10 @@ Each pass locks the active subscriptions (other dispatchers skip them), reads th
 each one's position with its type filter, creates one delivery per change (insert-or-ignore
 on (subscription, change)), moves the position, commits, and only then queues the new
 deliveries. A crash between the commit and the queueing leaves pending deliveries without a
-message: the sweep queues again any pending delivery long overdue, and the actor ignores a
-delivery already done, so a message queued twice is harmless.
+message: the sweep (:data:`OVERDUE_DELIVERIES`, recorded work like the others) queues again
+a pending delivery long overdue and marks it due now, so it is queued once per sweep
+interval, not on every pass; the actor ignores a delivery already done or not yet due, so a
+message queued twice is harmless.
 """
 
 from __future__ import annotations
@@ -25,7 +27,12 @@ from storage.backfills import backfills_to_queue, mark_backfills_queued
 from storage.engine import transaction
 from storage.feed import FeedPosition, change_json, read_changes
 from storage.sends import mark_sends_queued, sends_to_queue
-from storage.subscriptions import create_deliveries, dispatchable_subscriptions, overdue_deliveries
+from storage.subscriptions import (
+    create_deliveries,
+    dispatchable_subscriptions,
+    mark_deliveries_swept,
+    overdue_deliveries,
+)
 from workers.context import WorkerContext
 
 logger = logging.getLogger(__name__)
@@ -57,6 +64,9 @@ BACKFILLS = RecordedWork(
     "backfills", backfills_to_queue, mark_backfills_queued, BACKFILL_STALLED_AFTER
 )
 SENDS = RecordedWork("sends", sends_to_queue, mark_sends_queued, SWEEP_AFTER)
+OVERDUE_DELIVERIES = RecordedWork(
+    "overdue deliveries", overdue_deliveries, mark_deliveries_swept, SWEEP_AFTER
+)
 
 
 def dispatch_recorded(context: WorkerContext, work: RecordedWork, send: Send) -> int:
@@ -73,7 +83,7 @@ def dispatch_recorded(context: WorkerContext, work: RecordedWork, send: Send) ->
 
 
 def dispatch_once(context: WorkerContext, send: Send) -> int:
-    """One pass over the active subscriptions; how many deliveries were queued."""
+    """One pass over the active subscriptions; how many deliveries were created and queued."""
     now = context.clock()
     created: list[int] = []
     with transaction(context.engine) as session:
@@ -87,14 +97,14 @@ def dispatch_once(context: WorkerContext, send: Send) -> int:
                 subscription.position_txid = page.next_position.txid
                 subscription.position_seq = page.next_position.seq
                 session.add(subscription)
-        overdue = overdue_deliveries(session, now - SWEEP_AFTER)
-    for delivery_id in [*created, *overdue]:
+    for delivery_id in created:
         send(delivery_id)
-    return len(created) + len(overdue)
+    return len(created)
 
 
 class Dispatcher(threading.Thread):
-    """Runs :func:`dispatch_once` every ``interval`` until stopped."""
+    """Runs :func:`dispatch_once`, the sweep of overdue deliveries and each recorded work
+    every ``interval`` until stopped."""
 
     def __init__(
         self,
@@ -106,7 +116,7 @@ class Dispatcher(threading.Thread):
         super().__init__(name="crmsync-dispatcher", daemon=True)
         self.context = context
         self.send = send
-        self.recorded = tuple(recorded)
+        self.recorded = ((OVERDUE_DELIVERIES, send), *recorded)
         self.interval = interval
         self._stopping = threading.Event()
 

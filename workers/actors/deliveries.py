@@ -1,7 +1,11 @@
 """Delivering a change to a CRM subscriber as a signed webhook (S3): load, send, decide, save.
 
-One attempt per run. The HTTP call happens outside any database transaction (a slow
-endpoint must not hold locks); its outcome is recorded, then the verdict decides: delivered;
+One attempt per run, and only when the delivery is due: the run first claims the attempt
+(a duplicate message, a sweep that raced the queue or a retry that came early does
+nothing). The HTTP call happens outside any database transaction (a slow endpoint must not
+hold locks); its outcome is recorded, whatever the endpoint answered (its text made
+printable, its ``Retry-After`` bounded, an unexpected failure recorded as an attempt with no
+status), then the verdict decides: delivered;
 refused for good (a 4xx other than 408/429: no retry); or retried on the Svix-like schedule
 through the queue (``dramatiq.Retry`` with the delay), until the endpoint has failed for
 ``disable_after`` (the subscription is disabled, saying why) or the schedule is spent (the
@@ -22,6 +26,7 @@ from dramatiq import Retry
 from prometheus_client import Counter
 from sqlmodel import Session
 
+from domain.outbound_answers import parse_retry_after, printable_excerpt
 from domain.outbound_webhooks import (
     Verdict,
     next_retry,
@@ -38,17 +43,22 @@ from storage.subscriptions import (
     DELIVERED,
     EXHAUSTED,
     FAILED,
-    PENDING,
+    claim_attempt,
     disable,
     record_attempt,
     require_subscription,
 )
 from storage.tables import DeliveryRow, SubscriptionRow
-from workers.context import WorkerContext
+from workers.context import WorkerContext, utc_now
 
 logger = logging.getLogger(__name__)
 
 USER_AGENT = "crmsync-webhooks/1"
+# A message arriving this early for its attempt still makes it: clocks of processes differ.
+DUE_SLACK = timedelta(seconds=2)
+# How long after its timeout an attempt in flight keeps its claim: past it, a worker that
+# died mid-attempt leaves the delivery to the sweep.
+CLAIM_MARGIN = timedelta(minutes=1)
 
 # What an attempt came to (the label of DELIVERIES).
 OUTCOME_DELIVERED = "delivered"  # 2xx
@@ -90,19 +100,22 @@ def post_with_requests(url: str, body: bytes, headers: dict[str, str], timeout: 
         )
     except requests.RequestException as failure:
         return Answer(None, None, f"{type(failure).__name__}: {failure}"[:500])
-    retry_after = response.headers.get("Retry-After", "")
-    wait = timedelta(seconds=int(retry_after)) if retry_after.isdigit() else None
-    refusal = None if 200 <= response.status_code < 300 else response.text[:500]
+    wait = parse_retry_after(response.headers.get("Retry-After"), utc_now())
+    refusal = None if 200 <= response.status_code < 300 else response.text[:1000]
     return Answer(response.status_code, wait, refusal)
 
 
 def deliver(context: WorkerContext, delivery_id: int, post: Poster = post_with_requests) -> None:
     """Make one attempt at delivery ``delivery_id``."""
     now = context.clock()
+    held_until = now + timedelta(seconds=context.delivery_timeout_seconds) + CLAIM_MARGIN
     with transaction(context.engine) as session:
+        if not claim_attempt(
+            session, delivery_id, now, due_by=now + DUE_SLACK, held_until=held_until
+        ):
+            return  # done, not due or in flight: a duplicate message, or a sweep that raced
         delivery = session.get(DeliveryRow, delivery_id)
-        if delivery is None or delivery.state != PENDING:
-            return  # done already: a duplicate message, or a sweep that raced the queue
+        assert delivery is not None
         subscription = require_subscription(session, delivery.subscription_id)
         outgoing = _outgoing(delivery, subscription, now) if subscription.status == ACTIVE else None
         if outgoing is None:
@@ -122,7 +135,12 @@ def deliver(context: WorkerContext, delivery_id: int, post: Poster = post_with_r
         ),
     }
     started = time.monotonic()
-    answer = post(outgoing.url, outgoing.body, headers, context.delivery_timeout_seconds)
+    try:
+        answer = post(outgoing.url, outgoing.body, headers, context.delivery_timeout_seconds)
+    except Exception as failure:  # recorded as an attempt: never an unrecorded, due delivery
+        logger.exception("delivery attempt failed unexpectedly", extra={"delivery_id": delivery_id})
+        answer = Answer(None, None, f"unexpected_error: {type(failure).__name__}")
+    answer = Answer(answer.status_code, answer.retry_after, printable_excerpt(answer.error))
     latency_ms = int((time.monotonic() - started) * 1000)
     retry_in = _record(context, delivery_id, answer, latency_ms)
     if retry_in is not None:
