@@ -35,12 +35,18 @@ def json_text(value: Any) -> str:
 
 
 def create_database_engine(url: str) -> Engine:
-    """An engine for ``url``; for SQLite the file's folder is created if needed."""
+    """An engine for ``url``; for SQLite the file's folder is created if needed.
+
+    Both hide bound parameters from their error messages and logs: the values of a failed
+    statement are signing secrets, addresses and message bodies (O2), and whoever catches
+    the error logs its text.
+    """
     parsed = normalise_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed)
     return create_engine(
         parsed,
+        hide_parameters=True,
         pool_pre_ping=True,
         pool_size=10,
         max_overflow=10,
@@ -54,6 +60,7 @@ def _sqlite_engine(url: URL) -> Engine:
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(
         url,
+        hide_parameters=True,
         connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
         json_serializer=json_text,
         json_deserializer=orjson.loads,

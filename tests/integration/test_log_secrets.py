@@ -13,25 +13,33 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import signal
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote, quote_plus
 
 import httpx2
 import pytest
 from sqlalchemy import make_url
+from sqlalchemy.exc import IntegrityError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from crmsync.runtime import Runtime
+from crmsync.settings import Settings
 from domain.outbound_webhooks import SECRET_PREFIX
 from simulator import notifications as sim
 from simulator.mailbox import FakeNylas
 from simulator.nylas_api import build_nylas_api
+from storage.engine import transaction
+from storage.tables import SubscriptionRow
+from tests.support.harness import settings_for
 from tests.support.live_server import serve
 from tests.support.processes import clean_environment, command, free_port, listening, run_command
 from tests.support.services import REDIS_URL, wait_for
@@ -275,3 +283,41 @@ def test_secrets_never_reach_the_logs(
     assert receiver.received >= 3
     assert "invalid configuration" in refused.stderr
     assert "connection" in no_database.stderr.lower()
+
+
+def test_a_failing_statement_logs_no_bound_parameter(
+    database_url: str,
+    redis_namespace: str,
+    make_runtime: Callable[[Settings], Runtime],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A failed INSERT (here a duplicate key) is logged by whoever catches it, with
+    SQLAlchemy's text: the statement, never the values bound to it (secrets, addresses)."""
+    engine = make_runtime(settings_for(database_url, redis_namespace)).engine
+    secret = f"{SECRET_PREFIX}{base64.b64encode(MARKER.encode() * 3).decode()}"
+    now = datetime.now(UTC)
+
+    def subscription() -> SubscriptionRow:
+        return SubscriptionRow(
+            id="sub_leakcheck",
+            url=f"https://crm.example/{MARKER}",
+            event_types=[],
+            description=f"owner {MARKER}@customer.example",
+            secret=secret,
+            status="active",
+            position_txid=0,
+            position_seq=0,
+            created_at=now,
+            updated_at=now,
+        )
+
+    with transaction(engine) as session:
+        session.add(subscription())
+    with pytest.raises(IntegrityError) as failed, transaction(engine) as session:
+        session.add(subscription())
+    logging.getLogger("crmsync.test").error("saving failed", exc_info=failed.value)
+
+    assert "INSERT INTO subscriptions" in str(failed.value)
+    assert MARKER not in str(failed.value)
+    assert MARKER not in caplog.text
+    assert leaks(caplog.text, [secret]) == []
