@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from domain.errors import MalformedNotification
+from domain.grants import GRANT_ID_SHAPE, is_grant_id
 from domain.triggers import WorkKind, route, split_type
 
 ApiVersion = Literal["v3", "v2"]
@@ -106,7 +107,7 @@ def _parse_v3(envelope: dict[str, Any]) -> Notification:
         type=delivered_type,
         trigger=trigger,
         flags=flags,
-        grant_id=_optional_text(obj.get("grant_id")) or _optional_text(data.get("grant_id")),
+        grant_id=_grant_id(obj.get("grant_id")) or _grant_id(data.get("grant_id")),
         # Tracking notifications (message.opened, ...) name their message in ``message_id``.
         object_id=_optional_text(obj.get("id")) or _optional_text(obj.get("message_id")),
         occurred_at=parse_time(envelope.get("time")),
@@ -126,8 +127,8 @@ def _parse_v2_delta(delta: dict[str, Any]) -> Notification:
         type=delivered_type,
         trigger=trigger,
         flags=flags,
-        grant_id=_optional_text(object_data.get("account_id"))
-        or _optional_text(object_data.get("namespace_id")),
+        grant_id=_grant_id(object_data.get("account_id"))
+        or _grant_id(object_data.get("namespace_id")),
         object_id=_optional_text(object_data.get("id")),
         occurred_at=parse_time(delta.get("date")),
         payload=delta,
@@ -174,6 +175,16 @@ def _required_text(mapping: Mapping[str, Any], key: str) -> str:
     value = mapping.get(key)
     if not isinstance(value, str) or not value.strip():
         raise MalformedNotification(f"missing_{key}", f"'{key}' must be a non-empty string")
+    return value
+
+
+def _grant_id(value: object) -> str | None:
+    """The grant a notification names, if any (blank or not text: none); text of another
+    shape than Nylas's refuses the body, as it would reach other paths of the Nylas API."""
+    if not isinstance(value, str) or not value:
+        return None
+    if not is_grant_id(value):
+        raise MalformedNotification("invalid_grant_id", f"a grant id is {GRANT_ID_SHAPE}")
     return value
 
 

@@ -19,6 +19,7 @@ from domain.addresses import InvalidAddress, require_address
 from domain.email_rules import EmailSyncSettings
 from domain.errors import DomainError
 from domain.folders import FolderSelection, InvalidFolderSetting, parse_folder_setting
+from domain.grants import GRANT_ID_SHAPE, is_grant_id
 from domain.times import format_time, parse_rfc3339
 
 DEFAULT_CALENDAR_DAYS_AFTER = 30
@@ -152,7 +153,7 @@ def parse_rep(document: object) -> RepDocument:
         raise InvalidRep("invalid_rep", f"'provider' must be one of {', '.join(sorted(PROVIDERS))}")
     return RepDocument(
         email=email,
-        grant_id=_optional_text(document, "grant_id"),
+        grant_id=_grant_id(document.get("grant_id")),
         provider=provider,
         email_sync_enabled=_flag(settings, "email_sync", default=True),
         folders=_folders(settings.get("folders")),
@@ -196,6 +197,16 @@ def _days_after(value: object) -> int:
             f"'calendar_days_after' must be a whole number from 0 to {MAX_CALENDAR_DAYS_AFTER}",
         )
     return value
+
+
+def _grant_id(value: object) -> str | None:
+    if value is None:
+        return None
+    grant_id = value.strip() if isinstance(value, str) else value
+    if not is_grant_id(grant_id):
+        raise InvalidRep("invalid_rep", f"'grant_id' must be a Nylas grant id: {GRANT_ID_SHAPE}")
+    assert isinstance(grant_id, str)
+    return grant_id
 
 
 def _optional_text(mapping: Mapping[str, Any], key: str) -> str | None:

@@ -364,7 +364,7 @@ class NylasGateway:
         """The grant, or None when Nylas does not know it."""
 
         def call() -> Wire:
-            wire: Wire = self._client.grants.find(grant_id).data.to_dict()
+            wire: Wire = self._client.grants.find(_path_id(grant_id)).data.to_dict()
             return wire
 
         return self._find("find_grant", grant_id, call)
@@ -373,7 +373,9 @@ class NylasGateway:
         """The message, or None when it is gone (404): nothing to store, nothing failed."""
 
         def call() -> Wire:
-            wire: Wire = self._client.messages.find(grant_id, message_id).data.to_dict()
+            wire: Wire = self._client.messages.find(
+                _path_id(grant_id), _path_id(message_id)
+            ).data.to_dict()
             return wire
 
         return self._find("find_message", grant_id, call)
@@ -496,7 +498,7 @@ class NylasGateway:
         already gone (404). Retried like a read: deleting twice leaves the same state."""
 
         def call() -> bool:
-            self._client.grants.destroy(grant_id)
+            self._client.grants.destroy(_path_id(grant_id))
             return True
 
         try:
@@ -548,7 +550,7 @@ class NylasGateway:
             request["metadata"] = dict(metadata)
 
         def call() -> Wire:
-            path = f"/v3/grants/{quote(grant_id, safe='')}/messages/send"
+            path = f"/v3/grants/{_path_id(grant_id)}/messages/send"
             document = self._raw("POST", path, body=request)
             wire: Wire = dict(document["data"])
             return wire
@@ -583,7 +585,7 @@ class NylasGateway:
         def call() -> Wire:
             query = {"calendar_id": calendar_id}
             wire: Wire = self._client.events.find(
-                grant_id, _path_id(event_id), query
+                _path_id(grant_id), _path_id(event_id), query
             ).data.to_dict()
             return wire
 
@@ -622,7 +624,9 @@ class NylasGateway:
         uncertain = False
 
         def post() -> Wire:
-            response = self._client.events.create(grant_id, request_body=body, query_params=query)
+            response = self._client.events.create(
+                _path_id(grant_id), request_body=body, query_params=query
+            )
             wire: Wire = response.data.to_dict()
             return wire
 
@@ -687,7 +691,7 @@ class NylasGateway:
         query = _write_query(calendar_id, notify_participants)
 
         def call() -> bool:
-            self._client.events.destroy(grant_id, _path_id(event_id), query_params=query)
+            self._client.events.destroy(_path_id(grant_id), _path_id(event_id), query_params=query)
             return True
 
         try:
@@ -720,7 +724,7 @@ class NylasGateway:
         self, grant_id: str, page_token: str | None, *, query: dict[str, Any]
     ) -> tuple[list[Wire], str | None]:
         page_query = query if page_token is None else {**query, "page_token": page_token}
-        response = self._client.folders.list(grant_id, query_params=page_query)
+        response = self._client.folders.list(_path_id(grant_id), query_params=page_query)
         return [_folder_wire(f) for f in response.data], response.next_cursor or None
 
     def _calendar_page(
@@ -729,7 +733,7 @@ class NylasGateway:
         query: dict[str, Any] = {"limit": MAX_PAGE_SIZE}
         if page_token is not None:
             query["page_token"] = page_token
-        response = self._client.calendars.list(grant_id, query_params=query)
+        response = self._client.calendars.list(_path_id(grant_id), query_params=query)
         return [c.to_dict() for c in response.data], response.next_cursor or None
 
     def _message_list(self, grant_id: str, query: dict[str, Any]) -> tuple[list[Wire], str | None]:
@@ -739,7 +743,7 @@ class NylasGateway:
         ``to_dict`` costs about half a second, which would make a 10,000-message backfill spend
         most of its time in ``dataclasses_json`` (the request itself takes milliseconds).
         """
-        path = f"/v3/grants/{quote(grant_id, safe='')}/messages"
+        path = f"/v3/grants/{_path_id(grant_id)}/messages"
         document = self._raw("GET", path, query=query)
         messages: list[Wire] = list(document["data"])
         return messages, document.get("next_cursor") or None
@@ -772,13 +776,13 @@ class NylasGateway:
             "metadata_pair": {IDEMPOTENCY_METADATA_KEY: key},
             "limit": MAX_PAGE_SIZE,
         }
-        response = self._client.events.list(grant_id, query_params=query)
+        response = self._client.events.list(_path_id(grant_id), query_params=query)
         events: list[Wire] = [e.to_dict() for e in response.data]
         return events[0] if events else None
 
     def _put_event(self, grant_id: str, event_id: str, body: Wire, query: dict[str, str]) -> Wire:
         response = self._client.events.update(
-            grant_id, _path_id(event_id), request_body=body, query_params=query
+            _path_id(grant_id), _path_id(event_id), request_body=body, query_params=query
         )
         wire: Wire = response.data.to_dict()
         return wire
@@ -934,8 +938,20 @@ class NylasGateway:
 
 
 def _path_id(object_id: str) -> str:
-    """An id for a URL path. The SDK does not encode event ids (NYLAS.md 6.2); ``#``, ``/``
-    and ``?`` would otherwise cut the path short."""
+    """An id for a URL path: every grant, message and event id placed in a Nylas path goes
+    through here. The SDK encodes none of them (NYLAS.md 6.2): ``#``, ``/`` and ``?`` would
+    cut the path short, and ``../`` would reach another Nylas endpoint with the API key.
+
+    Raises:
+        NylasRejected: for an empty id, ``.`` or ``..``: dots are not encoded, and a URL
+            reads these as its own structure. Nothing is sent.
+    """
+    if object_id in ("", ".", ".."):
+        raise NylasRejected(
+            f"{object_id!r} cannot be a path segment of the Nylas API",
+            status_code=None,
+            error_type=None,
+        )
     return quote(object_id, safe="")
 
 

@@ -344,3 +344,29 @@ def test_list_messages_refuses_bad_arguments_without_a_request(
         gateway.list_messages(GMAIL, **arguments)
 
     assert fake.requests == []
+
+
+@pytest.mark.parametrize(
+    "grant_id",
+    ["../webhooks/wh_0001?", "grant/../../applications", "grant#fragment", "grant?limit=1"],
+)
+def test_a_grant_id_is_one_path_segment_whatever_it_holds(
+    gateway: NylasGateway, fake: FakeNylas, grant_id: str
+) -> None:
+    """Every id placed in a Nylas path is percent-encoded in one place: ``../`` never reaches
+    another Nylas endpoint with the application's API key (the ids are also refused on input:
+    domain.grants)."""
+    assert gateway.find_grant(grant_id) is None
+
+    [request] = fake.requests
+    assert (request.method, request.path, request.query) == ("GET", f"/v3/grants/{grant_id}", {})
+
+
+@pytest.mark.parametrize("grant_id", ["", ".", ".."])
+def test_an_id_that_a_url_reads_as_a_dot_segment_is_never_sent(
+    gateway: NylasGateway, fake: FakeNylas, grant_id: str
+) -> None:
+    with pytest.raises(NylasRejected, match="path segment"):
+        gateway.find_grant(grant_id)
+
+    assert fake.requests == []

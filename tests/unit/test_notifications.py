@@ -663,3 +663,17 @@ def test_a_v2_body_of_more_deltas_than_nylas_batches_is_refused_whole(
     with pytest.raises(MalformedNotification) as refused:
         parse_document({"deltas": [delta] * (MAX_V2_DELTAS + 1)})
     assert refused.value.reason == "too_many_deltas"
+
+
+@pytest.mark.parametrize(
+    "grant_id", ["../webhooks/wh_0001?", "grant/messages", "g" * 65, "grånt", "grant\x00"]
+)
+def test_a_grant_id_of_another_shape_than_nylas_refuses_the_body(
+    nylas_fixture: FixtureLoader, grant_id: str
+) -> None:
+    envelope = document(nylas_fixture, "message_created_gmail")
+    envelope["data"]["object"]["grant_id"] = grant_id
+
+    with pytest.raises(MalformedNotification) as refused:
+        parse_document(envelope)
+    assert refused.value.reason == "invalid_grant_id"

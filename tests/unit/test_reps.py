@@ -17,6 +17,7 @@ from domain.accounts import (
 )
 from domain.email_rules import EmailSyncSettings
 from domain.folders import FolderSelection
+from domain.grants import GRANT_ID_SHAPE
 from domain.reps import (
     DEFAULT_CALENDAR_DAYS_AFTER,
     MAX_CALENDAR_DAYS_AFTER,
@@ -30,6 +31,7 @@ from domain.reps import (
 
 GRANT = "0e8f1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b"
 EMAIL = "ann@sellerco.example"
+GRANT_ID_MESSAGE = f"'grant_id' must be a Nylas grant id: {GRANT_ID_SHAPE}"
 
 
 def rep_document(**settings: Any) -> dict[str, Any]:
@@ -237,23 +239,63 @@ def test_the_known_providers_are_those_nylas_connects() -> None:
         ),
         pytest.param(
             {"email": EMAIL, "grant_id": ""},
-            "'grant_id' must be a non-empty string (or null)",
+            GRANT_ID_MESSAGE,
             id="an empty grant id is refused",
         ),
         pytest.param(
             {"email": EMAIL, "grant_id": "   "},
-            "'grant_id' must be a non-empty string (or null)",
+            GRANT_ID_MESSAGE,
             id="a blank grant id is refused",
         ),
         pytest.param(
             {"email": EMAIL, "grant_id": 7},
-            "'grant_id' must be a non-empty string (or null)",
+            GRANT_ID_MESSAGE,
             id="a numeric grant id is refused",
         ),
         pytest.param(
-            {"email": EMAIL, "grant_id": "g" * 256},
-            "'grant_id' must be a non-empty string (or null)",
-            id="a grant id over 255 characters is refused",
+            {"email": EMAIL, "grant_id": "g" * 65},
+            GRANT_ID_MESSAGE,
+            id="a grant id over 64 characters is refused",
+        ),
+        pytest.param(
+            {"email": EMAIL, "grant_id": "../webhooks/wh_0001?"},
+            GRANT_ID_MESSAGE,
+            id="a grant id climbing to another Nylas path is refused",
+        ),
+        pytest.param(
+            {"email": EMAIL, "grant_id": "grant/messages"},
+            GRANT_ID_MESSAGE,
+            id="a grant id with a slash is refused",
+        ),
+        pytest.param(
+            {"email": EMAIL, "grant_id": "grant?limit=1"},
+            GRANT_ID_MESSAGE,
+            id="a grant id with a query is refused",
+        ),
+        pytest.param(
+            {"email": EMAIL, "grant_id": "grant#x"},
+            GRANT_ID_MESSAGE,
+            id="a grant id with a fragment is refused",
+        ),
+        pytest.param(
+            {"email": EMAIL, "grant_id": "gr%2Fant"},
+            GRANT_ID_MESSAGE,
+            id="a percent-encoded grant id is refused",
+        ),
+        pytest.param(
+            {"email": EMAIL, "grant_id": "grant\x00"},
+            GRANT_ID_MESSAGE,
+            id="a grant id with a NUL is refused",
+        ),
+        pytest.param(
+            {"email": EMAIL, "grant_id": "grånt"},
+            GRANT_ID_MESSAGE,
+            id="a grant id beyond ASCII is refused",
+        ),
+        pytest.param(
+            {"email": EMAIL, "grant_id": ".."},
+            GRANT_ID_MESSAGE,
+            id="a grant id of dots is refused",
         ),
         pytest.param(
             rep_document(email_sync="yes"),
