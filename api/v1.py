@@ -17,6 +17,7 @@ from api.emails import email_routes
 from api.errors import ApiError
 from api.openapi import query_parameters
 from api.reps import rep_routes
+from api.security_headers import PrivateAnswers
 from api.sends import send_routes
 from api.stream import stream_routes
 from api.subscriptions import subscription_routes
@@ -40,7 +41,8 @@ def v1_mount(context: ApiContext, tokens: tuple[bytes, ...], accounts: AccountsC
     return Mount(
         PREFIX,
         routes=[strict_query(route) for route in routes],
-        middleware=[Middleware(BearerAuth, tokens=tokens)],
+        # Outermost first: a 401 is private and not to be sniffed either.
+        middleware=[Middleware(PrivateAnswers), Middleware(BearerAuth, tokens=tokens)],
     )
 
 

@@ -214,5 +214,6 @@ def _type_filter(types: Sequence[str]) -> Any:
     exact = [t for t in types if not t.endswith(".*")]
     families = [t[:-1] for t in types if t.endswith(".*")]
     conditions: list[Any] = [col(ChangeRow.type).in_(exact)] if exact else []
-    conditions += [col(ChangeRow.type).startswith(family) for family in families]
+    # autoescape: a family is literal text; `_` in "___.*" is no wildcard.
+    conditions += [col(ChangeRow.type).startswith(family, autoescape=True) for family in families]
     return or_(*conditions)

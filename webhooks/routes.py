@@ -41,6 +41,8 @@ INLINE_BODY_BYTES = 64 * 1024
 # Threads for checking a signature over a decompressed body: the only work done for a
 # request that has not authenticated yet beyond one HMAC of its bytes.
 UNAUTHENTICATED_THREADS = 1
+# Nylas challenges are short random strings; the echo is not a reflector of arbitrary text.
+MAX_CHALLENGE_CHARS = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +71,13 @@ class NylasIngress:
         if value is None:
             refusal = MissingChallenge("missing_challenge", "the 'challenge' parameter is missing")
             return refusal_response(refusal)
-        return PlainTextResponse(value)
+        if len(value) > MAX_CHALLENGE_CHARS:
+            refusal = MissingChallenge(
+                "invalid_challenge", f"the 'challenge' is at most {MAX_CHALLENGE_CHARS} characters"
+            )
+            return refusal_response(refusal)
+        # Echoed text from anyone: declared as plain text, never sniffed as something else.
+        return PlainTextResponse(value, headers={"X-Content-Type-Options": "nosniff"})
 
     async def receive(self, request: Request) -> Response:
         """Verify, parse and enqueue a notification body; answer within Nylas's 10 seconds."""

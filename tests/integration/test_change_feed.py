@@ -84,6 +84,9 @@ def test_the_feed_pages_in_order_and_filters_by_type_and_rep(world: EmailSyncWor
     assert [c["payload"]["n"] for c in emails] == [1, 3, 5, 7]
     exact, _ = follow(world, types="email.hidden,contact.added")
     assert [c["payload"]["n"] for c in exact] == [0, 2, 4, 6, 7]
+    # A family is literal text: `_` is no LIKE wildcard.
+    wildcards, _ = follow(world, types="_____.*")
+    assert wildcards == []
     by_rep, filtered_cursor = follow(world, rep_id="r2")
     assert [c["payload"]["n"] for c in by_rep] == [7]
 

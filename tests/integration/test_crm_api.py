@@ -337,3 +337,13 @@ def test_hiding_is_idempotent_and_recorded_once(world: EmailSyncWorld) -> None:
         assert response.status_code == 200
         assert response.json()["hidden"] is True
     assert [c.type for c in world.changes(entity="email")] == ["email.stored", "email.hidden"]
+
+
+def test_every_v1_answer_is_private_and_not_sniffed(world: EmailSyncWorld) -> None:
+    """Answers carry contacts, emails and, once, a signing secret: no cache keeps them."""
+    refused = world.client.get("/v1/reps/r1")
+    created = world.api("POST", "/v1/subscriptions", json={"url": "https://crm.example/hook"})
+
+    for response in (refused, created):
+        assert response.headers["cache-control"] == "no-store"
+        assert response.headers["x-content-type-options"] == "nosniff"

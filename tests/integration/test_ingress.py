@@ -41,6 +41,14 @@ def test_challenge_is_echoed_as_plain_text(client: TestClient) -> None:
     assert response.headers["content-type"].startswith("text/plain")
     assert response.text == "bc609b38-c81f-47fb-a275-1d9bd61a968b"
     assert "chunked" not in response.headers.get("transfer-encoding", "")
+    assert response.headers["x-content-type-options"] == "nosniff"
+
+
+def test_a_challenge_longer_than_nylas_sends_is_not_echoed(client: TestClient) -> None:
+    response = client.get(URL, params={"challenge": "<script>" + "x" * 60_000})
+
+    assert response.status_code == 400
+    assert response.json()["error"]["reason"] == "invalid_challenge"
 
 
 def test_challenge_keeps_special_characters_exactly(client: TestClient) -> None:
