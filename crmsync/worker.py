@@ -22,6 +22,7 @@ from workers.dispatch import BACKFILLS, CALENDAR_PUSHES, SENDS, Dispatcher
 from workers.grant_limits import GrantLimiter, GrantLimits
 from workers.maintenance import Maintenance
 from workers.nylas_client import NylasGateway
+from workers.outbound_http import OutboundClient
 from workers.queues import BACKFILL_QUEUE, CALENDAR_PUSH_QUEUE, DELIVERY_QUEUE, SEND_QUEUE
 
 
@@ -50,6 +51,8 @@ def worker_context(runtime: Runtime) -> WorkerContext:
         engine=runtime.engine,
         nylas_gateway=gateway,
         disable_after=timedelta(days=settings.subscription_disable_after_days),
+        delivery_timeout_seconds=float(settings.webhook_timeout_seconds),
+        outbound=OutboundClient(allowed_networks=settings.webhook_allowed_networks),
     )
 
 

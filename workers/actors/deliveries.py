@@ -17,7 +17,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import requests
 from dramatiq import Retry
 from prometheus_client import Counter
 from sqlmodel import Session
@@ -45,6 +44,7 @@ from storage.subscriptions import (
 )
 from storage.tables import DeliveryRow, SubscriptionRow
 from workers.context import WorkerContext
+from workers.outbound_http import OutboundClient
 
 logger = logging.getLogger(__name__)
 
@@ -82,21 +82,25 @@ class Answer:
 Poster = Callable[[str, bytes, dict[str, str], float], Answer]
 
 
-def post_with_requests(url: str, body: bytes, headers: dict[str, str], timeout: float) -> Answer:
-    """POST ``body``; redirects are not followed (a moved endpoint must be updated)."""
-    try:
-        response = requests.post(
-            url, data=body, headers=headers, timeout=timeout, allow_redirects=False
-        )
-    except requests.RequestException as failure:
-        return Answer(None, None, f"{type(failure).__name__}: {failure}"[:500])
-    retry_after = response.headers.get("Retry-After", "")
-    wait = timedelta(seconds=int(retry_after)) if retry_after.isdigit() else None
-    refusal = None if 200 <= response.status_code < 300 else response.text[:500]
-    return Answer(response.status_code, wait, refusal)
+def post_guarded(url: str, body: bytes, headers: dict[str, str], timeout: float) -> Answer:
+    """POST ``body`` to public addresses only, within ``timeout`` seconds in all; redirects
+    are not followed (a moved endpoint must be updated). Workers post through the client of
+    their context instead (:func:`poster`), which knows the allowed networks."""
+    return poster(OutboundClient())(url, body, headers, timeout)
 
 
-def deliver(context: WorkerContext, delivery_id: int, post: Poster = post_with_requests) -> None:
+def poster(client: OutboundClient) -> Poster:
+    """A Poster sending through ``client`` (workers.outbound_http: checked addresses, one
+    deadline, bounded reads, classified errors)."""
+
+    def post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> Answer:
+        reply = client.post(url, body, headers, timeout)
+        return Answer(reply.status_code, reply.retry_after, reply.error)
+
+    return post
+
+
+def deliver(context: WorkerContext, delivery_id: int, post: Poster = post_guarded) -> None:
     """Make one attempt at delivery ``delivery_id``."""
     now = context.clock()
     with transaction(context.engine) as session:
