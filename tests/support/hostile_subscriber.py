@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import socket
+import ssl
 import threading
 import time
 import zlib
@@ -82,8 +83,10 @@ def huge_head() -> bytes:
 
 
 @contextmanager
-def hostile_subscriber(host: str = "127.0.0.1") -> Iterator[HostileSubscriber]:
-    """Serve on a free port of ``host`` until the block ends."""
+def hostile_subscriber(
+    host: str = "127.0.0.1", tls: ssl.SSLContext | None = None
+) -> Iterator[HostileSubscriber]:
+    """Serve on a free port of ``host`` until the block ends (over TLS with ``tls``)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     listener = socket.socket(family, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -92,7 +95,8 @@ def hostile_subscriber(host: str = "127.0.0.1") -> Iterator[HostileSubscriber]:
     listener.settimeout(0.1)
     port = listener.getsockname()[1]
     shown = f"[{host}]" if family == socket.AF_INET6 else host
-    server = HostileSubscriber(base=f"http://{shown}:{port}", port=port)
+    scheme = "https" if tls else "http"
+    server = HostileSubscriber(base=f"{scheme}://{shown}:{port}", port=port)
 
     def accept() -> None:
         while not server.stopping.is_set():
@@ -102,7 +106,7 @@ def hostile_subscriber(host: str = "127.0.0.1") -> Iterator[HostileSubscriber]:
                 continue
             except OSError:
                 return
-            threading.Thread(target=_serve, args=(server, connection), daemon=True).start()
+            threading.Thread(target=_serve, args=(server, connection, tls), daemon=True).start()
 
     thread = threading.Thread(target=accept, daemon=True)
     thread.start()
@@ -114,9 +118,17 @@ def hostile_subscriber(host: str = "127.0.0.1") -> Iterator[HostileSubscriber]:
         listener.close()
 
 
-def _serve(server: HostileSubscriber, connection: socket.socket) -> None:
+def _serve(
+    server: HostileSubscriber, connection: socket.socket, tls: ssl.SSLContext | None
+) -> None:
+    connection.settimeout(10)
+    if tls is not None:
+        try:
+            connection = tls.wrap_socket(connection, server_side=True)
+        except OSError:
+            connection.close()
+            return  # the client refused the certificate
     with connection:
-        connection.settimeout(10)
         try:
             seen = _read_request(connection)
         except (OSError, ValueError):

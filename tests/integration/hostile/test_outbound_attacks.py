@@ -21,6 +21,7 @@ import pytest
 
 from domain.outbound_addresses import LOOPBACK_NETWORKS, IPAddress, parse_networks
 from domain.outbound_webhooks import MAX_RETRY_AFTER
+from tests.support.certificates import issue
 from tests.support.hostile_subscriber import (
     HUGE,
     HostileSubscriber,
@@ -273,3 +274,24 @@ def test_failures_are_classified_not_quoted() -> None:
     finally:
         closed.close()
     assert ALLOWED.post("http://[::1/", BODY, HEADERS, 5) == Reply(None, None, "invalid_url")
+
+
+def test_tls_verifies_the_name_while_the_connection_goes_to_the_checked_address(
+    tmp_path: Path,
+) -> None:
+    certificates = issue(tmp_path, "subscriber.example")
+    with hostile_subscriber(tls=certificates.server) as server:
+        resolver = StubResolver(["127.0.0.1"])
+        client = OutboundClient(LOOPBACK_NETWORKS, resolver=resolver, tls=certificates.client)
+        untrusting = OutboundClient(LOOPBACK_NETWORKS, resolver=resolver)  # certifi's roots
+
+        good = client.post(f"https://subscriber.example:{server.port}/ok", BODY, HEADERS, 5)
+        wrong_name = client.post(f"https://other.example:{server.port}/ok", BODY, HEADERS, 5)
+        unknown_ca = untrusting.post(
+            f"https://subscriber.example:{server.port}/ok", BODY, HEADERS, 5
+        )
+
+        assert good == Reply(200, None, None)
+        assert wrong_name == Reply(None, None, "tls_error")
+        assert unknown_ca == Reply(None, None, "tls_error")
+        assert server.only_request().headers["host"] == f"subscriber.example:{server.port}"
