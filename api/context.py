@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
+from domain.outbound_addresses import IPNetwork
 from storage.engine import transaction
 
 T = TypeVar("T")
@@ -25,6 +26,9 @@ def utc_now() -> datetime:
 class ApiContext:
     engine: Engine
     clock: Callable[[], datetime] = field(default=utc_now)
+    # Where subscriptions may point beyond public addresses (CRMSYNC_WEBHOOK_ALLOWED_NETWORKS),
+    # so that a URL deliveries could never reach is refused when it is set, not days later.
+    webhook_allowed_networks: tuple[IPNetwork, ...] = ()
 
     async def in_transaction(self, work: Callable[[Session], T]) -> T:
         """Run ``work`` in one database transaction on a worker thread (the driver blocks)."""

@@ -44,7 +44,11 @@ def new_secret() -> str:
 
 def subscription_routes(context: ApiContext) -> list[Route]:
     async def create(request: Request) -> JSONResponse:
-        document = parse_subscription(await json_body(request), creating=True)
+        document = parse_subscription(
+            await json_body(request),
+            creating=True,
+            allowed_networks=context.webhook_allowed_networks,
+        )
 
         def write(session: Session) -> dict[str, Any]:
             row = create_subscription(
@@ -70,7 +74,11 @@ def subscription_routes(context: ApiContext) -> list[Route]:
 
     async def update(request: Request) -> JSONResponse:
         subscription_id = request.path_params["subscription_id"]
-        document = parse_subscription(await json_body(request), creating=False)
+        document = parse_subscription(
+            await json_body(request),
+            creating=False,
+            allowed_networks=context.webhook_allowed_networks,
+        )
 
         def write(session: Session) -> dict[str, Any]:
             row = require_subscription(session, subscription_id, for_update=True)

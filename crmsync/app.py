@@ -70,7 +70,10 @@ def build_app(
         enqueuer=runtime.enqueuer,
     )
 
-    api_context = ApiContext(engine=runtime.engine)
+    api_context = ApiContext(
+        engine=runtime.engine,
+        webhook_allowed_networks=runtime.settings.webhook_allowed_networks,
+    )
     accounts = accounts_config(runtime.settings)
 
     def check_database() -> None:

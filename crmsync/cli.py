@@ -94,7 +94,7 @@ def _run(args: argparse.Namespace) -> int:
     from crmsync.app import build_app
     from crmsync.runtime import Runtime
     from crmsync.simulated_nylas import with_simulated_nylas
-    from crmsync.worker import declare, start_background, start_worker
+    from crmsync.worker import declare, start_background, start_worker_pools
     from storage.migrate import upgrade
 
     settings = _settings()
@@ -111,7 +111,9 @@ def _run(args: argparse.Namespace) -> int:
     runtime = Runtime.from_settings(settings)
     upgrade(runtime.engine)
     declare(runtime)
-    worker = start_worker(runtime, settings.worker_threads)
+    # Deliveries get threads of their own: a slow subscriber holds one for up to a whole
+    # attempt, and must never hold the ones that handle notifications.
+    worker = start_worker_pools(runtime, settings.worker_threads, settings.delivery_threads)
     background = start_background(runtime)
     print(f"crmsync listening on http://{host}:{port}", file=sys.stderr)
     print(f"  Nylas webhooks: http://{host}:{port}/webhooks/nylas", file=sys.stderr)
@@ -132,6 +134,12 @@ def _run(args: argparse.Namespace) -> int:
         print(
             "  WARNING: using the published development webhook secret and API token; "
             "set NYLAS_WEBHOOK_SECRETS and CRMSYNC_API_TOKENS for real use.",
+            file=sys.stderr,
+        )
+    if settings.webhook_allowed_networks:
+        networks = ", ".join(str(n) for n in settings.webhook_allowed_networks)
+        print(
+            f"  outbound webhooks may also reach {networks} (CRMSYNC_WEBHOOK_ALLOWED_NETWORKS)",
             file=sys.stderr,
         )
     # uvicorn shuts down gracefully on SIGINT/SIGTERM, then raises the signal again: make both

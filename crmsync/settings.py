@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 from starlette.datastructures import Secret
 
+from domain.outbound_addresses import LOOPBACK_NETWORKS, IPNetwork, parse_networks
+
 DEV_WEBHOOK_SECRET = "crmsync-dev-webhook-secret"  # noqa: S105  (published for development)
 DEV_API_TOKEN = "crmsync-dev-token"  # noqa: S105  (published for development)
 DEFAULT_DATABASE_URL = "sqlite:///./crmsync.db"
@@ -68,6 +70,13 @@ class Settings:
     # Calls to Nylas per grant (A3): per second, and at once (Microsoft serves 4 per mailbox).
     nylas_grant_calls_per_second: int = 20
     nylas_grant_concurrent_calls: int = 4
+    # Outbound webhooks (X1): the networks beyond public addresses that deliveries may reach
+    # (an on-premises CRM; the embedded mode allows loopback unless told otherwise), how long
+    # one attempt may take in all, and the threads `crmsync run` gives deliveries, apart from
+    # the ones handling notifications (the Procfile gives them a process type of their own).
+    webhook_allowed_networks: tuple[IPNetwork, ...] = ()
+    webhook_timeout_seconds: int = 15
+    delivery_threads: int = 2
 
     @property
     def embedded(self) -> bool:
@@ -160,6 +169,11 @@ class Settings:
             nylas_grant_concurrent_calls=reader.positive_int(
                 "CRMSYNC_NYLAS_GRANT_CONCURRENT_CALLS", 4
             ),
+            webhook_allowed_networks=reader.networks(
+                "CRMSYNC_WEBHOOK_ALLOWED_NETWORKS", LOOPBACK_NETWORKS if embedded else ()
+            ),
+            webhook_timeout_seconds=reader.positive_int("CRMSYNC_WEBHOOK_TIMEOUT_SECONDS", 15),
+            delivery_threads=reader.positive_int("CRMSYNC_DELIVERY_THREADS", 2),
         )
         if reader.problems:
             raise SettingsError(reader.problems)
@@ -179,6 +193,19 @@ class _Reader:
 
     def csv(self, name: str) -> list[str]:
         return [part.strip() for part in (self.text(name) or "").split(",") if part.strip()]
+
+    def networks(self, name: str, default: tuple[IPNetwork, ...]) -> tuple[IPNetwork, ...]:
+        """Comma-separated networks in CIDR form; ``none`` for none at all; unset: ``default``."""
+        raw = self.text(name)
+        if raw is None:
+            return default
+        if raw.lower() == "none":
+            return ()
+        try:
+            return parse_networks(self.csv(name))
+        except ValueError as error:
+            self.problems.append(f"{name}: {error}")
+            return default
 
     def positive_int(self, name: str, default: int) -> int:
         raw = self.text(name)

@@ -7,6 +7,7 @@ the global broker, and declares the actors on it, in that order.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -22,7 +23,14 @@ from workers.dispatch import BACKFILLS, CALENDAR_PUSHES, SENDS, Dispatcher
 from workers.grant_limits import GrantLimiter, GrantLimits
 from workers.maintenance import Maintenance
 from workers.nylas_client import NylasGateway
-from workers.queues import BACKFILL_QUEUE, CALENDAR_PUSH_QUEUE, DELIVERY_QUEUE, SEND_QUEUE
+from workers.outbound_http import OutboundClient
+from workers.queues import (
+    BACKFILL_QUEUE,
+    CALENDAR_PUSH_QUEUE,
+    DELIVERY_QUEUE,
+    SEND_QUEUE,
+    queues_apart_from_deliveries,
+)
 
 
 def declare(runtime: Runtime) -> None:
@@ -50,6 +58,8 @@ def worker_context(runtime: Runtime) -> WorkerContext:
         engine=runtime.engine,
         nylas_gateway=gateway,
         disable_after=timedelta(days=settings.subscription_disable_after_days),
+        delivery_timeout_seconds=float(settings.webhook_timeout_seconds),
+        outbound=OutboundClient(allowed_networks=settings.webhook_allowed_networks),
     )
 
 
@@ -94,11 +104,58 @@ def start_background(runtime: Runtime) -> BackgroundThreads:
     return threads
 
 
-def start_worker(runtime: Runtime, threads: int, *, worker_timeout_ms: int = 1000) -> Worker:
-    """Worker threads in this process consuming every queue of the runtime's broker."""
-    worker = Worker(runtime.broker, worker_threads=threads, worker_timeout=worker_timeout_ms)
+def start_worker(
+    runtime: Runtime,
+    threads: int,
+    *,
+    worker_timeout_ms: int = 1000,
+    queues: Iterable[str] | None = None,
+) -> Worker:
+    """Worker threads in this process consuming ``queues`` (their delayed messages included),
+    or every queue of the runtime's broker."""
+    worker = Worker(
+        runtime.broker,
+        queues=set(queues) if queues is not None else None,
+        worker_threads=threads,
+        worker_timeout=worker_timeout_ms,
+    )
     worker.start()
     return worker
+
+
+@dataclass(frozen=True)
+class WorkerPools:
+    """Two sets of worker threads in one process: deliveries apart from everything else."""
+
+    work: Worker  # every queue but deliveries: notifications, pushes, backfills, sends
+    deliveries: Worker
+
+    def stop(self) -> None:
+        self.deliveries.stop()
+        self.work.stop()
+
+
+def start_worker_pools(
+    runtime: Runtime, threads: int, delivery_threads: int, *, worker_timeout_ms: int = 1000
+) -> WorkerPools:
+    """``threads`` for all work but deliveries and ``delivery_threads`` for deliveries, as the
+    Procfile's ``worker`` and ``deliveries`` processes share them out: a subscriber that
+    answers slowly holds a delivery thread for up to a whole attempt, never one of the threads
+    that handle notifications."""
+    return WorkerPools(
+        work=start_worker(
+            runtime,
+            threads,
+            worker_timeout_ms=worker_timeout_ms,
+            queues=queues_apart_from_deliveries(),
+        ),
+        deliveries=start_worker(
+            runtime,
+            delivery_threads,
+            worker_timeout_ms=worker_timeout_ms,
+            queues=[DELIVERY_QUEUE.queue_name],
+        ),
+    )
 
 
 def setup() -> None:

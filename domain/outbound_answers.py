@@ -1,55 +1,44 @@
-"""What a subscriber's answer may put into crmsync's records (S3), read as hostile input.
+"""What crmsync keeps of a subscriber's answer (S3): a bounded wait and a short, clean excerpt.
 
-A subscriber's server is not ours: its status line, headers and body are whatever it sends.
-Recording an attempt must never fail on them (a failed record leaves the delivery unrecorded
-and due, which is how a redelivery storm starts), so every value taken from an answer goes
-through these functions first: text is made printable and short, a ``Retry-After`` is read
-within bounds.
+Both come from whoever runs the endpoint, so neither may be trusted: ``Retry-After`` can be
+twenty digits (``timedelta`` overflows), and a body can hold NUL (PostgreSQL refuses it in
+text), terminal escapes (``crmsync status`` prints it) or a secret of an internal service (the
+delivery log is readable by every token holder; the client shows excerpts of public
+endpoints' answers only). Recording an attempt must never fail on them: a failed record leaves
+the delivery unrecorded and due, which is how a redelivery storm starts.
 """
 
 from __future__ import annotations
 
-import re
+import unicodedata
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
 from domain.outbound_webhooks import MAX_RETRY_AFTER
 
-# How much of an answer's text is kept in the delivery log.
-MAX_EXCERPT_CHARS = 500
-
-# C0 and C1 control characters (NUL included: PostgreSQL refuses it in text), DEL, and the
-# Unicode line and paragraph separators; each becomes one space.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
-# A delta-seconds value longer than this is past any cap: read as the cap, never converted.
-_MAX_SECONDS_DIGITS = 9
-
-
-def printable_excerpt(text: str | None, limit: int = MAX_EXCERPT_CHARS) -> str | None:
-    """``text`` safe to store and to show: control characters collapsed to a space, at most
-    ``limit`` characters, surrogates replaced; None stays None."""
-    if text is None:
-        return None
-    cleaned = _CONTROL.sub(" ", text[: limit * 2]).strip()
-    safe = cleaned.encode("utf-8", "replace").decode("utf-8")
-    return safe[:limit]
+MAX_EXCERPT_CHARACTERS = 200
+# More digits than this is more than MAX_RETRY_AFTER anyway; int() is never asked to read them.
+_MAX_RETRY_AFTER_DIGITS = len(str(int(MAX_RETRY_AFTER.total_seconds())))
+# An HTTP-date is 29 characters; anything much longer is not one.
+_MAX_DATE_CHARACTERS = 64
+_LINE_BREAKS = "\t\n\r\v\f\u2028\u2029"
+# Control, format (bidi overrides), surrogate, private-use and unassigned characters.
+_DROPPED = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})
 
 
-def parse_retry_after(value: str | None, now: datetime) -> timedelta | None:
-    """The wait a ``Retry-After`` header asks for (RFC 9110 10.2.3), at most a day; None
-    when absent or unreadable (the schedule alone then decides).
+def parse_retry_after(raw: str | None, now: datetime) -> timedelta | None:
+    """The wait a ``Retry-After`` asks for (RFC 9110 10.2.3), capped at
+    :data:`MAX_RETRY_AFTER`; None when absent or unreadable (the schedule alone decides).
 
     Either form is read: delta-seconds (ASCII digits only: ``²`` is no digit here) or an
-    HTTP-date, which counts from ``now``; a date in the past asks for no wait.
+    HTTP-date, counted from ``now``; a date in the past asks for no wait.
     """
-    if value is None:
-        return None
-    value = value.strip()
-    if value.isascii() and value.isdecimal():
-        if len(value) > _MAX_SECONDS_DIGITS:
+    value = (raw or "").strip()
+    if value.isascii() and value.isdigit():
+        if len(value.lstrip("0")) > _MAX_RETRY_AFTER_DIGITS:
             return MAX_RETRY_AFTER
         return min(timedelta(seconds=int(value)), MAX_RETRY_AFTER)
-    if not value or len(value) > 64:  # an HTTP-date is 29 characters
+    if not value or len(value) > _MAX_DATE_CHARACTERS:
         return None
     try:
         moment = parsedate_to_datetime(value)
@@ -58,3 +47,24 @@ def parse_retry_after(value: str | None, now: datetime) -> timedelta | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return min(max(moment - now, timedelta(0)), MAX_RETRY_AFTER)
+
+
+def excerpt(raw: bytes, limit: int = MAX_EXCERPT_CHARACTERS) -> str | None:
+    """The start of an answer's body as one line of plain text (UTF-8, undecodable bytes
+    replaced); see :func:`printable_excerpt`."""
+    return printable_excerpt(raw[: limit * 4].decode("utf-8", errors="replace"), limit)
+
+
+def printable_excerpt(text: str | None, limit: int = MAX_EXCERPT_CHARACTERS) -> str | None:
+    """``text`` as one line safe to store and to show: every control and format character
+    (NUL, ESC, bidi overrides) dropped or, for line breaks and tabs, made a space; runs of
+    spaces made one; at most ``limit`` characters. None when nothing printable is left."""
+    if text is None:
+        return None
+    kept = (
+        " " if c in _LINE_BREAKS else c
+        for c in text[: limit * 4]
+        if c in _LINE_BREAKS or unicodedata.category(c) not in _DROPPED
+    )
+    line = " ".join("".join(kept).split())
+    return line[:limit] or None

@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
-from urllib.parse import urlsplit
 
 from domain.errors import DomainError
+from domain.outbound_addresses import IPNetwork
+from domain.outbound_urls import InvalidUrl, parse_target, refuse_unreachable
 
 SECRET_PREFIX = "whsec_"  # noqa: S105  (the Standard Webhooks prefix, not a secret)
 SECRET_BYTES = 24
@@ -35,7 +36,6 @@ RETRY_SCHEDULE: tuple[timedelta, ...] = (
     timedelta(hours=10),
 )
 MAX_RETRY_AFTER = timedelta(hours=24)
-MAX_URL_LENGTH = 2048
 MAX_DESCRIPTION_LENGTH = 500
 MAX_EVENT_TYPES = 50
 
@@ -120,16 +120,24 @@ class SubscriptionDocument:
     enabled: bool | None
 
 
-def parse_subscription(document: object, *, creating: bool) -> SubscriptionDocument:
+def parse_subscription(
+    document: object, *, creating: bool, allowed_networks: Sequence[IPNetwork] = ()
+) -> SubscriptionDocument:
     """Read a subscription from the CRM: ``{"url", "event_types", "description"}`` and
     optionally ``"status": "active"|"disabled"`` (a subscription may be created disabled).
 
+    A URL naming an address deliveries may not reach (not public, not in
+    ``allowed_networks``) is refused here, for fast feedback; the delivery client checks
+    again, after resolving names, at every attempt.
+
     Raises:
-        InvalidSubscription: a field is missing (on create) or not valid.
+        InvalidSubscription: a field is missing (on create) or not valid (reason
+            ``invalid_subscription``), or the URL points where deliveries may not go
+            (``url_not_allowed``).
     """
     if not isinstance(document, Mapping):
         raise InvalidSubscription("invalid_subscription", "a subscription must be a JSON object")
-    url = _url(document.get("url"), required=creating)
+    url = _url(document.get("url"), required=creating, allowed_networks=allowed_networks)
     event_types = _event_types(document.get("event_types"))
     description = _description(document.get("description"))
     enabled = None
@@ -154,18 +162,15 @@ def matches_types(change_type: str, event_types: Sequence[str]) -> bool:
     )
 
 
-def _url(value: Any, *, required: bool) -> str | None:
+def _url(value: Any, *, required: bool, allowed_networks: Sequence[IPNetwork]) -> str | None:
     if value is None and not required:
         return None
-    if not isinstance(value, str) or len(value) > MAX_URL_LENGTH:
-        raise InvalidSubscription("invalid_subscription", "'url' must be an http(s) URL")
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidSubscription("invalid_subscription", "'url' must be an http(s) URL")
-    if parts.username or parts.password:
-        raise InvalidSubscription(
-            "invalid_subscription", "'url' must not carry credentials; deliveries are signed"
-        )
+    try:
+        refuse_unreachable(parse_target(value), allowed_networks)
+    except InvalidUrl as error:
+        reason = "url_not_allowed" if error.reason == "url_not_allowed" else "invalid_subscription"
+        raise InvalidSubscription(reason, error.message) from error
+    assert isinstance(value, str)
     return value
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from domain.outbound_webhooks import RETRY_SCHEDULE
 from workers.group_commit import GroupCommit
 from workers.nylas_client import NylasGateway
+from workers.outbound_http import OutboundClient
 
 
 def utc_now() -> datetime:
@@ -32,10 +33,12 @@ class WorkerContext:
     # A folder id missing from a grant's cache triggers a refresh at most this often.
     folder_refresh_interval: timedelta = timedelta(seconds=60)
     # Outbound webhooks: the waits between attempts, how long an endpoint may fail before it
-    # is disabled, and how long one attempt may take.
+    # is disabled, how long one attempt may take in all, and the client that makes it (public
+    # addresses only unless it is given allowed networks).
     delivery_schedule: tuple[timedelta, ...] = RETRY_SCHEDULE
     disable_after: timedelta = timedelta(days=5)
-    delivery_timeout_seconds: float = 10.0
+    delivery_timeout_seconds: float = 15.0
+    outbound: OutboundClient = field(default_factory=OutboundClient)
     # Where the worker threads of this process finish their notifications together.
     group_commit: GroupCommit = field(default_factory=GroupCommit)
 

@@ -47,3 +47,11 @@ def all_queue_names() -> list[str]:
         BACKFILL_QUEUE.queue_name,
         SEND_QUEUE.queue_name,
     ]
+
+
+def queues_apart_from_deliveries() -> list[str]:
+    """Every queue but ``deliveries``: what the threads handling notifications consume, so
+    that slow subscribers, which hold a delivery thread for up to a whole attempt's deadline,
+    can never hold all of them (the Procfile's ``worker`` and ``deliveries`` processes, and
+    the two thread pools of ``crmsync run``)."""
+    return [name for name in all_queue_names() if name != DELIVERY_QUEUE.queue_name]

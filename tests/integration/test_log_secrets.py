@@ -205,6 +205,8 @@ def test_secrets_never_reach_the_logs(
         "CRMSYNC_LOG_LEVEL": "DEBUG",
         "CRMSYNC_WORKER_THREADS": "2",
         "CRMSYNC_MAX_RETRIES": "1",
+        # The subscriber listens on loopback, which deliveries reach only when allowed.
+        "CRMSYNC_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
     }
     log_path = tmp_path / "crmsync.log"
     receiver = Receiver()

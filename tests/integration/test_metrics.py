@@ -29,6 +29,7 @@ from crmsync.app import build_app
 from crmsync.runtime import Runtime
 from crmsync.settings import Settings, SettingsError
 from crmsync.worker import start_worker
+from domain.outbound_addresses import LOOPBACK_NETWORKS
 from domain.triggers import WorkKind
 from simulator import notifications as sim
 from storage.engine import transaction
@@ -44,6 +45,7 @@ from workers.actors.notifications import HANDLERS
 from workers.actors.registry import declare_actors
 from workers.context import WorkerContext
 from workers.dispatch import Dispatcher
+from workers.outbound_http import OutboundClient
 from workers.queues import DELIVERY_QUEUE
 
 URL = "/webhooks/nylas"
@@ -251,7 +253,9 @@ def delivery_world(
     receiver = Receiver([503, 400])
     runtime = make_runtime(settings_for(database_url, redis_namespace))
     context = WorkerContext(
-        engine=runtime.engine, delivery_schedule=(timedelta(milliseconds=50),) * 3
+        engine=runtime.engine,
+        delivery_schedule=(timedelta(milliseconds=50),) * 3,
+        outbound=OutboundClient(allowed_networks=LOOPBACK_NETWORKS),  # the receiver's network
     )
     declare_actors(runtime.broker, context)
     worker = start_worker(runtime, threads=2, worker_timeout_ms=100)

@@ -24,6 +24,7 @@ from crmsync.app import build_app
 from crmsync.runtime import Runtime
 from crmsync.settings import Settings
 from crmsync.worker import start_worker
+from domain.outbound_addresses import LOOPBACK_NETWORKS
 from storage.engine import transaction
 from storage.tables import DeliveryRow
 from tests.support.email_sync import AUTH
@@ -34,6 +35,7 @@ from tests.support.services import wait_for
 from workers.actors.registry import declare_actors
 from workers.context import WorkerContext
 from workers.dispatch import Dispatcher, dispatch_once
+from workers.outbound_http import OutboundClient
 from workers.queues import DELIVERY_QUEUE
 
 
@@ -110,7 +112,11 @@ def make_hooks(
         receiver.url = f"{base}/hook"
         runtime = make_runtime(settings_for(database_url, redis_namespace))
         context = WorkerContext(
-            engine=runtime.engine, delivery_schedule=schedule, disable_after=disable_after
+            engine=runtime.engine,
+            delivery_schedule=schedule,
+            disable_after=disable_after,
+            # The receiver listens on loopback: allowed, as CRMSYNC_WEBHOOK_ALLOWED_NETWORKS would.
+            outbound=OutboundClient(allowed_networks=LOOPBACK_NETWORKS),
         )
         declare_actors(runtime.broker, context)
         worker = start_worker(runtime, threads=2, worker_timeout_ms=100)

@@ -7,6 +7,7 @@ of a rotation pair are stored.
 
 from __future__ import annotations
 
+import shlex
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +24,26 @@ from tests.support.processes import (
     run_command,
 )
 from tests.support.services import REDIS_URL, wait_for
+from workers.queues import DELIVERY_QUEUE, all_queue_names
+
+PROCFILE = Path(__file__).resolve().parents[2] / "Procfile"
+
+
+def consumed_queues(process_type: str) -> list[str]:
+    """The queues the Procfile's ``process_type`` line names after ``--queues``."""
+    lines = dict(line.split(":", 1) for line in PROCFILE.read_text().splitlines() if line.strip())
+    arguments = shlex.split(lines[process_type])
+    named = arguments[arguments.index("--queues") + 1 :]
+    return named[: next((i for i, a in enumerate(named) if a.startswith("-")), None)]
+
+
+def test_deliveries_have_a_process_type_of_their_own_and_every_queue_a_consumer() -> None:
+    # A slow subscriber holds a delivery thread for up to a whole attempt: never a thread of
+    # the worker that handles notifications. Together the two consume every queue, once.
+    worker, deliveries = consumed_queues("worker"), consumed_queues("deliveries")
+
+    assert deliveries == [DELIVERY_QUEUE.queue_name]
+    assert sorted(worker + deliveries) == sorted(all_queue_names())
 
 
 @pytest.fixture

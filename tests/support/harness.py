@@ -9,12 +9,14 @@ import redis
 from starlette.datastructures import Secret
 
 from crmsync.settings import Settings
+from domain.outbound_addresses import LOOPBACK_NETWORKS
 from tests.support.services import REDIS_URL, WEBHOOK_SECRET
 from workers.queues import all_queue_names
 
 
 def settings_for(database_url: str, namespace: str, **overrides: Any) -> Settings:
-    """Settings for a test: the real Redis, a namespace of its own, small retry budgets."""
+    """Settings for a test: the real Redis, a namespace of its own, small retry budgets, and
+    outbound webhooks allowed to reach loopback, where the tests' subscribers listen."""
     settings = Settings(
         database_url=database_url,
         redis_url=REDIS_URL,
@@ -23,6 +25,7 @@ def settings_for(database_url: str, namespace: str, **overrides: Any) -> Setting
         nylas_webhook_secrets=(Secret(WEBHOOK_SECRET),),
         api_tokens=(Secret("test-api-token"),),
         max_retries=1,
+        webhook_allowed_networks=LOOPBACK_NETWORKS,
     )
     return dataclasses.replace(settings, **overrides)
 
@@ -52,4 +55,5 @@ def operator_environment(settings: Settings) -> dict[str, str]:
         "NYLAS_API_KEY": "test-api-key",
         "NYLAS_WEBHOOK_SECRETS": WEBHOOK_SECRET,
         "CRMSYNC_API_TOKENS": "test-api-token",
+        "CRMSYNC_WEBHOOK_ALLOWED_NETWORKS": ",".join(str(n) for n in LOOPBACK_NETWORKS),
     }

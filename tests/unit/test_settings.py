@@ -270,3 +270,33 @@ def test_oauth_state_secrets_stay_out_of_the_repr() -> None:
     settings = Settings.from_environ({**PRODUCTION, "CRMSYNC_OAUTH_STATE_SECRETS": "s3cr3t-state"})
 
     assert "s3cr3t-state" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("environ", "networks"),
+    [
+        pytest.param(PRODUCTION, (), id="production: none"),
+        pytest.param({}, ("127.0.0.0/8", "::1/128"), id="embedded: loopback"),
+        pytest.param({"CRMSYNC_WEBHOOK_ALLOWED_NETWORKS": "none"}, (), id="embedded, told none"),
+        pytest.param(
+            {**PRODUCTION, "CRMSYNC_WEBHOOK_ALLOWED_NETWORKS": " 10.1.2.0/24, fd00::/64 ,"},
+            ("10.1.2.0/24", "fd00::/64"),
+            id="production, an on-premises CRM",
+        ),
+    ],
+)
+def test_outbound_webhooks_reach_only_the_networks_allowed(
+    environ: dict[str, str], networks: tuple[str, ...]
+) -> None:
+    settings = Settings.from_environ(environ)
+
+    assert tuple(str(n) for n in settings.webhook_allowed_networks) == networks
+    assert settings.webhook_timeout_seconds == 15
+
+
+@pytest.mark.parametrize("value", ["10.1.2.3/24", "localhost", "10.0.0.0/8;192.168.0.0/16"])
+def test_an_allowed_network_that_is_not_cidr_is_reported_by_name(value: str) -> None:
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_environ({**PRODUCTION, "CRMSYNC_WEBHOOK_ALLOWED_NETWORKS": value})
+
+    assert any("CRMSYNC_WEBHOOK_ALLOWED_NETWORKS" in p for p in refused.value.problems)

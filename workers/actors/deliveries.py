@@ -21,12 +21,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import requests
 from dramatiq import Retry
 from prometheus_client import Counter
 from sqlmodel import Session
 
-from domain.outbound_answers import parse_retry_after, printable_excerpt
+from domain.outbound_answers import printable_excerpt
 from domain.outbound_webhooks import (
     Verdict,
     next_retry,
@@ -49,7 +48,8 @@ from storage.subscriptions import (
     require_subscription,
 )
 from storage.tables import DeliveryRow, SubscriptionRow
-from workers.context import WorkerContext, utc_now
+from workers.context import WorkerContext
+from workers.outbound_http import OutboundClient
 
 logger = logging.getLogger(__name__)
 
@@ -92,21 +92,20 @@ class Answer:
 Poster = Callable[[str, bytes, dict[str, str], float], Answer]
 
 
-def post_with_requests(url: str, body: bytes, headers: dict[str, str], timeout: float) -> Answer:
-    """POST ``body``; redirects are not followed (a moved endpoint must be updated)."""
-    try:
-        response = requests.post(
-            url, data=body, headers=headers, timeout=timeout, allow_redirects=False
-        )
-    except requests.RequestException as failure:
-        return Answer(None, None, f"{type(failure).__name__}: {failure}"[:500])
-    wait = parse_retry_after(response.headers.get("Retry-After"), utc_now())
-    refusal = None if 200 <= response.status_code < 300 else response.text[:1000]
-    return Answer(response.status_code, wait, refusal)
+def poster(client: OutboundClient) -> Poster:
+    """A Poster sending through ``client`` (workers.outbound_http: checked addresses, one
+    deadline, bounded reads, classified errors)."""
+
+    def post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> Answer:
+        reply = client.post(url, body, headers, timeout)
+        return Answer(reply.status_code, reply.retry_after, reply.error)
+
+    return post
 
 
-def deliver(context: WorkerContext, delivery_id: int, post: Poster = post_with_requests) -> None:
-    """Make one attempt at delivery ``delivery_id``."""
+def deliver(context: WorkerContext, delivery_id: int, post: Poster | None = None) -> None:
+    """Make one attempt at delivery ``delivery_id``, through ``post`` or else the context's
+    outbound client (checked addresses, one deadline, bounded reads)."""
     now = context.clock()
     held_until = now + timedelta(seconds=context.delivery_timeout_seconds) + CLAIM_MARGIN
     with transaction(context.engine) as session:
@@ -134,6 +133,7 @@ def deliver(context: WorkerContext, delivery_id: int, post: Poster = post_with_r
             outgoing.secrets, outgoing.message_id, timestamp, outgoing.body
         ),
     }
+    post = post or poster(context.outbound)
     started = time.monotonic()
     try:
         answer = post(outgoing.url, outgoing.body, headers, context.delivery_timeout_seconds)

@@ -18,7 +18,7 @@ from dramatiq.middleware import Retries
 from domain.notifications import ApiVersion
 from workers.actors.backfill import run_backfill
 from workers.actors.calendar_push import push_action_item
-from workers.actors.deliveries import deliver
+from workers.actors.deliveries import deliver, poster
 from workers.actors.notifications import handle_notification
 from workers.actors.sends import send_email
 from workers.context import WorkerContext
@@ -41,8 +41,10 @@ def declare_actors(broker: Broker, context: WorkerContext) -> list[dramatiq.Acto
     ) -> None:
         handle_notification(context, api_version, payload, received_at)
 
+    post = poster(context.outbound)
+
     def delivery_actor(delivery_id: int) -> None:
-        deliver(context, delivery_id)
+        deliver(context, delivery_id, post)
 
     def push_actor(item_id: int) -> None:
         push_action_item(context, item_id)
