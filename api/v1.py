@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Mount, Route
+from starlette.routing import Mount, Route, Router
 
 from api.accounts import AccountsConfig, account_routes
 from api.action_items import action_item_routes
@@ -37,11 +37,9 @@ def v1_mount(context: ApiContext, tokens: tuple[bytes, ...], accounts: AccountsC
         *stream_routes(context),
         *subscription_routes(context),
     ]
-    return Mount(
-        PREFIX,
-        routes=[strict_query(route) for route in routes],
-        middleware=[Middleware(BearerAuth, tokens=tokens)],
-    )
+    # No slash redirects: Starlette builds them from the request's Host header (finding L6).
+    router = Router([strict_query(route) for route in routes], redirect_slashes=False)
+    return Mount(PREFIX, app=router, middleware=[Middleware(BearerAuth, tokens=tokens)])
 
 
 def strict_query(route: Route) -> Route:

@@ -101,6 +101,9 @@ def build_app(
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )
+    # Starlette answers "/v1" with a redirect to "/v1/" built from the request's Host header
+    # (finding L6): a poisoned cache could send others to any host. Unknown paths are 404.
+    app.router.redirect_slashes = False
     return app
 
 
