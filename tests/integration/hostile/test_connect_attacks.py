@@ -17,11 +17,13 @@ from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import pytest
 from sqlmodel import Session, select
+from starlette.testclient import TestClient
 
 from crmsync.runtime import Runtime
 from crmsync.settings import Settings
 from domain.oauth_state import ConnectState, sign_state
 from simulator.mailbox import FakeNylas
+from simulator.nylas_api import build_nylas_api
 from storage.tables import ConnectAttemptRow
 from tests.support.accounts import AccountsWorld, accounts_world
 from tests.support.email_sync import AUTH
@@ -306,3 +308,15 @@ def test_the_oauth_urls_come_from_the_configured_public_url_whatever_the_host(
 
     assert back.status_code == 303
     assert urlsplit(back.headers["location"]).netloc == "crm.example"
+
+
+def test_the_simulator_mounted_in_embedded_mode_reflects_no_host_either(fake: FakeNylas) -> None:
+    with TestClient(build_nylas_api(fake)) as client:
+        answer = client.get(
+            "/v3/grants/",
+            headers={"authorization": f"Bearer {fake.api_key}", "host": "evil.example"},
+            follow_redirects=False,
+        )
+
+    assert "evil.example" not in answer.headers.get("location", "")
+    assert answer.status_code == 404
