@@ -1,10 +1,9 @@
 """Connecting and disconnecting reps' mailboxes (hosted OAuth through Nylas), and backfills.
 
-``POST /v1/reps/{id}/connect`` gives the CRM a URL to send the rep's browser to. Nylas brings
-the browser back to ``GET /oauth/nylas/callback`` with a code and the ``state`` crmsync signed;
-the callback checks the state (signed, fresh, unused, for this rep), exchanges the code for
-the grant, stores it on the rep, sets the rep's sync-from and records a backfill of the
-look-back window, all in one transaction, so a connected rep always has its backfill.
+``POST /v1/reps/{id}/connect`` gives the CRM a URL to send the rep's browser to, after
+checking its ``return_url`` against the allowed origins. Nylas brings the browser back to
+``GET /oauth/nylas/callback`` (:mod:`api.oauth_callback`) with a code and the ``state``
+crmsync signed.
 
 The API never talks to Nylas itself: a :class:`MailboxConnector` does, given by the
 composition root, so this package stays free of the Nylas client (DESIGN's layering).
@@ -16,12 +15,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Protocol
-from urllib.parse import urlencode, urlsplit
 
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from api.context import ApiContext
@@ -30,17 +28,13 @@ from api.inputs import json_body
 from api.reps import require_rep
 from domain.accounts import DEFAULT_SILENCE_AFTER
 from domain.backfill import BackfillKind
-from domain.oauth_state import STATE_LIFETIME, ConnectState, read_state, sign_state
+from domain.oauth_state import STATE_LIFETIME, ConnectState, sign_state
 from domain.reps import PROVIDERS, Rep
+from domain.return_urls import check_return_url
 from domain.times import format_time
-from storage.accounts import (
-    Connection,
-    connect_rep,
-    disconnect_rep,
-    spend_connect_attempt,
-    start_connect_attempt,
-)
+from storage.accounts import Connection, disconnect_rep
 from storage.backfills import active_backfills, backfill_json, create_backfill, latest_backfill
+from storage.connect_attempts import start_connect_attempt
 
 CALLBACK_PATH = "/oauth/nylas/callback"
 
@@ -73,14 +67,18 @@ class MailboxConnector(Protocol):
 
 @dataclass(frozen=True)
 class AccountsConfig:
-    """How connections are made: the connector, where Nylas sends the browser back, the
-    secrets that sign ``state``, and the rules for sync-from and silence."""
+    """How connections are made: the connector, where Nylas sends the browser back (built
+    from the configured public URL, never from a request's ``Host``), the secrets that sign
+    ``state``, the origins a ``return_url`` may have, the domains whose mailboxes a rep of
+    them may connect besides the rep's own address, and the rules for sync-from and silence."""
 
     connector: MailboxConnector | None
     redirect_uri: str
     state_secrets: tuple[bytes, ...] = field(repr=False)
     lookback: timedelta = timedelta(days=30)
     silence_after: timedelta = DEFAULT_SILENCE_AFTER
+    return_url_origins: frozenset[str] = frozenset()
+    allowed_domains: frozenset[str] = frozenset()
 
 
 def account_routes(context: ApiContext, config: AccountsConfig) -> list[Route]:
@@ -103,8 +101,8 @@ def account_routes(context: ApiContext, config: AccountsConfig) -> list[Route]:
             raise ApiError(400, "invalid_provider", f"provider must be one of {sorted(PROVIDERS)}")
         login_hint = _optional_text(document, "login_hint")
         return_url = _optional_text(document, "return_url")
-        if return_url is not None and urlsplit(return_url).scheme not in ("http", "https"):
-            raise ApiError(400, "invalid_return_url", "return_url must be an http(s) URL")
+        if return_url is not None:
+            check_return_url(return_url, config.return_url_origins)  # InvalidReturnUrl: 400
         now = context.clock()
 
         def start(session: Session) -> tuple[Rep, str]:
@@ -187,86 +185,6 @@ def account_routes(context: ApiContext, config: AccountsConfig) -> list[Route]:
         Route("/reps/{rep_id}/backfill", start_backfill, methods=["POST"]),
         Route("/reps/{rep_id}/backfill", backfill_status, methods=["GET"]),
     ]
-
-
-def callback_routes(context: ApiContext, config: AccountsConfig) -> list[Route]:
-    """``GET /oauth/nylas/callback``: where Nylas sends the rep's browser back.
-
-    Not under ``/v1``: a browser arrives here without the CRM's token; the signed, one-time
-    ``state`` is what authenticates the request.
-    """
-
-    async def callback(request: Request) -> Response:
-        params = request.query_params
-        now = context.clock()
-        state = read_state(params.get("state") or "", config.state_secrets, now)
-        denied = params.get("error")
-
-        def spend(session: Session) -> str | None:
-            attempt = spend_connect_attempt(session, state.nonce, state.rep_id, now)
-            if attempt is None:
-                raise ApiError(
-                    400, "state_used", "this connection link was already used; start again"
-                )
-            return attempt.return_url
-
-        return_url = await context.in_transaction(spend)
-        if denied:
-            detail = params.get("error_description") or denied
-            return _finish(return_url, state.rep_id, "denied", 400, detail)
-        code = params.get("code")
-        if not code:
-            raise ApiError(400, "missing_code", "the callback has no 'code'")
-        if config.connector is None:
-            raise ApiError(503, "nylas_not_configured", "NYLAS_API_KEY is not set")
-        try:
-            connection = await run_in_threadpool(
-                lambda: config.connector.exchange_code(  # type: ignore[union-attr]
-                    redirect_uri=config.redirect_uri, code=code
-                )
-            )
-        except ConnectFailed as failure:
-            status = 502 if failure.retryable else 400
-            return _finish(return_url, state.rep_id, failure.reason, status, failure.message)
-
-        def store(session: Session) -> Rep:
-            rep = connect_rep(session, state.rep_id, connection, now, config.lookback)
-            assert rep.grant_id is not None
-            create_backfill(
-                session,
-                rep_id=rep.rep_id,
-                grant_id=rep.grant_id,
-                kind=BackfillKind.MAILBOX,
-                since=rep.sync_from,
-                until=now,
-                now=now,
-            )
-            return rep
-
-        rep = await context.in_transaction(store)
-        if return_url is not None:
-            return RedirectResponse(
-                _with_query(return_url, rep_id=rep.rep_id, status="connected"), status_code=303
-            )
-        return JSONResponse({"status": "connected", "rep": rep.to_json(now, config.silence_after)})
-
-    return [Route(CALLBACK_PATH, callback, methods=["GET"])]
-
-
-def _finish(
-    return_url: str | None, rep_id: str, reason: str, status: int, message: str
-) -> Response:
-    """A failed connection: back to the CRM's page saying why, or a JSON error."""
-    if return_url is not None:
-        return RedirectResponse(
-            _with_query(return_url, rep_id=rep_id, status="failed", error=reason), status_code=303
-        )
-    raise ApiError(status, reason, message)
-
-
-def _with_query(url: str, **params: str) -> str:
-    separator = "&" if urlsplit(url).query else "?"
-    return f"{url}{separator}{urlencode(params)}"
 
 
 async def _optional_body(request: Request) -> Mapping[str, Any]:

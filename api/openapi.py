@@ -140,8 +140,12 @@ SCHEMAS: dict[str, Schema] = {
             "login_hint": {"type": "string", "description": "defaults to the rep's email"},
             "return_url": {
                 "type": "string",
+                "maxLength": 2048,
                 "description": "where the callback sends the browser, with "
-                "?rep_id=&status=connected|failed[&error=]",
+                "rep_id=&status=connected|failed[&error=] added to the query (before any "
+                "#fragment); its origin must be in CRMSYNC_RETURN_URL_ORIGINS (else 400 "
+                "return_url_not_allowed). error=mailbox_mismatch: the rep signed in with a "
+                "mailbox other than the rep's own address",
             },
         }
     ),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Mount, Route
+from starlette.routing import Mount, Route, Router
 
 from api.accounts import AccountsConfig, account_routes
 from api.action_items import action_item_routes
@@ -38,9 +38,11 @@ def v1_mount(context: ApiContext, tokens: tuple[bytes, ...], accounts: AccountsC
         *stream_routes(context),
         *subscription_routes(context),
     ]
+    # No slash redirects: Starlette builds them from the request's Host header (finding L6).
+    router = Router([strict_query(route) for route in routes], redirect_slashes=False)
     return Mount(
         PREFIX,
-        routes=[strict_query(route) for route in routes],
+        app=router,
         # Outermost first: a 401 is private and not to be sniffed either.
         middleware=[Middleware(PrivateAnswers), Middleware(BearerAuth, tokens=tokens)],
     )

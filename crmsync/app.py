@@ -17,11 +17,12 @@ from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
-from api.accounts import CALLBACK_PATH, AccountsConfig, callback_routes
+from api.accounts import CALLBACK_PATH, AccountsConfig
 from api.context import ApiContext
 from api.errors import EXCEPTION_HANDLERS
 from api.health import health_routes
 from api.metrics import metrics_registry, metrics_routes
+from api.oauth_callback import callback_routes
 from api.openapi import openapi_routes
 from api.v1 import v1_mount
 from crmsync.collector import freeze_startup_objects
@@ -90,7 +91,7 @@ def build_app(
         if owns_runtime:
             runtime.close()
 
-    return Starlette(
+    app = Starlette(
         routes=[
             *nylas_routes(ingress),
             *health_routes({"database": check_database, "redis": check_redis}),
@@ -103,6 +104,10 @@ def build_app(
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )
+    # Starlette answers "/v1" with a redirect to "/v1/" built from the request's Host header
+    # (finding L6): a poisoned cache could send others to any host. Unknown paths are 404.
+    app.router.redirect_slashes = False
+    return app
 
 
 def accounts_config(settings: Settings) -> AccountsConfig:
@@ -111,6 +116,12 @@ def accounts_config(settings: Settings) -> AccountsConfig:
     if settings.nylas_api_key is not None and settings.nylas_client_id is not None:
         gateway = NylasGateway(str(settings.nylas_api_key), settings.nylas_api_uri)
         connector = NylasConnector(gateway, settings.nylas_client_id)
+    if not settings.embedded and not settings.oauth_state_secrets:
+        logger.warning(
+            "CRMSYNC_OAUTH_STATE_SECRETS is unset: the OAuth state is signed with a key derived "
+            "from the first API token; set a secret of its own"
+        )
+    # The configured public URL, else this service's own address: never a request's Host.
     public_url = settings.public_url or f"http://{settings.host}:{settings.port}"
     return AccountsConfig(
         connector=connector,
@@ -118,6 +129,8 @@ def accounts_config(settings: Settings) -> AccountsConfig:
         state_secrets=settings.state_secret_bytes(),
         lookback=timedelta(days=settings.sync_lookback_days),
         silence_after=timedelta(hours=settings.silence_after_hours),
+        return_url_origins=frozenset(settings.return_url_origins),
+        allowed_domains=frozenset(settings.connect_allowed_domains),
     )
 
 

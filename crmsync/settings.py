@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from starlette.datastructures import Secret
 
+from domain.errors import DomainError
+from domain.mailbox_binding import parse_domain
 from domain.outbound_addresses import LOOPBACK_NETWORKS, IPNetwork, parse_networks
+from domain.return_urls import origin_of, parse_origin
 
 DEV_WEBHOOK_SECRET = "crmsync-dev-webhook-secret"  # noqa: S105  (published for development)
 DEV_API_TOKEN = "crmsync-dev-token"  # noqa: S105  (published for development)
@@ -67,6 +71,11 @@ class Settings:
     oauth_state_secrets: tuple[Secret, ...] = field(default=(), repr=False)
     sync_lookback_days: int = 30
     silence_after_hours: int = 24
+    # Where the OAuth callback may send the browser back (origins, normalised; none: no
+    # return_url is accepted), and the domains whose mailboxes a rep of the same domains may
+    # connect besides the rep's own address (none: the rep's own address only).
+    return_url_origins: tuple[str, ...] = ()
+    connect_allowed_domains: tuple[str, ...] = ()
     # Calls to Nylas per grant (A3): per second, and at once (Microsoft serves 4 per mailbox).
     nylas_grant_calls_per_second: int = 20
     nylas_grant_concurrent_calls: int = 4
@@ -159,8 +168,12 @@ class Settings:
             ),
             log_level=(reader.text("CRMSYNC_LOG_LEVEL") or "INFO").upper(),
             nylas_client_id=reader.text("NYLAS_CLIENT_ID"),
-            public_url=(reader.text("CRMSYNC_PUBLIC_URL") or "").rstrip("/") or None,
+            public_url=reader.public_url("CRMSYNC_PUBLIC_URL"),
             oauth_state_secrets=tuple(Secret(v) for v in reader.csv("CRMSYNC_OAUTH_STATE_SECRETS")),
+            return_url_origins=reader.parsed_csv("CRMSYNC_RETURN_URL_ORIGINS", parse_origin),
+            connect_allowed_domains=reader.parsed_csv(
+                "CRMSYNC_CONNECT_ALLOWED_DOMAINS", parse_domain
+            ),
             sync_lookback_days=reader.positive_int("CRMSYNC_SYNC_LOOKBACK_DAYS", 30),
             silence_after_hours=reader.positive_int("CRMSYNC_SILENCE_AFTER_HOURS", 24),
             nylas_grant_calls_per_second=reader.positive_int(
@@ -206,6 +219,33 @@ class _Reader:
         except ValueError as error:
             self.problems.append(f"{name}: {error}")
             return default
+
+    def public_url(self, name: str) -> str | None:
+        """An absolute http(s) base URL (a path prefix allowed), without its trailing slash:
+        the callback and every redirect crmsync builds start with it, never with a
+        request's ``Host`` header."""
+        raw = (self.text(name) or "").rstrip("/")
+        if not raw:
+            return None
+        parts = urlsplit(raw)
+        if origin_of(raw) is None or parts.query or parts.fragment:
+            self.problems.append(f"{name} must be an http(s) URL such as https://sync.example.com")
+            return None
+        return raw
+
+    def parsed_csv(self, name: str, parse: Callable[[str], str]) -> tuple[str, ...]:
+        """The comma-separated values of ``name``, each through ``parse`` (which raises a
+        DomainError for a bad one), without duplicates, in the order given."""
+        values: list[str] = []
+        for part in self.csv(name):
+            try:
+                value = parse(part)
+            except DomainError as error:
+                self.problems.append(f"{name}: {error.message}")
+                continue
+            if value not in values:
+                values.append(value)
+        return tuple(values)
 
     def positive_int(self, name: str, default: int) -> int:
         raw = self.text(name)

@@ -19,6 +19,9 @@ from datetime import UTC, datetime, timedelta
 from domain.errors import DomainError
 
 STATE_LIFETIME = timedelta(minutes=15)
+# How long a connection attempt is kept after it started, spent or not: past its lifetime it
+# can no longer be completed, and a day leaves operators time to read how it ended.
+ATTEMPT_RETENTION = timedelta(days=1)
 _VERSION = "s1"
 
 

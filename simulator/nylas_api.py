@@ -581,7 +581,7 @@ def build_nylas_api(fake: FakeNylas) -> Starlette:
         *connect_routes(fake),
         *control_routes(fake),
     ]
-    return Starlette(
+    app = Starlette(
         routes=routes,
         middleware=[Middleware(_Gate, fake=fake)],
         exception_handlers={
@@ -591,3 +591,7 @@ def build_nylas_api(fake: FakeNylas) -> Starlette:
             HTTPException: _on_http_exception,
         },
     )
+    # Nylas answers an unknown path 404; Starlette would redirect "/v3/grants/" to a URL
+    # built from the request's Host header, which crmsync's embedded mode must not reflect.
+    app.router.redirect_slashes = False
+    return app

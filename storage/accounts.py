@@ -8,7 +8,6 @@ sees its effect when it moves the status (``sync-error``, or silence at read tim
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,7 +21,7 @@ from domain.reps import Rep
 from storage.changes import append_change
 from storage.errors import NotFound, StorageConflict
 from storage.reps import to_rep
-from storage.tables import BackfillRow, ConnectAttemptRow, RepRow
+from storage.tables import BackfillRow, RepRow
 
 # Activity is written at most this often per rep, so a busy mailbox costs one write a minute.
 ACTIVITY_RESOLUTION = timedelta(minutes=1)
@@ -205,39 +204,6 @@ def note_failure(session: Session, grant_id: str, now: datetime) -> Rep | None:
     if event is not None:
         return apply_account_event(session, row.id, event, now)
     return to_rep(row)
-
-
-def start_connect_attempt(
-    session: Session, rep_id: str, return_url: str | None, now: datetime
-) -> str:
-    """Record a connection attempt for the rep; returns its one-time nonce."""
-    nonce = secrets.token_urlsafe(24)
-    session.add(
-        ConnectAttemptRow(nonce=nonce, rep_id=rep_id, return_url=return_url, created_at=now)
-    )
-    session.flush()
-    return nonce
-
-
-def spend_connect_attempt(
-    session: Session, nonce: str, rep_id: str, now: datetime
-) -> ConnectAttemptRow | None:
-    """Mark the attempt used; None when it does not exist, is another rep's, or was used.
-
-    One conditional update, so two callbacks racing with the same state cannot both win.
-    """
-    spent = session.execute(
-        update(ConnectAttemptRow)
-        .where(
-            col(ConnectAttemptRow.nonce) == nonce,
-            col(ConnectAttemptRow.rep_id) == rep_id,
-            col(ConnectAttemptRow.used_at).is_(None),
-        )
-        .values(used_at=now)
-    )
-    if spent.rowcount != 1:  # type: ignore[attr-defined]
-        return None
-    return session.get(ConnectAttemptRow, nonce)
 
 
 def _new_version(session: Session, row: RepRow, now: datetime) -> None:

@@ -100,15 +100,18 @@ class RepRow(SQLModel, table=True):
 
 
 class ConnectAttemptRow(SQLModel, table=True):
-    """A hosted OAuth connection started for a rep: its state's nonce, spent on first use."""
+    """A hosted OAuth connection started for a rep: its state's nonce, spent on first use,
+    and how the callback ended (``connected``, ``mailbox_mismatch``, ...)."""
 
     __tablename__ = "connect_attempts"
+    __table_args__ = (Index("ix_connect_attempts_created", "created_at"),)
 
     nonce: str = Field(primary_key=True, max_length=64)
     rep_id: str = Field(sa_column=Column(String(255), ForeignKey("reps.id"), nullable=False))
     return_url: str | None = Field(default=None, sa_column=Column(Text()))
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     used_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    outcome: str | None = Field(default=None, sa_column=Column(String(32)))
 
 
 class BackfillRow(SQLModel, table=True):

@@ -1,5 +1,5 @@
-"""Housekeeping that runs beside the workers: pruning the change feed and the stored raw
-notifications past their retention periods.
+"""Housekeeping that runs beside the workers: pruning the change feed, the stored raw
+notifications and the hosted OAuth connection attempts past their retention periods.
 
 A thread of each worker process wakes once an interval and prunes; several processes doing
 so at once is harmless (deleting what is already deleted deletes nothing).
@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from domain.oauth_state import ATTEMPT_RETENTION
+from storage.connect_attempts import PRUNE_BATCH, prune_connect_attempts
 from storage.engine import transaction
 from storage.feed import prune_changes
 from storage.notifications import prune_notifications
@@ -18,10 +20,15 @@ from workers.context import WorkerContext
 
 logger = logging.getLogger(__name__)
 
+# At most this many batches of attempts per pass: a flood of connect requests is worked off
+# over a few passes instead of holding one pass (and the database) for long.
+MAX_ATTEMPT_BATCHES = 100
+
 
 class Maintenance(threading.Thread):
-    """Prunes changes older than ``change_retention`` and raw notifications older than
-    ``raw_retention`` every ``interval`` until stopped."""
+    """Prunes changes older than ``change_retention``, raw notifications older than
+    ``raw_retention`` and connection attempts older than ``attempt_retention`` every
+    ``interval`` until stopped."""
 
     def __init__(
         self,
@@ -29,11 +36,15 @@ class Maintenance(threading.Thread):
         change_retention: timedelta,
         interval: timedelta = timedelta(hours=1),
         raw_retention: timedelta | None = None,
+        attempt_retention: timedelta = ATTEMPT_RETENTION,
+        attempt_batch: int = PRUNE_BATCH,
     ) -> None:
         super().__init__(name="crmsync-maintenance", daemon=True)
         self.context = context
         self.change_retention = change_retention
         self.raw_retention = raw_retention
+        self.attempt_retention = attempt_retention
+        self.attempt_batch = attempt_batch
         self.interval = interval
         self._stopping = threading.Event()
 
@@ -52,9 +63,26 @@ class Maintenance(threading.Thread):
             raw = 0
             if self.raw_retention is not None:
                 raw = prune_notifications(session, now - self.raw_retention)
-        if pruned or raw:
-            logger.info("pruned %d changes and %d stored notifications", pruned, raw)
+        attempts = self._prune_attempts(now - self.attempt_retention)
+        if pruned or raw or attempts:
+            logger.info(
+                "pruned %d changes, %d stored notifications and %d connection attempts",
+                pruned,
+                raw,
+                attempts,
+            )
         return pruned
+
+    def _prune_attempts(self, before: datetime) -> int:
+        """Connection attempts started before ``before``, a bounded batch per transaction."""
+        total = 0
+        for _ in range(MAX_ATTEMPT_BATCHES):
+            with transaction(self.context.engine) as session:
+                deleted = prune_connect_attempts(session, before, self.attempt_batch)
+            total += deleted
+            if deleted < self.attempt_batch:
+                break
+        return total
 
     def stop(self) -> None:
         self._stopping.set()

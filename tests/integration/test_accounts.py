@@ -28,6 +28,7 @@ GRANT = "grant-ann-google"
 ANN = "ann@acme.example"
 CONTACTS = ["carl@client.example", "dora@client.example"]
 LATER_CONTACT = "erin@prospect.example"
+CRM_ORIGIN = "https://crm.example"  # the one origin a return_url may have (explicitly listed)
 
 
 @pytest.fixture
@@ -44,7 +45,9 @@ def accounts(
     make_runtime: Callable[[Settings], Runtime],
     fake: FakeNylas,
 ) -> Iterator[AccountsWorld]:
-    with accounts_world(database_url, redis_namespace, make_runtime, fake) as world:
+    with accounts_world(
+        database_url, redis_namespace, make_runtime, fake, return_url_origins=(CRM_ORIGIN,)
+    ) as world:
         yield world
 
 
@@ -144,7 +147,7 @@ def test_a_refusal_at_the_provider_returns_the_browser_to_the_crm_saying_so(
 ) -> None:
     register(accounts)
     fake.refuse_consent(ANN)
-    url = accounts.connect_url("rep-ann", return_url="https://crm.example/reps/ann?tab=mail")
+    url = accounts.connect_url("rep-ann", return_url=f"{CRM_ORIGIN}/reps/ann?tab=mail")
 
     answer = accounts.callback(accounts.consent(url))
 

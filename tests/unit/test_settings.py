@@ -300,3 +300,50 @@ def test_an_allowed_network_that_is_not_cidr_is_reported_by_name(value: str) -> 
         Settings.from_environ({**PRODUCTION, "CRMSYNC_WEBHOOK_ALLOWED_NETWORKS": value})
 
     assert any("CRMSYNC_WEBHOOK_ALLOWED_NETWORKS" in p for p in refused.value.problems)
+
+
+def test_connect_allow_lists_are_empty_unless_configured() -> None:
+    settings = Settings.from_environ(PRODUCTION)
+
+    assert settings.return_url_origins == ()  # no return_url is accepted
+    assert settings.connect_allowed_domains == ()  # the rep's own address only
+
+
+def test_connect_allow_lists_are_read_normalised_and_without_duplicates() -> None:
+    settings = Settings.from_environ(
+        {
+            **PRODUCTION,
+            "CRMSYNC_RETURN_URL_ORIGINS": "https://CRM.example/, http://localhost:3000,"
+            " https://crm.example:443",
+            "CRMSYNC_CONNECT_ALLOWED_DOMAINS": "Acme.example, @acme-sales.example",
+        }
+    )
+
+    assert settings.return_url_origins == ("https://crm.example", "http://localhost:3000")
+    assert settings.connect_allowed_domains == ("acme.example", "acme-sales.example")
+
+
+def test_bad_connect_allow_list_entries_and_public_url_are_all_reported() -> None:
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_environ(
+            {
+                **PRODUCTION,
+                "CRMSYNC_RETURN_URL_ORIGINS": "https://crm.example/path,crm.example",
+                "CRMSYNC_CONNECT_ALLOWED_DOMAINS": "acme.example,ann@acme.example",
+                "CRMSYNC_PUBLIC_URL": "sync.example.com",
+            }
+        )
+
+    problems = raised.value.problems
+    assert sum("CRMSYNC_RETURN_URL_ORIGINS" in p for p in problems) == 2
+    assert sum("CRMSYNC_CONNECT_ALLOWED_DOMAINS" in p for p in problems) == 1
+    assert sum("CRMSYNC_PUBLIC_URL" in p for p in problems) == 1
+
+
+@pytest.mark.parametrize(
+    "value", ["https://sync.example.com", "https://sync.example.com/crmsync", "http://[::1]:8000"]
+)
+def test_a_public_url_may_carry_a_path_prefix(value: str) -> None:
+    settings = Settings.from_environ({**PRODUCTION, "CRMSYNC_PUBLIC_URL": value})
+
+    assert settings.public_url == value
