@@ -91,7 +91,7 @@ def parse_unit(api_version: ApiVersion, payload: object) -> Notification:
 
 
 def _parse_v3(envelope: dict[str, Any]) -> Notification:
-    notification_id = _required_text(envelope, "id")
+    notification_id = _stored_id(_required_text(envelope, "id"))
     delivered_type = _required_text(envelope, "type")
     data = envelope.get("data")
     if not isinstance(data, dict):
@@ -169,6 +169,22 @@ def parse_time(value: object) -> int | None:
             if parsed.tzinfo is not None:
                 return int(parsed.timestamp())
     raise MalformedNotification("invalid_time", "'time' must be Unix seconds or RFC 3339")
+
+
+# Stored notification ids are at most this long (raw_notifications.notification_id).
+MAX_NOTIFICATION_ID_LENGTH = 255
+_HASHED_ID_PREFIX = "sha256-"
+
+
+def _stored_id(notification_id: str) -> str:
+    """The id a notification is stored and deduplicated under: as Nylas sent it, or, when it
+    is longer than a stored id or holds characters a database refuses (NUL) or a log line
+    should not carry (controls), a stable hash of it, so the notification is kept and a
+    redelivery is still a duplicate."""
+    if len(notification_id) <= MAX_NOTIFICATION_ID_LENGTH and notification_id.isprintable():
+        return notification_id
+    digest = hashlib.sha256(notification_id.encode("utf-8", "surrogatepass")).hexdigest()
+    return _HASHED_ID_PREFIX + digest
 
 
 def _required_text(mapping: Mapping[str, Any], key: str) -> str:

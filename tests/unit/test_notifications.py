@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import hashlib
 import json
 import math
 from collections.abc import Callable
@@ -677,3 +678,33 @@ def test_a_grant_id_of_another_shape_than_nylas_refuses_the_body(
     with pytest.raises(MalformedNotification) as refused:
         parse_document(envelope)
     assert refused.value.reason == "invalid_grant_id"
+
+
+def hashed(delivered_id: str) -> str:
+    return "sha256-" + hashlib.sha256(delivered_id.encode()).hexdigest()
+
+
+@pytest.mark.parametrize(
+    ("delivered_id", "stored"),
+    [
+        ("5f1c2a9e-0c1d-4e2f-8a9b-6c7d8e9f0a1b", "5f1c2a9e-0c1d-4e2f-8a9b-6c7d8e9f0a1b"),
+        ("i" * 255, "i" * 255),
+        ("i" * 256, "sha256-" + hashlib.sha256(b"i" * 256).hexdigest()),
+        ("id\x00nul", "sha256-" + hashlib.sha256(b"id\x00nul").hexdigest()),
+        (
+            'id\n{"level":"critical"}',
+            "sha256-" + hashlib.sha256(b'id\n{"level":"critical"}').hexdigest(),
+        ),
+    ],
+    ids=["a uuid", "255 characters", "256 characters", "a NUL", "a forged log line"],
+)
+def test_an_id_a_database_cannot_store_is_kept_as_its_hash(
+    nylas_fixture: FixtureLoader, delivered_id: str, stored: str
+) -> None:
+    envelope = document(nylas_fixture, "message_created_gmail")
+    envelope["id"] = delivered_id
+
+    (notification,) = parse_document(envelope)
+
+    assert notification.notification_id == stored
+    assert len(notification.notification_id) <= 255
