@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, update
+from sqlalchemy import Table, delete, update
 from sqlmodel import Session, col, select
 
 from domain.outbound_webhooks import SubscriptionDocument
@@ -300,3 +300,30 @@ def subscription_json(row: SubscriptionRow, *, with_secret: bool = False) -> dic
     if with_secret:
         document["secret"] = row.secret
     return document
+
+
+def prune_deliveries(session: Session, before: datetime, limit: int) -> int:
+    """Delete at most ``limit`` settled deliveries created before ``before`` (oldest first),
+    with their attempts; how many deliveries.
+
+    A delivery keeps a copy of its change, so it is kept as long as the feed keeps the change
+    (the caller passes the change retention), never without limit; a pending one is kept
+    whatever its age. Bounded, so one call holds its locks briefly: callers repeat it, each
+    in its own transaction, while it deletes a full batch. Oldest first by id, which follows
+    creation, so the scan starts where the old rows are.
+    """
+    ids = [
+        i
+        for i in session.exec(
+            select(DeliveryRow.id)
+            .where(col(DeliveryRow.created_at) < before, col(DeliveryRow.state) != PENDING)
+            .order_by(col(DeliveryRow.id))
+            .limit(limit)
+        )
+        if i is not None
+    ]
+    if not ids:
+        return 0
+    session.execute(delete(DeliveryAttemptRow).where(col(DeliveryAttemptRow.delivery_id).in_(ids)))
+    session.execute(delete(DeliveryRow).where(col(DeliveryRow.id).in_(ids)))
+    return len(ids)

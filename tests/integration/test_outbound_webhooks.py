@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -26,7 +26,7 @@ from crmsync.settings import Settings
 from crmsync.worker import start_worker
 from domain.outbound_addresses import LOOPBACK_NETWORKS
 from storage.engine import transaction
-from storage.tables import DeliveryRow
+from storage.tables import DeliveryAttemptRow, DeliveryRow, SubscriptionRow
 from tests.support.email_sync import AUTH
 from tests.support.feed import record_change
 from tests.support.harness import queue_lengths, settings_for
@@ -35,6 +35,7 @@ from tests.support.services import wait_for
 from workers.actors.registry import declare_actors
 from workers.context import WorkerContext
 from workers.dispatch import Dispatcher, dispatch_once
+from workers.maintenance import Maintenance
 from workers.outbound_http import OutboundClient
 from workers.queues import DELIVERY_QUEUE
 
@@ -294,3 +295,61 @@ def test_subscriptions_are_managed_through_the_api(make_hooks: Callable[..., Hoo
     assert api.delete(one, headers=AUTH).status_code == 204
     assert api.get(one, headers=AUTH).status_code == 404
     assert api.get(f"{one}/deliveries", headers=AUTH).status_code == 404
+
+
+def test_settled_deliveries_are_kept_as_long_as_their_changes_then_pruned_with_attempts(
+    database_url: str, redis_namespace: str, make_runtime: Callable[[Settings], Runtime]
+) -> None:
+    engine = make_runtime(settings_for(database_url, redis_namespace)).engine
+    now = datetime.now(UTC)
+    old, recent = now - timedelta(days=31), now - timedelta(days=1)
+    with transaction(engine) as session:
+        session.add(
+            SubscriptionRow(
+                id="sub_retention",
+                url="https://crm.example/hook",
+                event_types=[],
+                secret="whsec_x",
+                status="active",
+                position_txid=0,
+                position_seq=0,
+                created_at=old,
+                updated_at=old,
+            )
+        )
+        session.flush()
+        for n, (state, created) in enumerate(
+            [("delivered", old)] * 1_500
+            + [("exhausted", old), ("pending", old), ("delivered", recent)]
+        ):
+            session.add(
+                DeliveryRow(
+                    subscription_id="sub_retention",
+                    change_id=f"chg_{n}",
+                    change_type="email.stored",
+                    payload={"n": n},
+                    state=state,
+                    attempts=1,
+                    created_at=created,
+                    updated_at=created,
+                )
+            )
+        session.flush()
+        for delivery in session.exec(select(DeliveryRow)):
+            assert delivery.id is not None
+            session.add(
+                DeliveryAttemptRow(
+                    delivery_id=delivery.id, attempt=1, attempted_at=created, latency_ms=5
+                )
+            )
+    maintenance = Maintenance(
+        WorkerContext(engine=engine), change_retention=timedelta(days=30), prune_batch=500
+    )
+
+    maintenance.run_once()
+
+    with Session(engine) as session:
+        left = sorted((d.state, d.change_id) for d in session.exec(select(DeliveryRow)))
+        attempts = len(session.exec(select(DeliveryAttemptRow)).all())
+    assert left == [("delivered", "chg_1502"), ("pending", "chg_1501")]
+    assert attempts == 2
