@@ -18,10 +18,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from dramatiq import Retry
 from sqlmodel import Session, select
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from crmsync.app import build_app
@@ -33,7 +29,7 @@ from storage.tables import DeliveryAttemptRow, DeliveryRow, SubscriptionRow
 from tests.support.email_sync import AUTH
 from tests.support.feed import record_change, wait_until_settled
 from tests.support.harness import settings_for
-from tests.support.live_server import serve
+from tests.support.hostile_subscriber import HostileSubscriber, hostile_subscriber
 from workers.actors.deliveries import Answer, deliver
 from workers.context import WorkerContext
 from workers.dispatch import OVERDUE_DELIVERIES, SWEEP_AFTER, dispatch_once, dispatch_recorded
@@ -52,26 +48,6 @@ class FakeClock:
 
     def advance(self, by: timedelta) -> None:
         self.now += by
-
-
-@dataclass
-class HostileSubscriber:
-    """Answers every POST with one fixed status, headers and body; counts what it received."""
-
-    status: int
-    headers: dict[str, str]
-    body: bytes
-    received: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def app(self) -> Starlette:
-        async def hook(request: Request) -> Response:
-            await request.body()
-            with self.lock:
-                self.received += 1
-            return Response(self.body, status_code=self.status, headers=self.headers)
-
-        return Starlette(routes=[Route("/hook", hook, methods=["POST"])])
 
 
 @dataclass
@@ -119,60 +95,67 @@ class Storm:
 @pytest.fixture
 def make_storm(
     database_url: str, redis_namespace: str, make_runtime: Callable[[Settings], Runtime]
-) -> Iterator[Callable[[HostileSubscriber], Storm]]:
-    servers: list[Callable[[], None]] = []
+) -> Iterator[Callable[[str], Storm]]:
+    """A storm against the hostile subscriber's ``path`` (tests/support/hostile_subscriber)."""
+    with hostile_subscriber() as subscriber:
 
-    def make(subscriber: HostileSubscriber) -> Storm:
-        server = serve(subscriber.app())
-        base = server.__enter__()
-        servers.append(lambda: server.__exit__(None, None, None))
-        runtime = make_runtime(settings_for(database_url, redis_namespace))
-        with TestClient(build_app(runtime=runtime)) as client:
-            answer = client.post("/v1/subscriptions", json={"url": f"{base}/hook"}, headers=AUTH)
-            assert answer.status_code == 201, answer.text
-        with transaction(runtime.engine) as session:
-            record_change(session, 0, change_type="email.stored")
-        wait_until_settled(runtime.engine)
-        clock = FakeClock()
-        context = WorkerContext(
-            engine=runtime.engine,
-            # Excerpts of this loopback subscriber's answers are shown, as a public one's are:
-            # the NUL must reach the record to prove it cannot break it.
-            outbound=OutboundClient(
-                allowed_networks=LOOPBACK_NETWORKS, shows_body=lambda _address: True
-            ),
-            clock=clock,
-            delivery_schedule=SCHEDULE,
-            disable_after=timedelta(days=5),
-        )
-        created: list[int] = []
-        assert dispatch_once(context, created.append) == 1
-        return Storm(runtime, subscriber, clock, context, created[0])
+        def make(path: str) -> Storm:
+            return _storm(database_url, redis_namespace, make_runtime, subscriber, path)
 
-    yield make
-    for stop in servers:
-        stop()
+        yield make
+
+
+def _storm(
+    database_url: str,
+    redis_namespace: str,
+    make_runtime: Callable[[Settings], Runtime],
+    subscriber: HostileSubscriber,
+    path: str,
+) -> Storm:
+    runtime = make_runtime(settings_for(database_url, redis_namespace))
+    with TestClient(build_app(runtime=runtime)) as client:
+        url = subscriber.url(path)
+        answer = client.post("/v1/subscriptions", json={"url": url}, headers=AUTH)
+        assert answer.status_code == 201, answer.text
+    with transaction(runtime.engine) as session:
+        record_change(session, 0, change_type="email.stored")
+    wait_until_settled(runtime.engine)
+    clock = FakeClock()
+    context = WorkerContext(
+        engine=runtime.engine,
+        # Excerpts of this loopback subscriber's answers are shown, as a public one's are:
+        # the NUL must reach the record to prove it cannot break it.
+        outbound=OutboundClient(
+            allowed_networks=LOOPBACK_NETWORKS, shows_body=lambda _address: True
+        ),
+        clock=clock,
+        delivery_schedule=SCHEDULE,
+        disable_after=timedelta(days=5),
+    )
+    created: list[int] = []
+    assert dispatch_once(context, created.append) == 1
+    return Storm(runtime, subscriber, clock, context, created[0])
 
 
 def test_a_nul_in_a_500_body_is_recorded_as_an_attempt_and_retried_on_schedule(
-    make_storm: Callable[[HostileSubscriber], Storm],
+    make_storm: Callable[[str], Storm],
 ) -> None:
-    storm = make_storm(HostileSubscriber(500, {}, b"\x00nul-in-body\x1b[2J"))
+    storm = make_storm("/nul")
 
     assert storm.attempt() is True
 
     [attempt] = storm.attempts()
-    assert (attempt.status_code, attempt.error) == (500, "nul-in-body[2J")
+    assert (attempt.status_code, attempt.error) == (500, "nul-in-body")
     assert storm.subscription().failing_since is not None
     assert storm.delivery().next_attempt_at == storm.clock.now + SCHEDULE[0]
     assert storm.attempt() is False  # a duplicate message before the next attempt is due
-    assert storm.subscriber.received == 1
+    assert len(storm.subscriber.requests) == 1
 
 
 def test_a_retry_after_of_twenty_digits_waits_a_day_and_is_never_swept_early(
-    make_storm: Callable[[HostileSubscriber], Storm],
+    make_storm: Callable[[str], Storm],
 ) -> None:
-    storm = make_storm(HostileSubscriber(503, {"Retry-After": "9" * 20}, b"busy"))
+    storm = make_storm("/retry-after-huge")
     started = storm.clock.now
 
     assert storm.attempt() is True
@@ -182,13 +165,13 @@ def test_a_retry_after_of_twenty_digits_waits_a_day_and_is_never_swept_early(
     assert storm.attempt() is False
     assert storm.delivery().next_attempt_at == started + timedelta(days=1)
     assert [a.status_code for a in storm.attempts()] == [503]
-    assert storm.subscriber.received == 1
+    assert len(storm.subscriber.requests) == 1
 
 
 def test_the_sweep_queues_a_lost_delivery_once_per_interval_not_on_every_pass(
-    make_storm: Callable[[HostileSubscriber], Storm],
+    make_storm: Callable[[str], Storm],
 ) -> None:
-    storm = make_storm(HostileSubscriber(500, {}, b"\x00"))
+    storm = make_storm("/nul")
     # The delivery's first message was lost: nothing attempts it for eleven minutes.
     storm.clock.advance(SWEEP_AFTER + timedelta(minutes=1))
 
@@ -201,15 +184,15 @@ def test_the_sweep_queues_a_lost_delivery_once_per_interval_not_on_every_pass(
         storm.attempt()  # and each message delivered twice
 
     assert queued == [storm.delivery_id]
-    assert storm.subscriber.received == 1
-    assert [a.error for a in storm.attempts()] == [None]
+    assert len(storm.subscriber.requests) == 1
+    assert [a.error for a in storm.attempts()] == ["nul-in-body"]
     assert storm.delivery().state == "pending"
 
 
 def test_an_attempt_in_flight_is_not_made_again_by_a_duplicate(
-    make_storm: Callable[[HostileSubscriber], Storm],
+    make_storm: Callable[[str], Storm],
 ) -> None:
-    storm = make_storm(HostileSubscriber(200, {}, b""))
+    storm = make_storm("/ok")
     entered = threading.Event()
     release = threading.Event()
     posted: list[str] = []
@@ -232,9 +215,9 @@ def test_an_attempt_in_flight_is_not_made_again_by_a_duplicate(
 
 
 def test_an_unexpected_failure_of_the_client_is_recorded_as_an_attempt(
-    make_storm: Callable[[HostileSubscriber], Storm],
+    make_storm: Callable[[str], Storm],
 ) -> None:
-    storm = make_storm(HostileSubscriber(200, {}, b""))
+    storm = make_storm("/ok")
 
     def broken_post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> Answer:
         raise UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte")
