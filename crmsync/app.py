@@ -69,6 +69,7 @@ def build_app(
         secrets=runtime.settings.webhook_secret_bytes(),
         max_body_bytes=runtime.settings.max_body_bytes,
         enqueuer=runtime.enqueuer,
+        refusal_delay_seconds=runtime.settings.refusal_delay_ms / 1000,
     )
 
     api_context = ApiContext(

@@ -48,6 +48,9 @@ class Settings:
     nylas_webhook_secrets: tuple[Secret, ...] = field(default=(Secret(DEV_WEBHOOK_SECRET),))
     api_tokens: tuple[Secret, ...] = field(default=(Secret(DEV_API_TOKEN),))
     max_body_bytes: int = 4 * 1024 * 1024
+    # How long the ingress holds a request whose signature failed before answering 401: one
+    # client looping unsigned bodies gets its answers at this pace (Nylas's never fail).
+    refusal_delay_ms: int = 1000
     dedupe_ttl_seconds: int = 3 * 24 * 3600
     host: str = "127.0.0.1"
     port: int = 8000
@@ -147,6 +150,7 @@ class Settings:
             nylas_webhook_secrets=secrets("NYLAS_WEBHOOK_SECRETS", DEV_WEBHOOK_SECRET),
             api_tokens=secrets("CRMSYNC_API_TOKENS", DEV_API_TOKEN),
             max_body_bytes=reader.positive_int("CRMSYNC_MAX_BODY_BYTES", 4 * 1024 * 1024),
+            refusal_delay_ms=reader.whole_number("CRMSYNC_REFUSAL_DELAY_MS", 1000),
             dedupe_ttl_seconds=reader.positive_int("CRMSYNC_DEDUPE_TTL_SECONDS", 3 * 24 * 3600),
             host=reader.text("CRMSYNC_HOST") or "127.0.0.1",
             port=reader.positive_int("CRMSYNC_PORT", 8000),
@@ -246,6 +250,16 @@ class _Reader:
             if value not in values:
                 values.append(value)
         return tuple(values)
+
+    def whole_number(self, name: str, default: int) -> int:
+        """A number of 0 or more (ASCII digits only)."""
+        raw = self.text(name)
+        if raw is None:
+            return default
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > 9:
+            self.problems.append(f"{name} must be a whole number from 0, not {raw!r}")
+            return default
+        return int(raw)
 
     def positive_int(self, name: str, default: int) -> int:
         raw = self.text(name)

@@ -45,8 +45,14 @@ def _too_large(limit: int) -> PayloadTooLarge:
     return PayloadTooLarge("payload_too_large", f"the body is over the limit of {limit} bytes")
 
 
-async def read_capped_body(request: Request, limit: int) -> bytes:
-    """The raw request body, or PayloadTooLarge once it is known to exceed ``limit`` bytes."""
+async def read_capped_chunks(request: Request, limit: int) -> list[bytes]:
+    """The raw request body as the chunks it arrived in, or PayloadTooLarge once it is known
+    to exceed ``limit`` bytes.
+
+    Not joined here: joining copies the body, and on a machine with little memory bandwidth
+    copying 4 MiB costs milliseconds of the event loop, for every unauthenticated body an
+    attacker sends. Whoever checks the body joins it where that costs nobody else.
+    """
     declared = request.headers.get("content-length")
     if declared is not None:
         try:
@@ -61,7 +67,7 @@ async def read_capped_body(request: Request, limit: int) -> bytes:
         if size > limit:
             raise _too_large(limit)
         chunks.append(chunk)
-    return b"".join(chunks)
+    return chunks
 
 
 # Nylas sends one gzip member per body (NYLAS.md 1.7); a few are allowed for proxies that

@@ -26,3 +26,7 @@ class MalformedBody(IngressError):
 
 class MissingChallenge(IngressError):
     """Raised when the verification GET carries no ``challenge`` parameter."""
+
+
+class IngressBusy(IngressError):
+    """Raised when too many unauthenticated bodies already wait to be checked: 503, retried."""

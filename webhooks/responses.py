@@ -10,6 +10,7 @@ from starlette.responses import JSONResponse
 
 from domain.errors import MalformedNotification
 from webhooks.errors import (
+    IngressBusy,
     IngressError,
     InvalidSignature,
     MalformedBody,
@@ -26,6 +27,7 @@ STATUS_BY_REFUSAL: dict[type[Exception], int] = {
     MalformedNotification: 400,
     InvalidSignature: 401,
     PayloadTooLarge: 413,
+    IngressBusy: 503,
     QueueUnavailable: 503,
 }
 

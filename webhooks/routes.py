@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import anyio
-import anyio.to_thread
 import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -24,11 +23,12 @@ from starlette.routing import Route
 from domain.errors import MalformedNotification
 from domain.notifications import Notification, parse_document
 from webhooks import metrics
-from webhooks.body import check_depth, gunzip_capped, gunzip_pieces, read_capped_body
+from webhooks.body import check_depth, gunzip_capped, gunzip_pieces, read_capped_chunks
 from webhooks.enqueue_batcher import EnqueueBatcher
 from webhooks.errors import IngressError, InvalidSignature, MalformedBody, MissingChallenge
 from webhooks.responses import refusal_response
 from webhooks.signature import verify, verify_pieces, well_formed
+from webhooks.unauthenticated import UnauthenticatedWork
 from workers.enqueue import NotificationEnqueuer
 from workers.errors import QueueUnavailable
 
@@ -38,20 +38,19 @@ T = TypeVar("T")
 # Bodies up to this size are verified and parsed on the event loop (tens of microseconds);
 # larger ones, and every gzip body, in a thread.
 INLINE_BODY_BYTES = 64 * 1024
-# Threads for checking a signature over a decompressed body: the only work done for a
-# request that has not authenticated yet beyond one HMAC of its bytes.
-UNAUTHENTICATED_THREADS = 1
 # Nylas challenges are short random strings; the echo is not a reflector of arbitrary text.
 MAX_CHALLENGE_CHARS = 1024
 
 
 @dataclass(frozen=True, slots=True)
 class IngressConfig:
-    """What the ingress needs: the signing secrets, the size limit, and the queue."""
+    """What the ingress needs: the signing secrets, the size limit, the queue, and how long
+    to hold a request that failed authentication before answering it."""
 
     secrets: Sequence[bytes]
     max_body_bytes: int
     enqueuer: NotificationEnqueuer
+    refusal_delay_seconds: float = 0.0
 
 
 class NylasIngress:
@@ -59,7 +58,7 @@ class NylasIngress:
 
     def __init__(self, config: IngressConfig) -> None:
         self._config = config
-        self._unauthenticated_limiter: anyio.CapacityLimiter | None = None
+        self._unauthenticated = UnauthenticatedWork()
         # Concurrent requests share one Redis round trip (see webhooks.enqueue_batcher).
         self._batcher = EnqueueBatcher(
             lambda batch: run_in_threadpool(config.enqueuer.enqueue, batch)
@@ -91,6 +90,11 @@ class NylasIngress:
                 refusal.reason,
                 extra={"reason": refusal.reason},
             )
+            if isinstance(refusal, InvalidSignature):
+                # A client looping unsigned bodies is answered at this pace, so one connection
+                # cannot make the ingress check bodies as fast as it can send them; the wait
+                # costs a sleeping coroutine, and the body is already released.
+                await anyio.sleep(self._config.refusal_delay_seconds)
             return refusal_response(refusal)
         return JSONResponse(
             {"status": "accepted", "queued": queued, "duplicates": duplicates, "ignored": ignored}
@@ -99,52 +103,51 @@ class NylasIngress:
     async def _verified_notifications(self, request: Request) -> list[Notification]:
         """Authenticate and parse a body, doing bounded, linear work before authentication.
 
-        The HMAC over the wire bytes comes first. Only when it fails on a gzip body is that
-        body decompressed (within the size and member limits) to check a signature over the
-        decompressed bytes (NYLAS.md 1.7), in a thread of its own (one), so that
-        however many such requests arrive they cannot take the threads or the event loop
-        that signed notifications need. Work on a large or compressed body runs off the event
-        loop; a small plain body (the usual notification) is handled inline, where a thread
-        would cost more than the work.
+        A small plain body (the usual notification) is checked inline, where a thread would
+        cost more than the work. Any other body is checked in the one low-priority thread of
+        unauthenticated work (webhooks.unauthenticated), so that however many such requests
+        arrive they cannot take the event loop or the threads that signed notifications need:
+        the HMAC over the wire bytes first, and only when it fails on a gzip body with a
+        well-formed signature, one over the decompressed bytes (NYLAS.md 1.7), piece by piece
+        within the size and member limits. Once authenticated, a large body is decompressed
+        and parsed in the shared thread pool.
         """
         limit = self._config.max_body_bytes
-        raw = await read_capped_body(request, limit)
+        chunks = await read_capped_chunks(request, limit)
         signature = request.headers.get("x-nylas-signature")
         gzipped = request.headers.get("content-encoding", "").strip().lower() == "gzip"
-        inline = len(raw) <= INLINE_BODY_BYTES and not gzipped
+        if sum(map(len, chunks)) <= INLINE_BODY_BYTES and not gzipped:
+            raw = b"".join(chunks)
+            verify(raw, signature, self._config.secrets)
+            return decode_notifications(raw)
+        raw = await self._unauthenticated.run(self._authenticate, chunks, signature, gzipped)
+        body = await run_in_threadpool(gunzip_capped, raw, limit) if gzipped else raw
+        return await self._off_loop(len(body) <= INLINE_BODY_BYTES, decode_notifications, body)
+
+    def _authenticate(self, chunks: list[bytes], signature: str | None, gzipped: bool) -> bytes:
+        """The body as sent, once ``signature`` is found to sign it as sent or decompressed.
+
+        Runs in the low-priority thread: an unauthenticated body is joined here only to be
+        decompressed, and never held decompressed (its signature is checked piece by piece).
+
+        Whether a body was malformed or would have inflated past the limit is not told before
+        authentication: every failure is the same 401.
+        """
+        limit = self._config.max_body_bytes
         try:
-            await self._off_loop(inline, verify, raw, signature, self._config.secrets)
-            body = await self._off_loop(inline, gunzip_capped, raw, limit) if gzipped else raw
+            verify_pieces(chunks, signature, self._config.secrets)
+            return b"".join(chunks)
         except InvalidSignature:
             if not gzipped or not well_formed(signature):
                 raise
-            body = await anyio.to_thread.run_sync(
-                self._verify_decompressed, raw, signature, limiter=self._unauthenticated()
-            )
-        return await self._off_loop(len(body) <= INLINE_BODY_BYTES, decode_notifications, body)
-
-    def _verify_decompressed(self, raw: bytes, signature: str | None) -> bytes:
-        """The decompressed body if ``signature`` signs it.
-
-        Checked over the decompressed pieces as they come, so an unauthenticated body is
-        never held whole; only a body that proves signed is decompressed again to keep.
-        Whether a body was malformed or would have inflated past the limit is not told:
-        before authentication every failure is the same 401.
-        """
-        limit = self._config.max_body_bytes
+        raw = b"".join(chunks)
         try:
             verify_pieces(gunzip_pieces(raw, limit), signature, self._config.secrets)
         except IngressError:
             raise InvalidSignature(
                 "bad_signature", "X-Nylas-Signature does not match the body"
             ) from None
-        return gunzip_capped(raw, limit)
-
-    def _unauthenticated(self) -> anyio.CapacityLimiter:
-        # Made on first use, inside the event loop that it serves.
-        if self._unauthenticated_limiter is None:
-            self._unauthenticated_limiter = anyio.CapacityLimiter(UNAUTHENTICATED_THREADS)
-        return self._unauthenticated_limiter
+        return raw
 
     @staticmethod
     async def _off_loop(inline: bool, work: Callable[..., T], *args: Any) -> T:

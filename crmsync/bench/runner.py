@@ -78,8 +78,9 @@ def plan_for(options: BenchOptions) -> BenchPlan:
             concurrency=8,
             warmup=0.3 if quick else 2.0,
             duration=duration,
-            attackers=1,
             profile=profile,
+            attackers=(1,) if quick else (1, 8),
+            rounds=1 if quick else 3,
         ),
         # Quick runs cover both backends once: e2e on PostgreSQL, matching on SQLite.
         e2e_databases=("postgresql",) if quick else ("postgresql", "sqlite"),

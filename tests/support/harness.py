@@ -26,6 +26,7 @@ def settings_for(database_url: str, namespace: str, **overrides: Any) -> Setting
         api_tokens=(Secret("test-api-token"),),
         max_retries=1,
         webhook_allowed_networks=LOOPBACK_NETWORKS,
+        refusal_delay_ms=0,  # the tests that need the ingress's pace on 401s set it
     )
     return dataclasses.replace(settings, **overrides)
 

@@ -184,3 +184,26 @@ def test_a_signed_v2_body_of_too_many_deltas_is_400_and_nothing_queued(
     assert response.status_code == 400
     assert response.json()["error"]["reason"] == "too_many_deltas"
     assert nothing_queued(redis_client, redis_namespace)
+
+
+def test_a_failed_signature_is_answered_at_the_configured_pace_and_nothing_else_waits(
+    sqlite_url: str, redis_namespace: str, make_runtime: Callable[[Settings], Runtime]
+) -> None:
+    """One connection looping unsigned bodies is answered at ``CRMSYNC_REFUSAL_DELAY_MS``;
+    signed notifications and other refusals are answered at once."""
+    runtime = make_runtime(
+        settings_for(sqlite_url, redis_namespace, max_body_bytes=LIMIT, refusal_delay_ms=300)
+    )
+    with TestClient(build_app(runtime=runtime)) as test_client:
+        started = time.monotonic()
+        refused = test_client.post(URL, content=b"{}", headers={"X-Nylas-Signature": "0" * 64})
+        refused_after = time.monotonic() - started
+        body, headers = signed(sim.message_created("grant-1"))
+        started = time.monotonic()
+        accepted = test_client.post(URL, content=body, headers=headers)
+        accepted_after = time.monotonic() - started
+
+    assert refused.status_code == 401
+    assert refused_after >= 0.3  # the pace is the feature, not a measure of speed
+    assert accepted.status_code == 200
+    assert accepted_after < 0.3
