@@ -2,8 +2,10 @@
 
 With ``REDIS_URL`` unset, crmsync runs embedded (SQLite file, in-process broker) for trying
 and demos; there the webhook secret and API token fall back to published development values.
-Anywhere else a missing required setting stops start-up with a message naming it. Secrets are
-wrapped so that neither a log line nor a repr ever shows them.
+Anywhere else a missing required setting stops start-up with a message naming it, and so does
+a published development value: the README prints them, so in Redis mode (a deployment other
+machines reach) they would let anyone call the API or sign notifications. Secrets are wrapped
+so that neither a log line nor a repr ever shows them.
 """
 
 from __future__ import annotations
@@ -110,6 +112,11 @@ class Settings:
 
         def secrets(name: str, dev_value: str) -> tuple[Secret, ...]:
             values = reader.csv(name)
+            if values and dev_value in values and not embedded:
+                reader.problems.append(
+                    f"{name} holds the published development value, which anyone can read "
+                    "in the README; set a secret of your own when REDIS_URL is set"
+                )
             if values:
                 return tuple(Secret(v) for v in values)
             if embedded:

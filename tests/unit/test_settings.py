@@ -270,3 +270,48 @@ def test_oauth_state_secrets_stay_out_of_the_repr() -> None:
     settings = Settings.from_environ({**PRODUCTION, "CRMSYNC_OAUTH_STATE_SECRETS": "s3cr3t-state"})
 
     assert "s3cr3t-state" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("CRMSYNC_API_TOKENS", DEV_API_TOKEN),
+        ("CRMSYNC_API_TOKENS", f"{API_TOKEN}, {DEV_API_TOKEN}"),
+        ("NYLAS_WEBHOOK_SECRETS", DEV_WEBHOOK_SECRET),
+        ("NYLAS_WEBHOOK_SECRETS", f" {DEV_WEBHOOK_SECRET} ,{WEBHOOK_SECRET}"),
+    ],
+    ids=["the dev token", "the dev token beside another", "the dev secret", "the dev secret first"],
+)
+def test_redis_mode_refuses_a_published_development_value_by_name(name: str, value: str) -> None:
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_environ({**PRODUCTION, name: value})
+
+    [problem] = refused.value.problems
+    assert problem.startswith(f"{name} holds the published development value")
+    assert "README" in problem
+    assert DEV_API_TOKEN not in problem
+    assert DEV_WEBHOOK_SECRET not in problem
+
+
+def test_redis_mode_names_both_development_values_at_once() -> None:
+    environ = {
+        **PRODUCTION,
+        "CRMSYNC_API_TOKENS": DEV_API_TOKEN,
+        "NYLAS_WEBHOOK_SECRETS": DEV_WEBHOOK_SECRET,
+    }
+
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_environ(environ)
+
+    assert [p.split()[0] for p in refused.value.problems] == [
+        "NYLAS_WEBHOOK_SECRETS",
+        "CRMSYNC_API_TOKENS",
+    ]
+
+
+def test_embedded_mode_still_accepts_the_development_values_given_explicitly() -> None:
+    settings = Settings.from_environ(
+        {"CRMSYNC_API_TOKENS": DEV_API_TOKEN, "NYLAS_WEBHOOK_SECRETS": DEV_WEBHOOK_SECRET}
+    )
+
+    assert settings.uses_dev_secrets is True
