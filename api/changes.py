@@ -21,7 +21,8 @@ from starlette.routing import Route
 
 from api.context import ApiContext
 from api.errors import ApiError
-from api.inputs import query_limit, query_time
+from api.inputs import QUERY_NUMBER_DIGITS, query_limit, query_time
+from domain.text import whole_number
 from domain.times import format_time
 from storage.feed import (
     FeedPosition,
@@ -125,11 +126,12 @@ def _wait_seconds(request: Request) -> float:
     raw = request.query_params.get("wait")
     if raw is None:
         return 0.0
-    if not raw.isdigit() or int(raw) > MAX_WAIT_SECONDS:
+    wait = whole_number(raw, QUERY_NUMBER_DIGITS)
+    if wait is None or wait > MAX_WAIT_SECONDS:
         raise ApiError(
             400, "invalid_wait", f"'wait' must be whole seconds from 0 to {MAX_WAIT_SECONDS}"
         )
-    return float(raw)
+    return float(wait)
 
 
 def feed_types(raw: str | None) -> list[str]:

@@ -23,6 +23,8 @@ from starlette.routing import Route
 from api.changes import POLL_INTERVAL_SECONDS, decode_position, expired_cursor, feed_types
 from api.context import ApiContext
 from api.errors import ApiError
+from api.inputs import QUERY_NUMBER_DIGITS
+from domain.text import whole_number
 from storage.feed import FeedPosition, change_json, read_changes, retained_from
 
 DEFAULT_HEARTBEAT_SECONDS = 15
@@ -80,6 +82,7 @@ def _heartbeat(request: Request) -> float:
     raw = request.query_params.get("heartbeat")
     if raw is None:
         return DEFAULT_HEARTBEAT_SECONDS
-    if not raw.isdigit() or not 1 <= int(raw) <= 60:
+    heartbeat = whole_number(raw, QUERY_NUMBER_DIGITS)
+    if heartbeat is None or not 1 <= heartbeat <= 60:
         raise ApiError(400, "invalid_heartbeat", "'heartbeat' must be whole seconds, 1 to 60")
-    return float(raw)
+    return float(heartbeat)

@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from api.context import ApiContext
-from api.cursors import decode_cursor, encode_cursor
+from api.cursors import cursor_number, encode_cursor
 from api.errors import ApiError
 from api.inputs import json_body, query_limit
 from domain.outbound_webhooks import SECRET_BYTES, parse_subscription, secret_from
@@ -118,9 +118,7 @@ def subscription_routes(context: ApiContext) -> list[Route]:
         subscription_id = request.path_params["subscription_id"]
         limit = query_limit(request)
         cursor = request.query_params.get("cursor")
-        before = decode_cursor(cursor).get("before") if cursor else None
-        if before is not None and not isinstance(before, int):
-            raise ApiError(400, "invalid_cursor", "the cursor is not one crmsync gave")
+        before = cursor_number(cursor, "before") if cursor else None
 
         def read(session: Session) -> list[dict[str, Any]]:
             require_subscription(session, subscription_id)

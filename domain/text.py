@@ -56,3 +56,35 @@ def id_problem(value: str) -> str | None:
     if _BIDI_CONTROL.match(found.group()):
         return f"contains the bidirectional control U+{ord(found.group()):04X}"
     return f"contains the control character U+{ord(found.group()):04X}"
+
+
+def whole_number(text: str, max_digits: int) -> int | None:
+    """``text`` as a whole number when it is 1 to ``max_digits`` ASCII digits, else None.
+
+    ``str.isdigit`` is true for ``²`` and other Unicode digits that ``int`` refuses, and
+    ``int`` refuses more than 4,300 digits: both were 500s. Only ``0``-``9`` are digits here,
+    and few enough of them that the value is small.
+    """
+    if not 0 < len(text) <= max_digits or not (text.isascii() and text.isdecimal()):
+        return None
+    return int(text)
+
+
+def nul_location(document: object) -> str | None:
+    """Where a JSON ``document`` holds a NUL in a string or a key (``contacts[3].name``),
+    or None when it holds none. Iterative: a deeply nested document costs no recursion."""
+    pending: list[tuple[str, object]] = [("", document)]
+    while pending:
+        path, value = pending.pop()
+        if isinstance(value, str):
+            if contains_nul(value):
+                return path or "the body"
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                name = f"{path}.{key}" if path else str(key)
+                if contains_nul(str(key)):
+                    return f"the key {name!r}"
+                pending.append((name, item))
+        elif isinstance(value, list):
+            pending.extend((f"{path}[{index}]", item) for index, item in enumerate(value))
+    return None

