@@ -4,8 +4,9 @@
 read from next; a reader that keeps the last cursor it was given never misses a change and
 never sees one twice, whatever writers commit meanwhile (see ``storage/feed.py``). Without a
 cursor the feed starts at the oldest change retained. ``wait=S`` long-polls: an empty answer
-waits up to S seconds for a change before returning. A cursor older than the retention
-period is refused with 410 and a way to resync, never silently served a gap.
+waits up to S seconds for a change before returning; a token holds a few long-polls at once
+(``api.limits``), and one more is 429. A cursor older than the retention period is refused
+with 410 and a way to resync, never silently served a gap.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from starlette.routing import Route
 from api.context import ApiContext
 from api.errors import ApiError
 from api.inputs import QUERY_NUMBER_DIGITS, query_limit, query_time
+from api.limits import token_of
 from domain.text import whole_number
 from domain.times import format_time
 from storage.feed import (
@@ -89,11 +91,17 @@ def change_routes(context: ApiContext) -> list[Route]:
             page = read_changes(session, after or oldest, limit, types=types, rep_id=rep_id)
             return [change_json(row) for row in page.changes], page.next_position
 
-        found, next_position = await context.in_transaction(read)
-        deadline = time.monotonic() + wait
-        while not found and time.monotonic() < deadline:
-            await asyncio.sleep(POLL_INTERVAL_SECONDS)
+        # A long-poll holds one of its token's few slots while it waits (api.limits).
+        lease = context.limits.long_polls.acquire(token_of(request)) if wait else None
+        try:
             found, next_position = await context.in_transaction(read)
+            deadline = time.monotonic() + wait
+            while not found and time.monotonic() < deadline:
+                await asyncio.sleep(POLL_INTERVAL_SECONDS)
+                found, next_position = await context.in_transaction(read)
+        finally:
+            if lease is not None:
+                lease.release()
         return JSONResponse(
             {
                 "data": found,

@@ -1,4 +1,5 @@
-"""What the CRM API's endpoints share: the database, the clock, and a way to use them."""
+"""What the CRM API's endpoints share: the database, the clock, a way to use them, and the
+process's per-token limits."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
+from api.limits import RequestLimits
 from storage.engine import transaction
 
 T = TypeVar("T")
@@ -25,6 +27,7 @@ def utc_now() -> datetime:
 class ApiContext:
     engine: Engine
     clock: Callable[[], datetime] = field(default=utc_now)
+    limits: RequestLimits = field(default_factory=RequestLimits)
 
     async def in_transaction(self, work: Callable[[Session], T]) -> T:
         """Run ``work`` in one database transaction on a worker thread (the driver blocks)."""

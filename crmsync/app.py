@@ -21,6 +21,7 @@ from api.accounts import CALLBACK_PATH, AccountsConfig, callback_routes
 from api.context import ApiContext
 from api.errors import EXCEPTION_HANDLERS
 from api.health import health_routes
+from api.limits import RequestLimits
 from api.metrics import metrics_registry, metrics_routes
 from api.openapi import openapi_routes
 from api.v1 import v1_mount
@@ -70,7 +71,14 @@ def build_app(
         enqueuer=runtime.enqueuer,
     )
 
-    api_context = ApiContext(engine=runtime.engine)
+    api_context = ApiContext(
+        engine=runtime.engine,
+        limits=RequestLimits(
+            max_subscriptions=runtime.settings.max_subscriptions,
+            max_streams_per_token=runtime.settings.max_streams_per_token,
+            max_long_polls_per_token=runtime.settings.max_long_polls_per_token,
+        ),
+    )
     accounts = accounts_config(runtime.settings)
 
     def check_database() -> None:

@@ -70,6 +70,11 @@ class Settings:
     # Calls to Nylas per grant (A3): per second, and at once (Microsoft serves 4 per mailbox).
     nylas_grant_calls_per_second: int = 20
     nylas_grant_concurrent_calls: int = 4
+    # What one API client may hold (api.limits): subscriptions in all, and per token live
+    # streams and long-polls open at once in each web process.
+    max_subscriptions: int = 50
+    max_streams_per_token: int = 10
+    max_long_polls_per_token: int = 10
 
     @property
     def embedded(self) -> bool:
@@ -167,6 +172,9 @@ class Settings:
             nylas_grant_concurrent_calls=reader.positive_int(
                 "CRMSYNC_NYLAS_GRANT_CONCURRENT_CALLS", 4
             ),
+            max_subscriptions=reader.positive_int("CRMSYNC_MAX_SUBSCRIPTIONS", 50),
+            max_streams_per_token=reader.positive_int("CRMSYNC_MAX_STREAMS_PER_TOKEN", 10),
+            max_long_polls_per_token=reader.positive_int("CRMSYNC_MAX_LONG_POLLS_PER_TOKEN", 10),
         )
         if reader.problems:
             raise SettingsError(reader.problems)

@@ -315,3 +315,25 @@ def test_embedded_mode_still_accepts_the_development_values_given_explicitly() -
     )
 
     assert settings.uses_dev_secrets is True
+
+
+def test_client_limits_default_and_are_read_from_the_environment() -> None:
+    defaults = Settings.from_environ({})
+    chosen = Settings.from_environ(
+        {
+            "CRMSYNC_MAX_SUBSCRIPTIONS": "5",
+            "CRMSYNC_MAX_STREAMS_PER_TOKEN": "3",
+            "CRMSYNC_MAX_LONG_POLLS_PER_TOKEN": "2",
+        }
+    )
+
+    assert (
+        defaults.max_subscriptions,
+        defaults.max_streams_per_token,
+        defaults.max_long_polls_per_token,
+    ) == (50, 10, 10)
+    assert (
+        chosen.max_subscriptions,
+        chosen.max_streams_per_token,
+        chosen.max_long_polls_per_token,
+    ) == (5, 3, 2)
