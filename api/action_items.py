@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from api.context import ApiContext
-from api.cursors import decode_cursor, encode_cursor
+from api.cursors import cursor_text, encode_cursor
 from api.inputs import ACTION_ITEM_JSON_BYTES, json_body, query_limit, query_time
 from api.reps import require_rep
 from domain.action_items import parse_action_item
@@ -52,7 +52,7 @@ def action_item_routes(context: ApiContext) -> list[Route]:
         rep_id = request.path_params["rep_id"]
         limit = query_limit(request)
         cursor = request.query_params.get("cursor")
-        after = str(decode_cursor(cursor).get("after")) if cursor else None
+        after = cursor_text(cursor, "after") if cursor else None
 
         def read(session: Session) -> list[dict[str, Any]]:
             require_rep(session, rep_id)

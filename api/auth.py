@@ -12,6 +12,7 @@ import hmac
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.errors import error_response
+from api.limits import CALLER_SCOPE_KEY
 
 
 class BearerAuth:
@@ -28,7 +29,8 @@ class BearerAuth:
             await self.app(scope, receive, send)
             return
         presented = _bearer(scope)
-        if presented is None or not self._known(presented):
+        which = None if presented is None else self._which(presented)
+        if which is None:
             response = error_response(
                 401,
                 "unauthorized",
@@ -37,12 +39,16 @@ class BearerAuth:
             )
             await response(scope, receive, send)
             return
+        # Which token, by position (never its value): the per-token limits count by it.
+        scope[CALLER_SCOPE_KEY] = f"token-{which + 1}"
         await self.app(scope, receive, send)
 
-    def _known(self, presented: bytes) -> bool:
-        matched = False
-        for token in self.tokens:
-            matched |= hmac.compare_digest(presented, token)
+    def _which(self, presented: bytes) -> int | None:
+        """The position of the token presented, or None; every token is compared."""
+        matched = None
+        for position, token in enumerate(self.tokens):
+            if hmac.compare_digest(presented, token):
+                matched = position
         return matched
 
 

@@ -4,8 +4,9 @@
 read from next; a reader that keeps the last cursor it was given never misses a change and
 never sees one twice, whatever writers commit meanwhile (see ``storage/feed.py``). Without a
 cursor the feed starts at the oldest change retained. ``wait=S`` long-polls: an empty answer
-waits up to S seconds for a change before returning. A cursor older than the retention
-period is refused with 410 and a way to resync, never silently served a gap.
+waits up to S seconds for a change before returning; a token holds a few long-polls at once
+(``api.limits``), and one more is 429. A cursor older than the retention period is refused
+with 410 and a way to resync, never silently served a gap.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from starlette.routing import Route
 
 from api.context import ApiContext
 from api.errors import ApiError
-from api.inputs import query_limit, query_time
+from api.inputs import QUERY_NUMBER_DIGITS, query_limit, query_time
+from api.limits import token_of
+from domain.text import whole_number
 from domain.times import format_time
 from storage.feed import (
     FeedPosition,
@@ -88,11 +91,17 @@ def change_routes(context: ApiContext) -> list[Route]:
             page = read_changes(session, after or oldest, limit, types=types, rep_id=rep_id)
             return [change_json(row) for row in page.changes], page.next_position
 
-        found, next_position = await context.in_transaction(read)
-        deadline = time.monotonic() + wait
-        while not found and time.monotonic() < deadline:
-            await asyncio.sleep(POLL_INTERVAL_SECONDS)
+        # A long-poll holds one of its token's few slots while it waits (api.limits).
+        lease = context.limits.long_polls.acquire(token_of(request)) if wait else None
+        try:
             found, next_position = await context.in_transaction(read)
+            deadline = time.monotonic() + wait
+            while not found and time.monotonic() < deadline:
+                await asyncio.sleep(POLL_INTERVAL_SECONDS)
+                found, next_position = await context.in_transaction(read)
+        finally:
+            if lease is not None:
+                lease.release()
         return JSONResponse(
             {
                 "data": found,
@@ -125,11 +134,12 @@ def _wait_seconds(request: Request) -> float:
     raw = request.query_params.get("wait")
     if raw is None:
         return 0.0
-    if not raw.isdigit() or int(raw) > MAX_WAIT_SECONDS:
+    wait = whole_number(raw, QUERY_NUMBER_DIGITS)
+    if wait is None or wait > MAX_WAIT_SECONDS:
         raise ApiError(
             400, "invalid_wait", f"'wait' must be whole seconds from 0 to {MAX_WAIT_SECONDS}"
         )
-    return float(raw)
+    return float(wait)
 
 
 def feed_types(raw: str | None) -> list[str]:

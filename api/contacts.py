@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from api.context import ApiContext
-from api.cursors import decode_cursor, encode_cursor
+from api.cursors import cursor_text, encode_cursor
 from api.errors import ApiError
 from api.inputs import BULK_JSON_BYTES, json_body, query_limit
 from api.reps import require_rep
@@ -58,7 +58,7 @@ def contact_routes(context: ApiContext) -> list[Route]:
         rep_id = request.path_params["rep_id"]
         limit = query_limit(request, default=100, maximum=1000)
         cursor = request.query_params.get("cursor")
-        after = str(decode_cursor(cursor).get("after")) if cursor else None
+        after = cursor_text(cursor, "after") if cursor else None
 
         def read(session: Session) -> list[Contact]:
             require_rep(session, rep_id)

@@ -1,4 +1,5 @@
-"""What the CRM API's endpoints share: the database, the clock, and a way to use them."""
+"""What the CRM API's endpoints share: the database, the clock, a way to use them, and the
+process's per-token limits."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
+from api.limits import RequestLimits
 from domain.outbound_addresses import IPNetwork
 from storage.engine import transaction
 
@@ -29,6 +31,7 @@ class ApiContext:
     # Where subscriptions may point beyond public addresses (CRMSYNC_WEBHOOK_ALLOWED_NETWORKS),
     # so that a URL deliveries could never reach is refused when it is set, not days later.
     webhook_allowed_networks: tuple[IPNetwork, ...] = ()
+    limits: RequestLimits = field(default_factory=RequestLimits)
 
     async def in_transaction(self, work: Callable[[Session], T]) -> T:
         """Run ``work`` in one database transaction on a worker thread (the driver blocks)."""

@@ -21,6 +21,8 @@ from api.cursors import decode_cursor, encode_cursor
 from api.errors import ApiError
 from api.inputs import query_flag, query_limit
 from api.reps import require_rep
+from domain.cursors import position_number, position_text
+from domain.text import whole_number
 from domain.times import parse_rfc3339
 from storage.contacts import contact_exists
 from storage.emails import (
@@ -105,9 +107,10 @@ def email_routes(context: ApiContext) -> list[Route]:
 
 def _email_id(request: Request) -> int:
     raw = request.path_params["email_id"]
-    if not raw.isdigit() or len(raw) > 18:
+    email_id = whole_number(raw, 18)
+    if email_id is None:
         raise NotFound("unknown_email", f"no email {raw!r}")
-    return int(raw)
+    return email_id
 
 
 def _require_email(session: Session, email_id: int, *, for_update: bool = False) -> EmailRow:
@@ -118,9 +121,9 @@ def _require_email(session: Session, email_id: int, *, for_update: bool = False)
 
 
 def _page_key(position: dict[str, Any]) -> EmailPageKey:
-    date = position.get("date")
-    email_id = position.get("id")
-    parsed: datetime | None = parse_rfc3339(date) if isinstance(date, str) else None
-    if parsed is None or not isinstance(email_id, int):
+    date = position_text(position, "date")
+    email_id = position_number(position, "id")
+    parsed: datetime | None = parse_rfc3339(date) if date is not None else None
+    if parsed is None or email_id is None:
         raise ApiError(400, "invalid_cursor", "the cursor is not one crmsync gave")
     return EmailPageKey(parsed, email_id)

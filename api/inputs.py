@@ -9,6 +9,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from api.errors import ApiError
+from domain.text import id_problem, nul_location, whole_number
 from domain.times import parse_rfc3339
 
 # Each endpoint reads at most this much unless it says otherwise: every document of the API
@@ -22,6 +23,9 @@ SEND_JSON_BYTES = 16 * 1024 * 1024
 # Documents up to this size are parsed on the event loop (tens of microseconds); larger ones
 # in a thread, so a bulk upload never delays the Nylas ingress on the same loop.
 INLINE_JSON_BYTES = 64 * 1024
+# A number in a query string (limit, wait, heartbeat) has at most this many digits: more than
+# any of them allows, few enough that reading it costs nothing.
+QUERY_NUMBER_DIGITS = 6
 
 
 async def json_body(request: Request, max_bytes: int = MAX_JSON_BYTES) -> object:
@@ -55,9 +59,35 @@ async def json_body(request: Request, max_bytes: int = MAX_JSON_BYTES) -> object
 
 def _decode(body: bytes) -> object:
     try:
-        return orjson.loads(body)
+        document = orjson.loads(body)
     except orjson.JSONDecodeError as error:
         raise ApiError(400, "malformed_json", f"the body is not valid JSON: {error}") from error
+    # JSON can carry a NUL only as the escape \u0000: a body without one needs no walk.
+    if b"\\u0000" in body:
+        where = nul_location(document)
+        if where is not None:
+            raise ApiError(
+                400,
+                "invalid_text",
+                f"{where} contains a NUL character (\\u0000), which crmsync cannot store",
+            )
+    return document
+
+
+def refuse_control_characters(request: Request) -> None:
+    """Refuse a request whose path parameters or query values hold a control character.
+
+    They are ids, cursors, filters and times: none has a NUL (which PostgreSQL cannot even
+    compare with), another control character or a bidirectional override in it.
+
+    Raises:
+        ApiError: 400 ``invalid_<name>``, naming the parameter.
+    """
+    values = [*request.path_params.items(), *request.query_params.multi_items()]
+    for name, value in values:
+        problem = id_problem(value) if isinstance(value, str) else None
+        if problem is not None:
+            raise ApiError(400, f"invalid_{name}", f"'{name}' {problem}")
 
 
 def query_limit(request: Request, default: int = 50, maximum: int = 200) -> int:
@@ -65,9 +95,10 @@ def query_limit(request: Request, default: int = 50, maximum: int = 200) -> int:
     raw = request.query_params.get("limit")
     if raw is None:
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+    limit = whole_number(raw, QUERY_NUMBER_DIGITS)
+    if limit is None or not 1 <= limit <= maximum:
         raise ApiError(400, "invalid_limit", f"'limit' must be a whole number from 1 to {maximum}")
-    return int(raw)
+    return limit
 
 
 def query_time(request: Request, name: str) -> datetime | None:

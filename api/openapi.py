@@ -478,6 +478,13 @@ def operation(
     op: Schema = {"summary": summary, "responses": {**responses, **REFUSALS}}
     for status in refusals:
         op["responses"][status] = answer(_REFUSAL_TEXT[status], ERROR)
+        if status == "429":
+            op["responses"][status]["headers"] = {
+                "Retry-After": {
+                    "description": "seconds to wait before trying again",
+                    "schema": {"type": "integer", "minimum": 1},
+                }
+            }
     if parameters:
         op["parameters"] = parameters
     if body is not None:
@@ -495,6 +502,8 @@ def body_optional(op: Schema) -> Schema:
 _REFUSAL_TEXT = {
     "409": "conflict",
     "410": "the cursor has expired",
+    "429": "a limit is reached (CRMSYNC_MAX_SUBSCRIPTIONS, or this token's open streams or "
+    "long-polls); `error.reason` names which",
     "503": "Nylas is not configured (NYLAS_API_KEY, NYLAS_CLIENT_ID)",
 }
 
@@ -679,7 +688,7 @@ PATHS: dict[str, Schema] = {
                 query("wait", {"type": "integer", "minimum": 0, "maximum": 30}),
                 *FEED_FILTERS,
             ],
-            refusals=("410",),
+            refusals=("410", "429"),
         ),
     },
     "/v1/changes/latest": {
@@ -707,7 +716,7 @@ PATHS: dict[str, Schema] = {
                     query("heartbeat", {"type": "integer", "minimum": 1, "maximum": 60}),
                     *FEED_FILTERS,
                 ],
-                refusals=("410",),
+                refusals=("410", "429"),
             ),
         },
     },
@@ -716,6 +725,7 @@ PATHS: dict[str, Schema] = {
             "Subscribe an endpoint; the secret is shown only in this answer",
             {"201": answer("created", ref("Subscription"))},
             body=ref("SubscriptionInput"),
+            refusals=("429",),
         ),
         "get": operation(
             "Every subscription",

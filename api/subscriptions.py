@@ -4,7 +4,9 @@ Creating a subscription answers its secret once (``whsec_...``, Standard Webhook
 never shown again, only rotated: the new secret is answered once and the old one keeps
 signing beside it for the overlap, so the subscriber can switch without losing a delivery.
 A new subscription receives the changes recorded after its creation. Its delivery log
-(every attempt, with status code and latency) is readable here.
+(every attempt, with status code and latency) is readable here. A deployment holds at most
+``CRMSYNC_MAX_SUBSCRIPTIONS`` (each multiplies the deliveries of every change): one more is
+429 until one is deleted.
 """
 
 from __future__ import annotations
@@ -19,12 +21,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from api.context import ApiContext
-from api.cursors import decode_cursor, encode_cursor
+from api.cursors import cursor_number, encode_cursor
 from api.errors import ApiError
 from api.inputs import json_body, query_limit
 from domain.outbound_webhooks import SECRET_BYTES, parse_subscription, secret_from
 from storage.feed import head_position
 from storage.subscriptions import (
+    count_subscriptions_to_create,
     create_subscription,
     list_deliveries,
     list_subscriptions,
@@ -51,6 +54,8 @@ def subscription_routes(context: ApiContext) -> list[Route]:
         )
 
         def write(session: Session) -> dict[str, Any]:
+            if count_subscriptions_to_create(session) >= context.limits.max_subscriptions:
+                raise context.limits.too_many_subscriptions()
             row = create_subscription(
                 session, document, new_secret(), head_position(session), context.clock()
             )
@@ -126,9 +131,7 @@ def subscription_routes(context: ApiContext) -> list[Route]:
         subscription_id = request.path_params["subscription_id"]
         limit = query_limit(request)
         cursor = request.query_params.get("cursor")
-        before = decode_cursor(cursor).get("before") if cursor else None
-        if before is not None and not isinstance(before, int):
-            raise ApiError(400, "invalid_cursor", "the cursor is not one crmsync gave")
+        before = cursor_number(cursor, "before") if cursor else None
 
         def read(session: Session) -> list[dict[str, Any]]:
             require_subscription(session, subscription_id)

@@ -15,6 +15,7 @@ from api.contacts import contact_routes
 from api.context import ApiContext
 from api.emails import email_routes
 from api.errors import ApiError
+from api.inputs import refuse_control_characters
 from api.openapi import query_parameters
 from api.reps import rep_routes
 from api.security_headers import PrivateAnswers
@@ -52,7 +53,8 @@ def strict_query(route: Route) -> Route:
     """``route`` refusing query parameters the OpenAPI document does not list for it.
 
     A misspelt parameter (``rep=`` for ``rep_id=``) is an error, not a silent default; the
-    document is the one list of what each operation takes.
+    document is the one list of what each operation takes. A control character in a path
+    parameter or query value is refused here too, before any endpoint reads it.
     """
     methods = (route.methods or set()) - {"HEAD"}
     allowed = {m: query_parameters(PREFIX + route.path, m) for m in methods}
@@ -67,6 +69,7 @@ def strict_query(route: Route) -> Route:
                 f"unknown query parameter(s) {', '.join(map(repr, unknown))}; "
                 f"this operation takes {sorted(allowed.get(request.method, ())) or 'none'}",
             )
+        refuse_control_characters(request)
         response: Response = await endpoint(request)
         return response
 

@@ -21,6 +21,7 @@ from api.accounts import CALLBACK_PATH, AccountsConfig
 from api.context import ApiContext
 from api.errors import EXCEPTION_HANDLERS
 from api.health import health_routes
+from api.limits import RequestLimits
 from api.metrics import metrics_registry, metrics_routes
 from api.oauth_callback import callback_routes
 from api.openapi import openapi_routes
@@ -75,6 +76,11 @@ def build_app(
     api_context = ApiContext(
         engine=runtime.engine,
         webhook_allowed_networks=runtime.settings.webhook_allowed_networks,
+        limits=RequestLimits(
+            max_subscriptions=runtime.settings.max_subscriptions,
+            max_streams_per_token=runtime.settings.max_streams_per_token,
+            max_long_polls_per_token=runtime.settings.max_long_polls_per_token,
+        ),
     )
     accounts = accounts_config(runtime.settings)
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
+from rich.text import Text
 from sqlmodel import Session
 
 from crmsync.operator_context import (
@@ -25,8 +26,10 @@ from crmsync.operator_context import (
     OperatorContext,
     current_operator,
     err,
+    line,
     out,
     print_json,
+    shown,
     time_text,
 )
 from domain.dead_letters import Selection, parse_time_bound
@@ -49,12 +52,12 @@ def list_letters(args: argparse.Namespace) -> int:
     with _redis_context() as context:
         selection = _selection(args)
         everything = _read(context, _without_limit(selection))
-    shown = everything if selection.limit is None else everything[: selection.limit]
+    page = everything if selection.limit is None else everything[: selection.limit]
     if args.json:
-        print_json({"total": len(everything), "letters": [_summary(x) for x in shown]})
+        print_json({"total": len(everything), "letters": [_summary(x) for x in page]})
         return 0
-    out().print(_letters_table(shown))
-    err().print(f"{len(shown)} of {len(everything)} matching dead letters shown")
+    out().print(_letters_table(page))
+    err().print(f"{len(page)} of {len(everything)} matching dead letters shown")
     return 0
 
 
@@ -63,7 +66,7 @@ def show_letter(args: argparse.Namespace) -> int:
     with _redis_context() as context:
         letters = _read(context, Selection(message_id=args.id))
     if not letters:
-        err().print(f"no dead letter with id {args.id}")
+        err().print(Text.assemble("no dead letter with id ", shown(args.id)))
         return 1
     documents = [_full(letter) for letter in letters]
     if args.json:
@@ -72,14 +75,11 @@ def show_letter(args: argparse.Namespace) -> int:
     console = out()
     for document in documents:
         for key in ("message_id", "redis_message_id", "queue", "actor", "dead_lettered_at"):
-            console.print(f"{key}: {document[key]}")
-        console.print(f"enqueued_at: {document['enqueued_at']}")
-        console.print(f"retries: {document['retries']}")
-        console.print(f"args: {document['args']}")
-        console.print(f"kwargs: {document['kwargs']}")
-        console.print(f"options: {document['options']}")
-        console.print(f"error: {document['error'] or '(none recorded)'}")
-        console.print(document["traceback"] or "", markup=False)
+            console.print(line(key, document[key]))
+        for key in ("enqueued_at", "retries", "args", "kwargs", "options"):
+            console.print(line(key, document[key]))
+        console.print(line("error", document["error"] or "(none recorded)"))
+        console.print(shown(document["traceback"]))
     return 0
 
 
@@ -103,7 +103,7 @@ def replay_letters(args: argparse.Namespace) -> int:
 
                 moved = _audited(context, "replay", operator, selection, letters, replay)
         except ReplayInProgress as refusal:
-            err().print(f"refused: {refusal}")
+            err().print(line("refused", refusal))
             return 1
     return _report_moved(args, "replay", "replayed", len(letters), moved)
 
@@ -160,13 +160,13 @@ def show_audits(args: argparse.Namespace) -> int:
     for d in documents:
         chosen = {k: v for k, v in d["selection"].items() if v not in (None, [])}
         table.add_row(
-            d["started_at"],
-            d["operator"],
-            d["action"],
+            shown(d["started_at"]),
+            shown(d["operator"]),
+            shown(d["action"]),
             str(d["matched"]),
             str(d["count"]),
-            d["outcome"],
-            ", ".join(f"{k}={v}" for k, v in chosen.items()) or "all",
+            shown(d["outcome"]),
+            shown(", ".join(f"{k}={v}" for k, v in chosen.items()) or "all"),
         )
     out().print(table)
     return 0
@@ -188,7 +188,7 @@ def run_refusing(command: Callable[[argparse.Namespace], int], args: argparse.Na
     try:
         return command(args)
     except _Refused as refusal:
-        err().print(f"crmsync dlq: {refusal}")
+        err().print(line("crmsync dlq", refusal))
         return 2
 
 
@@ -335,11 +335,11 @@ def _letters_table(letters: list[DeadLetter]) -> Table:
     table.add_column("error", overflow="fold")
     for letter in letters:
         table.add_row(
-            letter.message.message_id,
-            letter.queue,
-            letter.message.actor_name,
-            time_text(letter.dead_lettered_at),
+            shown(letter.message.message_id),
+            shown(letter.queue),
+            shown(letter.message.actor_name),
+            shown(time_text(letter.dead_lettered_at)),
             str(letter.retries),
-            letter.error or "-",
+            shown(letter.error or "-"),
         )
     return table

@@ -3,6 +3,12 @@
 Operator commands run beside a live deployment with its environment: the same settings, the
 same Redis namespace. They build only what they read (no broker, no actors), and print rich
 tables for people and ``--json`` for scripts.
+
+Much of what they print was written by strangers: a subscriber's answer, an email subject,
+an exception message. Every such value goes through :func:`shown`, which makes it a Rich
+``Text`` (never parsed as markup, so ``[/bold]`` is printed, not obeyed or fatal) without
+escape sequences or control characters (so no clear-screen, colour or window title reaches
+the operator's terminal).
 """
 
 from __future__ import annotations
@@ -17,10 +23,12 @@ from typing import Any
 
 import redis
 from rich.console import Console
+from rich.text import Text
 from sqlalchemy import Engine
 
 from crmsync.logs import configure_logging
 from crmsync.settings import Settings
+from domain.text import terminal_safe
 from domain.times import format_time
 from storage.engine import create_database_engine
 from workers.broker import redis_client
@@ -77,6 +85,20 @@ def out() -> Console:
 def err() -> Console:
     """The console for progress and messages (standard error)."""
     return Console(stderr=True, highlight=False)
+
+
+def shown(value: object) -> Text:
+    """Stored or remote ``value`` as an operator sees it: its characters, literally.
+
+    ``None`` is an empty cell; anything else is printed as ``str`` would, with escape
+    sequences and control characters (but tab and newline) removed.
+    """
+    return Text("" if value is None else terminal_safe(str(value)))
+
+
+def line(label: str, value: object) -> Text:
+    """``label: value``, both through :func:`shown`."""
+    return Text.assemble(shown(label), ": ", shown(value))
 
 
 def print_json(document: Any) -> None:

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from crmsync.operator_context import EMBEDDED_QUEUES_NOTE, OperatorContext, err, out
+from crmsync.operator_context import EMBEDDED_QUEUES_NOTE, OperatorContext, err, line, out
 from domain.dead_letters import parse_time_bound
 from domain.notifications import ApiVersion
 from storage.engine import transaction
@@ -34,7 +34,7 @@ def run_reprocess(args: argparse.Namespace) -> int:
         since = parse_time_bound(args.since, now) if args.since else None
         until = parse_time_bound(args.until, now) if args.until else None
     except ValueError as error:
-        err().print(f"crmsync reprocess: {error}")
+        err().print(line("crmsync reprocess", error))
         return 2
     context = OperatorContext.from_environ()
     try:
@@ -92,4 +92,4 @@ def _report(args: argparse.Namespace, verb: str, count: int, by_trigger: Counter
         return
     out().print(f"{verb}: {count}")
     for trigger, n in sorted(by_trigger.items()):
-        out().print(f"  {trigger}: {n}")
+        out().print(line(f"  {trigger}", n))

@@ -2,8 +2,10 @@
 
 With ``REDIS_URL`` unset, crmsync runs embedded (SQLite file, in-process broker) for trying
 and demos; there the webhook secret and API token fall back to published development values.
-Anywhere else a missing required setting stops start-up with a message naming it. Secrets are
-wrapped so that neither a log line nor a repr ever shows them.
+Anywhere else a missing required setting stops start-up with a message naming it, and so does
+a published development value: the README prints them, so in Redis mode (a deployment other
+machines reach) they would let anyone call the API or sign notifications. Secrets are wrapped
+so that neither a log line nor a repr ever shows them.
 """
 
 from __future__ import annotations
@@ -89,6 +91,11 @@ class Settings:
     webhook_allowed_networks: tuple[IPNetwork, ...] = ()
     webhook_timeout_seconds: int = 15
     delivery_threads: int = 2
+    # What one API client may hold (api.limits): subscriptions in all, and per token live
+    # streams and long-polls open at once in each web process.
+    max_subscriptions: int = 50
+    max_streams_per_token: int = 10
+    max_long_polls_per_token: int = 10
 
     @property
     def embedded(self) -> bool:
@@ -131,6 +138,11 @@ class Settings:
 
         def secrets(name: str, dev_value: str) -> tuple[Secret, ...]:
             values = reader.csv(name)
+            if values and dev_value in values and not embedded:
+                reader.problems.append(
+                    f"{name} holds the published development value, which anyone can read "
+                    "in the README; set a secret of your own when REDIS_URL is set"
+                )
             if values:
                 return tuple(Secret(v) for v in values)
             if embedded:
@@ -191,6 +203,9 @@ class Settings:
             ),
             webhook_timeout_seconds=reader.positive_int("CRMSYNC_WEBHOOK_TIMEOUT_SECONDS", 15),
             delivery_threads=reader.positive_int("CRMSYNC_DELIVERY_THREADS", 2),
+            max_subscriptions=reader.positive_int("CRMSYNC_MAX_SUBSCRIPTIONS", 50),
+            max_streams_per_token=reader.positive_int("CRMSYNC_MAX_STREAMS_PER_TOKEN", 10),
+            max_long_polls_per_token=reader.positive_int("CRMSYNC_MAX_LONG_POLLS_PER_TOKEN", 10),
         )
         if reader.problems:
             raise SettingsError(reader.problems)

@@ -21,6 +21,7 @@ from crmsync.operator_context import (
     err,
     out,
     print_json,
+    shown,
     time_text,
 )
 from storage.backfills import backfill_json, backfills_to_watch
@@ -96,7 +97,7 @@ def _print_tables(report: dict[str, Any]) -> None:
         table.add_column("oldest dead letter", justify="right")
         for q in report["queues"]:
             table.add_row(
-                q["queue"],
+                shown(q["queue"]),
                 str(q["ready"]),
                 str(q["in_progress"]),
                 str(q["delayed"]),
@@ -109,7 +110,7 @@ def _print_tables(report: dict[str, Any]) -> None:
     reps.add_column("account status")
     reps.add_column("reps", justify="right")
     for status, count in sorted(report["reps_by_account_status"].items()):
-        reps.add_row(status, str(count))
+        reps.add_row(shown(status), str(count))
     console.print(reps)
     if report["backfills"]:
         console.print(_backfill_table(report["backfills"]))
@@ -117,7 +118,7 @@ def _print_tables(report: dict[str, Any]) -> None:
     for header in ("when", "source", "subject", "error"):
         errors.add_column(header, overflow="fold")
     for e in report["recent_errors"]:
-        errors.add_row(e["at"], e["source"], e["subject"], e["error"])
+        errors.add_row(shown(e["at"]), shown(e["source"]), shown(e["subject"]), shown(e["error"]))
     console.print(errors)
 
 
@@ -130,12 +131,12 @@ def _backfill_table(backfills: list[dict[str, Any]]) -> Table:
         progress = b["progress"]
         table.add_row(
             str(b["id"]),
-            b["rep_id"],
-            b["kind"],
-            b["state"],
+            shown(b["rep_id"]),
+            shown(b["kind"]),
+            shown(b["state"]),
             f"{progress['percent']}% ({progress['windows_done']}/{progress['windows_total']})",
             str(progress["messages_scanned"]),
             str(progress["emails_stored"]),
-            b["error"] or "",
+            shown(b["error"]),
         )
     return table

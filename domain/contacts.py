@@ -16,6 +16,7 @@ from typing import Any
 from domain.addresses import InvalidAddress, require_address
 from domain.errors import DomainError
 from domain.messages import MailMessage
+from domain.text import id_problem
 
 MAX_ADDRESSES_PER_CONTACT = 50
 MAX_REFERENCE_LENGTH = 255
@@ -92,6 +93,9 @@ def parse_contact(rep_id: str, document: object) -> Contact:
     if not isinstance(document, Mapping):
         raise InvalidContact("invalid_contact", "a contact must be a JSON object")
     crm_contact_id = _required_reference(document, "id")
+    problem = id_problem(crm_contact_id)
+    if problem is not None:
+        raise InvalidContact("invalid_contact", f"'id' {problem}")
     raw_addresses: Any = document.get("emails")
     if raw_addresses is None and "email" in document:
         raw_addresses = [document.get("email")]

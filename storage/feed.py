@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Table, Text, cast, delete, func, or_, tuple_
 from sqlmodel import Session, col, select
 
-from domain.cursors import decode_opaque, encode_opaque
+from domain.cursors import decode_opaque, encode_opaque, position_number
 from domain.times import format_time
 from storage.tables import ChangeRow, FeedRetentionRow
 from storage.upsert import insert_ignore
@@ -64,12 +64,13 @@ def cursor_of(position: FeedPosition) -> str:
 
 
 def position_from_cursor(cursor: str) -> FeedPosition | None:
-    """The position a cursor names; None when crmsync did not make it."""
+    """The position a cursor names; None when crmsync did not make it (or its numbers are
+    not ones a feed position can hold)."""
     decoded = decode_opaque(cursor)
     if decoded is None:
         return None
-    txid, seq = decoded.get("t"), decoded.get("s")
-    if not isinstance(txid, int) or not isinstance(seq, int) or txid < 0 or seq < 0:
+    txid, seq = position_number(decoded, "t"), position_number(decoded, "s")
+    if txid is None or seq is None:
         return None
     return FeedPosition(txid, seq)
 

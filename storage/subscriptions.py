@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, delete, update
+from sqlalchemy import Table, delete, func, update
 from sqlmodel import Session, col, select
 
 from domain.outbound_webhooks import SubscriptionDocument
@@ -32,6 +32,21 @@ EXHAUSTED = "exhausted"  # every scheduled attempt failed: it is in the dead let
 CANCELLED = "cancelled"  # its subscription was disabled or deleted first
 
 _DELIVERIES: Table = DeliveryRow.__table__  # type: ignore[attr-defined]
+# Any constant of our own: the PostgreSQL advisory lock that serialises creating subscriptions.
+_CREATE_LOCK = 0x63726D_5355_42  # "crm" "SUB"
+
+
+def count_subscriptions_to_create(session: Session) -> int:
+    """How many subscriptions exist, counted so that a creation decided on it in the same
+    transaction cannot race another.
+
+    Two transactions that both count 49 against a cap of 50 would otherwise both insert. On
+    PostgreSQL a transaction-scoped advisory lock serialises them (the second counts after
+    the first commits); SQLite transactions already start with ``BEGIN IMMEDIATE``.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(_CREATE_LOCK)))
+    return int(session.exec(select(func.count()).select_from(SubscriptionRow)).one())
 
 
 def create_subscription(

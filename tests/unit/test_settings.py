@@ -347,3 +347,70 @@ def test_a_public_url_may_carry_a_path_prefix(value: str) -> None:
     settings = Settings.from_environ({**PRODUCTION, "CRMSYNC_PUBLIC_URL": value})
 
     assert settings.public_url == value
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("CRMSYNC_API_TOKENS", DEV_API_TOKEN),
+        ("CRMSYNC_API_TOKENS", f"{API_TOKEN}, {DEV_API_TOKEN}"),
+        ("NYLAS_WEBHOOK_SECRETS", DEV_WEBHOOK_SECRET),
+        ("NYLAS_WEBHOOK_SECRETS", f" {DEV_WEBHOOK_SECRET} ,{WEBHOOK_SECRET}"),
+    ],
+    ids=["the dev token", "the dev token beside another", "the dev secret", "the dev secret first"],
+)
+def test_redis_mode_refuses_a_published_development_value_by_name(name: str, value: str) -> None:
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_environ({**PRODUCTION, name: value})
+
+    [problem] = refused.value.problems
+    assert problem.startswith(f"{name} holds the published development value")
+    assert "README" in problem
+    assert DEV_API_TOKEN not in problem
+    assert DEV_WEBHOOK_SECRET not in problem
+
+
+def test_redis_mode_names_both_development_values_at_once() -> None:
+    environ = {
+        **PRODUCTION,
+        "CRMSYNC_API_TOKENS": DEV_API_TOKEN,
+        "NYLAS_WEBHOOK_SECRETS": DEV_WEBHOOK_SECRET,
+    }
+
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_environ(environ)
+
+    assert [p.split()[0] for p in refused.value.problems] == [
+        "NYLAS_WEBHOOK_SECRETS",
+        "CRMSYNC_API_TOKENS",
+    ]
+
+
+def test_embedded_mode_still_accepts_the_development_values_given_explicitly() -> None:
+    settings = Settings.from_environ(
+        {"CRMSYNC_API_TOKENS": DEV_API_TOKEN, "NYLAS_WEBHOOK_SECRETS": DEV_WEBHOOK_SECRET}
+    )
+
+    assert settings.uses_dev_secrets is True
+
+
+def test_client_limits_default_and_are_read_from_the_environment() -> None:
+    defaults = Settings.from_environ({})
+    chosen = Settings.from_environ(
+        {
+            "CRMSYNC_MAX_SUBSCRIPTIONS": "5",
+            "CRMSYNC_MAX_STREAMS_PER_TOKEN": "3",
+            "CRMSYNC_MAX_LONG_POLLS_PER_TOKEN": "2",
+        }
+    )
+
+    assert (
+        defaults.max_subscriptions,
+        defaults.max_streams_per_token,
+        defaults.max_long_polls_per_token,
+    ) == (50, 10, 10)
+    assert (
+        chosen.max_subscriptions,
+        chosen.max_streams_per_token,
+        chosen.max_long_polls_per_token,
+    ) == (5, 3, 2)

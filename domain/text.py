@@ -1,0 +1,90 @@
+"""Text that comes from outside crmsync: what it may not hold, and what may not reach a terminal.
+
+Two edges need the same knowledge of control characters. The CRM API refuses them where
+they have no business: a NUL anywhere (PostgreSQL's text cannot hold one, so it would fail
+as a 500 deep in the driver instead of a 400 at the door), and in identifiers any C0 or C1
+control or bidirectional override (an id that reverses itself on screen spoofs what an
+operator reads). The operator tools print stored and remote text (subscriber answers, email
+subjects, exception messages) to a terminal, where an escape sequence clears the screen,
+recolours it or retitles the window: there every control but tab and newline is removed,
+escape sequences whole.
+"""
+
+from __future__ import annotations
+
+import re
+
+# A CSI (ESC [ or 0x9B, parameters, final), an OSC (ESC ] or 0x9D ... BEL or ST), a
+# DCS/SOS/PM/APC string (ESC P|X|^|_ ... ST), or ESC and one character: removed whole,
+# parameters included, so nothing of "\x1b[1;31m" is left behind as "[1;31m".
+_ESCAPE_SEQUENCE = re.compile(
+    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]?"
+    r"|(?:\x1b\]|\x9d)[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
+    r"|\x1b[PX^_][^\x1b\x9c]*(?:\x1b\\|\x9c)?"
+    r"|\x1b[ -~]?"
+)
+# The bidirectional embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069).
+_BIDI = "\u202a-\u202e\u2066-\u2069"
+# A terminal may show tabs and newlines (tracebacks have them); every other C0 or C1 goes.
+_NOT_FOR_TERMINALS = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{_BIDI}]")
+_NOT_IN_IDS = re.compile(f"[\x00-\x1f\x7f-\x9f{_BIDI}]")
+_BIDI_CONTROL = re.compile(f"[{_BIDI}]")
+
+
+def terminal_safe(text: str) -> str:
+    """``text`` with escape sequences and control characters removed (tab and newline kept),
+    bidirectional overrides included, so a terminal shows it as the characters it holds."""
+    return _NOT_FOR_TERMINALS.sub("", _ESCAPE_SEQUENCE.sub("", text))
+
+
+def contains_nul(text: str) -> bool:
+    """True when ``text`` holds a NUL, which no stored text may (PostgreSQL refuses it)."""
+    return "\x00" in text
+
+
+def id_problem(value: str) -> str | None:
+    """Why ``value`` cannot be an identifier, or None when it can.
+
+    Identifiers are the CRM's own (rep, contact, subscription ids) and appear in URLs, logs
+    and operator tables: no NUL, no other control character, no bidirectional override.
+    """
+    if contains_nul(value):
+        return "contains a NUL character"
+    found = _NOT_IN_IDS.search(value)
+    if found is None:
+        return None
+    if _BIDI_CONTROL.match(found.group()):
+        return f"contains the bidirectional control U+{ord(found.group()):04X}"
+    return f"contains the control character U+{ord(found.group()):04X}"
+
+
+def whole_number(text: str, max_digits: int) -> int | None:
+    """``text`` as a whole number when it is 1 to ``max_digits`` ASCII digits, else None.
+
+    ``str.isdigit`` is true for ``²`` and other Unicode digits that ``int`` refuses, and
+    ``int`` refuses more than 4,300 digits: both were 500s. Only ``0``-``9`` are digits here,
+    and few enough of them that the value is small.
+    """
+    if not 0 < len(text) <= max_digits or not (text.isascii() and text.isdecimal()):
+        return None
+    return int(text)
+
+
+def nul_location(document: object) -> str | None:
+    """Where a JSON ``document`` holds a NUL in a string or a key (``contacts[3].name``),
+    or None when it holds none. Iterative: a deeply nested document costs no recursion."""
+    pending: list[tuple[str, object]] = [("", document)]
+    while pending:
+        path, value = pending.pop()
+        if isinstance(value, str):
+            if contains_nul(value):
+                return path or "the body"
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                name = f"{path}.{key}" if path else str(key)
+                if contains_nul(str(key)):
+                    return f"the key {name!r}"
+                pending.append((name, item))
+        elif isinstance(value, list):
+            pending.extend((f"{path}[{index}]", item) for index, item in enumerate(value))
+    return None
