@@ -66,7 +66,8 @@ def read_state(
             nonce=str(fields["n"]),
             issued_at=datetime.fromtimestamp(int(fields["t"]), UTC),
         )
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, OverflowError, OSError):
+        # OverflowError and OSError: a time out of the platform's range (t=1e20).
         raise InvalidState("invalid_state", "the state parameter is malformed") from None
     age = now - state.issued_at
     if age > lifetime:

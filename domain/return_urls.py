@@ -42,7 +42,10 @@ def origin_of(url: str) -> str | None:
     """
     if not url.isascii() or any(c.isspace() or not c.isprintable() or c == "\\" for c in url):
         return None
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # an unclosed or misplaced bracket: "http://[::1/", "http://a]b/"
+        return None
     scheme = parts.scheme.lower()
     if scheme not in _DEFAULT_PORTS or not parts.netloc or "@" in parts.netloc:
         return None
@@ -67,8 +70,14 @@ def parse_origin(text: str) -> str:
         InvalidReturnUrl: not an http(s) origin, or it carries a path, query or fragment.
     """
     origin = origin_of(text.strip())
-    parts = urlsplit(text.strip())
-    if origin is None or parts.path not in ("", "/") or parts.query or parts.fragment:
+    parts = urlsplit(text.strip()) if origin is not None else None
+    if (
+        origin is None
+        or parts is None
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+    ):
         raise InvalidReturnUrl(
             "invalid_origin", f"{text!r} is not an origin such as https://crm.example.com"
         )

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -64,3 +68,19 @@ def test_changing_any_character_of_a_state_is_detected(position: int, replacemen
 
     with pytest.raises(InvalidState):
         read_state(tampered, (SECRET,), NOW)
+
+
+@pytest.mark.parametrize("issued", [10**20, -(10**20), 1e20, "soon", None])
+def test_a_signed_state_with_a_time_out_of_range_is_malformed(issued: object) -> None:
+    """Only the holder of the key could sign one, but it is still no reason for a 500."""
+    payload = (
+        base64.urlsafe_b64encode(json.dumps({"r": "rep-ann", "n": "n-1", "t": issued}).encode())
+        .rstrip(b"=")
+        .decode()
+    )
+    digest = hmac.new(SECRET, f"s1.{payload}".encode(), hashlib.sha256).digest()
+    token = f"s1.{payload}.{base64.urlsafe_b64encode(digest).rstrip(b'=').decode()}"
+
+    with pytest.raises(InvalidState) as refused:
+        read_state(token, (SECRET,), NOW)
+    assert refused.value.reason == "invalid_state"

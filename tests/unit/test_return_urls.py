@@ -64,6 +64,9 @@ def test_the_origin_is_read_as_a_browser_would_or_not_at_all(url: str, origin: s
         ("https://crm.example@evil.example/", "invalid_return_url"),
         ("http:/\\evil.example", "invalid_return_url"),
         ("javascript:alert(1)", "invalid_return_url"),
+        ("http://[::1/", "invalid_return_url"),
+        ("http://a]b/", "invalid_return_url"),
+        ("https://[zz]/", "invalid_return_url"),
         ("https://crm.example/" + "a" * MAX_RETURN_URL_LENGTH, "return_url_too_long"),
     ],
 )
