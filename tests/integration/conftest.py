@@ -14,8 +14,7 @@ import psycopg
 import pytest
 import redis
 from dramatiq import Worker
-from sqlalchemy import make_url, text
-from sqlmodel import SQLModel
+from sqlalchemy import make_url
 from starlette.datastructures import Secret
 from starlette.testclient import TestClient
 
@@ -29,7 +28,7 @@ from storage.engine import create_database_engine
 from storage.migrate import upgrade
 from tests.support.email_sync import EmailSyncWorld
 from tests.support.fake_api import RecordedSleeps
-from tests.support.harness import settings_for
+from tests.support.harness import empty_database, settings_for
 from tests.support.live_server import serve
 from tests.support.services import POSTGRES_ADMIN_URL, REDIS_URL, SESSION_TOKEN
 from workers.nylas_client import NylasGateway, RetryPolicy
@@ -64,11 +63,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         return
     url = request.getfixturevalue("postgres_database_url")
     yield url
-    engine = create_database_engine(url)
-    tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
-    with engine.begin() as connection:
-        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-    engine.dispose()
+    empty_database(url)
 
 
 @pytest.fixture

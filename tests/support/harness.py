@@ -1,4 +1,5 @@
-"""Helpers shared by the integration tests: settings for a test, and looking into Redis."""
+"""Helpers shared by the integration tests: settings for a test, emptying the shared
+PostgreSQL database, and looking into Redis."""
 
 from __future__ import annotations
 
@@ -6,10 +7,13 @@ import dataclasses
 from typing import Any
 
 import redis
+from sqlalchemy import text
+from sqlmodel import SQLModel
 from starlette.datastructures import Secret
 
 from crmsync.settings import Settings
 from domain.outbound_addresses import LOOPBACK_NETWORKS
+from storage.engine import create_database_engine
 from tests.support.services import REDIS_URL, WEBHOOK_SECRET
 from workers.queues import all_queue_names
 
@@ -58,3 +62,13 @@ def operator_environment(settings: Settings) -> dict[str, str]:
         "CRMSYNC_API_TOKENS": "test-api-token",
         "CRMSYNC_WEBHOOK_ALLOWED_NETWORKS": ",".join(str(n) for n in LOOPBACK_NETWORKS),
     }
+
+
+def empty_database(url: str) -> None:
+    """Empty every table of the database at ``url`` (the session's PostgreSQL database, which
+    tests share one after another), restarting its sequences."""
+    engine = create_database_engine(url)
+    tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
+    with engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()

@@ -16,8 +16,6 @@ from dataclasses import dataclass
 import pytest
 from dramatiq import Broker, Middleware, Worker
 from dramatiq.broker import MessageProxy
-from sqlalchemy import text
-from sqlmodel import SQLModel
 from starlette.datastructures import Secret
 
 from crmsync.runtime import Runtime
@@ -25,8 +23,7 @@ from crmsync.settings import Settings
 from crmsync.worker import start_worker, worker_context
 from simulator.mailbox import FakeNylas
 from simulator.nylas_api import build_nylas_api
-from storage.engine import create_database_engine
-from tests.support.harness import settings_for
+from tests.support.harness import empty_database, settings_for
 from tests.support.live_server import serve
 from workers.actors.registry import declare_actors
 from workers.broker import BrokerOptions, build_broker
@@ -55,17 +52,9 @@ def nylas_api() -> Iterator[NylasApi]:
 @pytest.fixture
 def postgres_url(postgres_database_url: str) -> Iterator[str]:
     """The session's PostgreSQL database, empty before and after the test."""
-    _truncate(postgres_database_url)
+    empty_database(postgres_database_url)
     yield postgres_database_url
-    _truncate(postgres_database_url)
-
-
-def _truncate(url: str) -> None:
-    engine = create_database_engine(url)
-    tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
-    with engine.begin() as connection:
-        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-    engine.dispose()
+    empty_database(postgres_database_url)
 
 
 # Retries quick enough for a test, many enough to outlast a fault of a few seconds: from

@@ -20,8 +20,6 @@ from typing import Any
 
 import pytest
 import redis
-from sqlalchemy import text
-from sqlmodel import SQLModel
 from starlette.testclient import TestClient
 
 from crmsync.app import build_app
@@ -30,7 +28,7 @@ from storage.engine import create_database_engine
 from storage.migrate import upgrade
 from tests.integration.conftest import GMAIL_GRANT
 from tests.support.email_sync import AUTH, EmailSyncWorld
-from tests.support.harness import settings_for
+from tests.support.harness import empty_database, settings_for
 from tests.support.services import REDIS_URL, SESSION_TOKEN
 
 REP = {"email": "ann@acme.example", "grant_id": GMAIL_GRANT, "provider": "google"}
@@ -332,16 +330,7 @@ def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
             client.delete(key)
         client.close()
         if request.param == "postgresql":
-            empty_tables(url)
-
-
-def empty_tables(url: str) -> None:
-    """Leave the session's PostgreSQL database as the function-scoped fixtures do."""
-    engine = create_database_engine(url)
-    tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
-    with engine.begin() as connection:
-        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-    engine.dispose()
+            empty_database(url)
 
 
 @pytest.mark.parametrize("case", CASES)
