@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from api.accounts import ConnectFailed
+from domain.grants import GRANT_ID_SHAPE, is_grant_id
 from storage.accounts import Connection
 from workers.nylas_client import NylasError, NylasGateway, NylasRejected
 
@@ -41,6 +42,13 @@ class NylasConnector:
             raise ConnectFailed("code_rejected", str(error), retryable=False) from error
         except NylasError as error:
             raise ConnectFailed("nylas_unavailable", str(error), retryable=True) from error
+        if not is_grant_id(token.grant_id):
+            # Grant ids go into Nylas API paths: one of another shape is never stored.
+            raise ConnectFailed(
+                "invalid_grant",
+                f"Nylas answered with a grant id that is not {GRANT_ID_SHAPE}",
+                retryable=False,
+            )
         return Connection(grant_id=token.grant_id, provider=token.provider, email=token.email)
 
     def destroy_grant(self, grant_id: str) -> bool:

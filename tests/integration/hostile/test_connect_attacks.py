@@ -320,3 +320,20 @@ def test_the_simulator_mounted_in_embedded_mode_reflects_no_host_either(fake: Fa
 
     assert "evil.example" not in answer.headers.get("location", "")
     assert answer.status_code == 404
+
+
+# M3: a grant id from the code exchange ------------------------------------------------------
+
+
+def test_a_grant_id_of_another_shape_from_the_exchange_is_never_stored(
+    world: AccountsWorld, fake: FakeNylas
+) -> None:
+    """Grant ids go into Nylas API paths; whatever Nylas answers, one that could climb to
+    another path is refused like every other grant id that enters crmsync."""
+    fake.add_mailbox("../webhooks/wh_0001", "google", "eve@acme.example")
+    world.put_rep("rep-eve", email="eve@acme.example")
+
+    answer = world.callback(world.consent(world.connect_url("rep-eve")))
+
+    assert error_of(answer)[1] == "invalid_grant"
+    assert world.rep("rep-eve")["grant_id"] is None
