@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from importlib.resources import files
 
 from alembic import command
@@ -25,8 +26,18 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
 
 def current_revision(engine: Engine) -> str | None:
-    """The revision the database is at, or None for a database never migrated."""
+    """The revision the database is at, or None for a database never migrated.
+
+    Quietly: a migration context announces itself at INFO ("Context impl ..."), which after
+    an upgrade (that announced its own) printed the same lines twice.
+    """
     from alembic.runtime.migration import MigrationContext
 
-    with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+    announcer = logging.getLogger("alembic.runtime.migration")
+    level = announcer.level
+    announcer.setLevel(logging.WARNING)
+    try:
+        with engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+    finally:
+        announcer.setLevel(level)

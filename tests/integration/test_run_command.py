@@ -77,6 +77,10 @@ def test_migrate_command_creates_the_schema(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert f"revision {head}" in result.stdout
+    # Alembic's context lines once, as JSON lines like every other.
+    announced = [line for line in result.stderr.splitlines() if "Context impl" in line]
+    assert len(announced) == 1
+    assert announced[0].startswith("{")
 
 
 def test_missing_required_settings_stop_start_up_naming_them(tmp_path: Path) -> None:
