@@ -44,8 +44,8 @@ class Notification:
     payload: Mapping[str, Any]
 
     @property
-    def kind(self) -> WorkKind | None:
-        """The queue this notification belongs on, or None when crmsync does not handle it."""
+    def kind(self) -> WorkKind:
+        """The queue this notification belongs on (``other`` for a trigger not handled)."""
         return route(self.trigger)
 
     @property

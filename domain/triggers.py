@@ -6,8 +6,9 @@ on that trigger, never a trigger of its own. Nylas adds suffixes over time and c
 (``message.created.cleaned.transformed.truncated``), so no suffix is ever rejected.
 
 The routing table is explicit, one trigger per row, so that a new Nylas trigger is a decision
-(add a row) rather than an accident. A trigger that is not listed is acknowledged, counted and
-left alone.
+(add a row) rather than an accident. A trigger that is not listed is kept (rule N3): it goes to
+the queue of :attr:`WorkKind.OTHER`, whose workers store it with the outcome ``not_handled``,
+so that once a handler for it is added it can be reprocessed like any stored notification.
 """
 
 from __future__ import annotations
@@ -75,6 +76,7 @@ def split_type(delivered_type: str) -> tuple[str, frozenset[str]]:
     return ".".join(segments[:2]), frozenset(segments[2:])
 
 
-def route(trigger: str) -> WorkKind | None:
-    """The kind of work for a base trigger, or None for a trigger crmsync does not handle."""
-    return ROUTES.get(trigger)
+def route(trigger: str) -> WorkKind:
+    """The kind of work for a base trigger; :attr:`WorkKind.OTHER` (kept, not handled) for
+    one crmsync has no handler for."""
+    return ROUTES.get(trigger, WorkKind.OTHER)

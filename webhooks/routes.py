@@ -8,7 +8,6 @@ in Redis; when it cannot be, the answer is 503 so that Nylas delivers it again.
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -82,7 +81,7 @@ class NylasIngress:
         """Verify, parse and enqueue a notification body; answer within Nylas's 10 seconds."""
         try:
             notifications = await self._verified_notifications(request)
-            queued, duplicates, ignored = await self._enqueue(notifications)
+            queued, duplicates = await self._enqueue(notifications)
         except (IngressError, MalformedNotification, QueueUnavailable) as refusal:
             metrics.REJECTED.labels(refusal.reason).inc()
             logger.warning(
@@ -96,9 +95,7 @@ class NylasIngress:
                 # costs a sleeping coroutine, and the body is already released.
                 await anyio.sleep(self._config.refusal_delay_seconds)
             return refusal_response(refusal)
-        return JSONResponse(
-            {"status": "accepted", "queued": queued, "duplicates": duplicates, "ignored": ignored}
-        )
+        return JSONResponse({"status": "accepted", "queued": queued, "duplicates": duplicates})
 
     async def _verified_notifications(self, request: Request) -> list[Notification]:
         """Authenticate and parse a body, doing bounded, linear work before authentication.
@@ -153,27 +150,15 @@ class NylasIngress:
     async def _off_loop(inline: bool, work: Callable[..., T], *args: Any) -> T:
         return work(*args) if inline else await run_in_threadpool(work, *args)
 
-    async def _enqueue(self, notifications: list[Notification]) -> tuple[int, int, int]:
-        routable = [n for n in notifications if n.kind is not None]
-        unhandled = Counter(n.type for n in notifications if n.kind is None)
-        if unhandled:
-            # One line per body, not one per notification: a v2 body may carry many.
-            metrics.NOTIFICATIONS.labels("ignored", "unknown").inc(unhandled.total())
-            logger.info(
-                "%d notifications of unhandled types acknowledged",
-                unhandled.total(),
-                extra={
-                    "notification_id": next(
-                        n.notification_id for n in notifications if n.kind is None
-                    ),
-                    "types": dict(unhandled),
-                },
-            )
-        outcomes = await self._batcher.enqueue(routable)
+    async def _enqueue(self, notifications: list[Notification]) -> tuple[int, int]:
+        """Queue every notification (one crmsync has no handler for is kept on the ``other``
+        queue, rule N3); how many were queued and how many were duplicates."""
+        outcomes = await self._batcher.enqueue(notifications)
         queued = 0
         for outcome in outcomes:
             outcome_name = "queued" if outcome.queued else "duplicate"
-            metrics.NOTIFICATIONS.labels(outcome_name, outcome.notification.trigger).inc()
+            trigger = metrics.trigger_label(outcome.notification)
+            metrics.NOTIFICATIONS.labels(outcome_name, trigger).inc()
             if outcome.queued:
                 metrics.count_queued(outcome.notification)
             queued += outcome.queued
@@ -191,7 +176,7 @@ class NylasIngress:
                         "type": outcome.notification.type,
                     },
                 )
-        return queued, len(outcomes) - queued, len(notifications) - len(routable)
+        return queued, len(outcomes) - queued
 
 
 def decode_notifications(body: bytes) -> list[Notification]:

@@ -67,10 +67,7 @@ class NotificationEnqueuer:
         keys: list[str] = []
         args: list[Any] = [self._dedupe_ttl_seconds]
         for notification in notifications:
-            kind = notification.kind
-            if kind is None:
-                raise ValueError(f"no queue for trigger {notification.trigger!r}")
-            spec = NOTIFICATION_QUEUES[kind]
+            spec = NOTIFICATION_QUEUES[notification.kind]
             message = _notification_message(
                 spec.queue_name, spec.actor_name, notification, received_at
             )

@@ -20,10 +20,9 @@ from workers.queues import NOTIFICATION_QUEUES
 def requeue_notification(
     broker: Broker, api_version: ApiVersion, payload: dict[str, Any], received_at: float
 ) -> bool:
-    """Queue one stored notification again; False when crmsync no longer routes its type."""
+    """Queue one stored notification again (on the queue of its trigger today: one kept
+    without a handler reaches its handler once there is one); always True."""
     notification = parse_unit(api_version, payload)
-    if notification.kind is None:
-        return False
     spec = NOTIFICATION_QUEUES[notification.kind]
     broker.declare_queue(spec.queue_name)
     broker.enqueue(

@@ -72,9 +72,9 @@ def test_signed_notification_is_queued_once_and_a_retry_is_a_duplicate(
     retry = client.post(URL, content=body, headers=headers)
 
     assert first.status_code == 200
-    assert first.json() == {"status": "accepted", "queued": 1, "duplicates": 0, "ignored": 0}
+    assert first.json() == {"status": "accepted", "queued": 1, "duplicates": 0}
     assert retry.status_code == 200
-    assert retry.json() == {"status": "accepted", "queued": 0, "duplicates": 1, "ignored": 0}
+    assert retry.json() == {"status": "accepted", "queued": 0, "duplicates": 1}
     lengths = queue_lengths(redis_client, redis_namespace)
     assert lengths["notifications.messages"] == 1
     assert sum(lengths.values()) == 1
@@ -116,7 +116,7 @@ def test_v2_body_queues_each_delta(
     assert queue_lengths(redis_client, redis_namespace)["notifications.messages"] == 2
 
 
-def test_unknown_type_is_acknowledged_and_not_queued(
+def test_a_type_without_a_handler_is_queued_to_be_kept(
     client: TestClient, redis_client: redis.Redis, redis_namespace: str
 ) -> None:
     document = sim.envelope("notetaker.media", {"id": "n-1"}, source="/nylas/notetaker")
@@ -125,8 +125,8 @@ def test_unknown_type_is_acknowledged_and_not_queued(
     response = client.post(URL, content=body, headers=headers)
 
     assert response.status_code == 200
-    assert response.json() == {"status": "accepted", "queued": 0, "duplicates": 0, "ignored": 1}
-    assert nothing_queued(redis_client, redis_namespace)
+    assert response.json() == {"status": "accepted", "queued": 1, "duplicates": 0}
+    assert queue_lengths(redis_client, redis_namespace)["notifications.other"] == 1
 
 
 @pytest.mark.parametrize(

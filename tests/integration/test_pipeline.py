@@ -232,3 +232,23 @@ def test_a_failing_handler_is_recorded_retried_and_dead_lettered(
     assert row.state == "failed"
     assert row.attempts == 2
     assert row.last_error == "RuntimeError: the CRM database said no"
+
+
+@pytest.mark.usefixtures("worker")
+def test_a_trigger_without_a_handler_is_kept_as_not_handled(
+    client: TestClient, runtime: Runtime
+) -> None:
+    """N3: acknowledged and kept (the request path does no database work; a worker stores
+    it), within the stored notifications' retention, so it can be reprocessed once it has a
+    handler."""
+    document = sim.envelope(
+        "notetaker.media", {"id": "nt-1", "grant_id": "grant-42"}, source="/nylas/notetaker"
+    )
+    body, headers = signed(document)
+
+    assert client.post(URL, content=body, headers=headers).json()["queued"] == 1
+
+    wait_for(lambda: handled(runtime, 1), what="the notification to be kept")
+    [row] = stored(runtime)
+    assert (row.type, row.outcome, row.grant_id) == ("notetaker.media", "not_handled", "grant-42")
+    assert row.payload == document

@@ -189,10 +189,10 @@ V3_EXPECTATIONS = [
             "grant_id": GMAIL_GRANT,
             "object_id": "nt_6f7a8b9c0d1e2f3a",
             "occurred_at": 1724152000,
-            "kind": None,
+            "kind": WorkKind.OTHER,
             "truncated": False,
         },
-        id="unrouted-notetaker-media",
+        id="a notetaker trigger, kept unhandled",
     ),
     pytest.param(
         "time_as_rfc3339",

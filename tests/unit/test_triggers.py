@@ -116,7 +116,7 @@ def test_a_suffixed_type_routes_like_its_base_trigger(delivered: str, kind: Work
 
 
 def test_route_expects_the_base_trigger_not_the_delivered_type() -> None:
-    assert route("message.created.truncated") is None
+    assert route("message.created.truncated") is WorkKind.OTHER
 
 
 @pytest.mark.parametrize(
@@ -131,8 +131,9 @@ def test_route_expects_the_base_trigger_not_the_delivered_type() -> None:
         "",
     ],
 )
-def test_unknown_triggers_route_to_none(delivered: str) -> None:
+def test_unknown_triggers_are_kept_on_the_other_queue(delivered: str) -> None:
+    """N3: a trigger without a handler is stored (outcome not_handled), to reprocess later."""
     trigger, _ = split_type(delivered)
 
-    assert route(delivered) is None
-    assert route(trigger) is None
+    assert route(delivered) is WorkKind.OTHER
+    assert route(trigger) is WorkKind.OTHER
