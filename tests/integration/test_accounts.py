@@ -20,7 +20,14 @@ from simulator import notifications as sim
 from simulator.mailbox import FakeNylas
 from simulator.mailbox_fill import fill_mailbox
 from storage.tables import BackfillRow, ChangeRow
-from tests.support.accounts import DAY, AccountsWorld, accounts_world, unix_now
+from tests.support.accounts import (
+    ACCOUNTS_CLIENT_ID,
+    DAY,
+    AccountsWorld,
+    accounts_fake,
+    accounts_world,
+    unix_now,
+)
 from tests.support.harness import queue_lengths
 from tests.support.services import wait_for
 
@@ -33,9 +40,7 @@ CRM_ORIGIN = "https://crm.example"  # the one origin a return_url may have (expl
 
 @pytest.fixture
 def fake() -> FakeNylas:
-    fake = FakeNylas(api_key="accounts-api-key", client_id="crm-client-id")
-    fake.add_mailbox(GRANT, "google", ANN)
-    return fake
+    return accounts_fake(GRANT, ANN)
 
 
 @pytest.fixture
@@ -79,7 +84,7 @@ def test_a_rep_connected_through_hosted_oauth_gets_the_last_30_days_backfilled(
 
     url = accounts.connect_url("rep-ann", provider="google")
     query = parse_qs(urlsplit(url).query)
-    assert query["client_id"] == ["crm-client-id"]
+    assert query["client_id"] == [ACCOUNTS_CLIENT_ID]
     assert query["login_hint"] == [ANN]
     connected = accounts.connect("rep-ann")
 

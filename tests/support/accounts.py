@@ -28,6 +28,18 @@ from tests.support.live_server import serve
 from tests.support.nylas import signed
 from tests.support.services import wait_for
 
+# The Nylas application of the hosted-OAuth tests, and the one mailbox it starts with.
+ACCOUNTS_API_KEY = "accounts-api-key"
+ACCOUNTS_CLIENT_ID = "crm-client-id"
+
+
+def accounts_fake(grant_id: str, email: str) -> FakeNylas:
+    """The fake Nylas of the hosted-OAuth tests: their application, with one Gmail mailbox."""
+    fake = FakeNylas(api_key=ACCOUNTS_API_KEY, client_id=ACCOUNTS_CLIENT_ID)
+    fake.add_mailbox(grant_id, "google", email)
+    return fake
+
+
 PUBLIC_URL = "http://crm-sync.test"
 DAY = 24 * 3600
 

@@ -25,7 +25,7 @@ from domain.oauth_state import ConnectState, sign_state
 from simulator.mailbox import FakeNylas
 from simulator.nylas_api import build_nylas_api
 from storage.tables import ConnectAttemptRow
-from tests.support.accounts import AccountsWorld, accounts_world
+from tests.support.accounts import AccountsWorld, accounts_fake, accounts_world
 from tests.support.email_sync import AUTH
 from workers.context import WorkerContext
 from workers.maintenance import Maintenance
@@ -38,9 +38,7 @@ CRM = "https://crm.example"
 
 @pytest.fixture
 def fake() -> FakeNylas:
-    fake = FakeNylas(api_key="accounts-api-key", client_id="crm-client-id")
-    fake.add_mailbox(GRANT, "google", ANN)
-    return fake
+    return accounts_fake(GRANT, ANN)
 
 
 @pytest.fixture
