@@ -70,7 +70,8 @@ def run_reprocess(args: argparse.Namespace) -> int:
             task = progress.add_task("reprocess", total=len(rows))
             for api_version, payload, received_at, _ in rows:
                 version: ApiVersion = "v2" if api_version == "v2" else "v3"
-                queued += requeue_notification(broker, version, payload, received_at.timestamp())
+                requeue_notification(broker, version, payload, received_at.timestamp())
+                queued += 1
                 progress.advance(task)
         _report(args, "queued", queued, by_trigger)
         return 0

@@ -19,9 +19,9 @@ from workers.queues import NOTIFICATION_QUEUES
 
 def requeue_notification(
     broker: Broker, api_version: ApiVersion, payload: dict[str, Any], received_at: float
-) -> bool:
-    """Queue one stored notification again (on the queue of its trigger today: one kept
-    without a handler reaches its handler once there is one); always True."""
+) -> None:
+    """Queue one stored notification again, on the queue of its trigger today: one kept
+    without a handler reaches its handler once there is one."""
     notification = parse_unit(api_version, payload)
     spec = NOTIFICATION_QUEUES[notification.kind]
     broker.declare_queue(spec.queue_name)
@@ -34,4 +34,3 @@ def requeue_notification(
             options={},
         )
     )
-    return True
