@@ -22,6 +22,7 @@ from domain.errors import DomainError
 from domain.mailbox_binding import parse_domain
 from domain.outbound_addresses import LOOPBACK_NETWORKS, IPNetwork, parse_networks
 from domain.return_urls import origin_of, parse_origin
+from domain.text import whole_number
 
 DEV_WEBHOOK_SECRET = "crmsync-dev-webhook-secret"  # noqa: S105  (published for development)
 DEV_API_TOKEN = "crmsync-dev-token"  # noqa: S105  (published for development)
@@ -271,10 +272,11 @@ class _Reader:
         raw = self.text(name)
         if raw is None:
             return default
-        if not (raw.isascii() and raw.isdigit()) or len(raw) > 9:
+        value = whole_number(raw, 9)
+        if value is None:
             self.problems.append(f"{name} must be a whole number from 0, not {raw!r}")
             return default
-        return int(raw)
+        return value
 
     def positive_int(self, name: str, default: int) -> int:
         raw = self.text(name)

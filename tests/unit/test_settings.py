@@ -414,3 +414,14 @@ def test_client_limits_default_and_are_read_from_the_environment() -> None:
         chosen.max_streams_per_token,
         chosen.max_long_polls_per_token,
     ) == (5, 3, 2)
+
+
+def test_the_refusal_delay_is_a_whole_number_of_milliseconds_from_zero() -> None:
+    assert Settings.from_environ(PRODUCTION).refusal_delay_ms == 1000
+    assert (
+        Settings.from_environ({**PRODUCTION, "CRMSYNC_REFUSAL_DELAY_MS": "0"}).refusal_delay_ms == 0
+    )
+    for value in ("-1", "²", "1.5", "9" * 12):
+        with pytest.raises(SettingsError) as refused:
+            Settings.from_environ({**PRODUCTION, "CRMSYNC_REFUSAL_DELAY_MS": value})
+        assert any("CRMSYNC_REFUSAL_DELAY_MS" in p for p in refused.value.problems)
