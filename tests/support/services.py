@@ -12,8 +12,8 @@ REDIS_URL = os.environ.get("CRMSYNC_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 POSTGRES_ADMIN_URL = os.environ.get(
     "CRMSYNC_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
-# One token per test session: databases and Redis key prefixes never collide between
-# sessions running side by side.
+# One token per test process (a session, or each pytest-xdist worker of one): databases and
+# Redis key prefixes never collide between processes running side by side.
 SESSION_TOKEN = uuid.uuid4().hex[:10]
 WEBHOOK_SECRET = "test-webhook-secret-7f3a"
 
