@@ -456,7 +456,10 @@ SCHEMAS: dict[str, Schema] = {
             "type": {"type": "string"},
             "trigger": {"type": "string"},
             "grant_id": NULLABLE_TEXT,
-            "object_id": {"type": ["string", "null"], "description": "the message id, ..."},
+            "object_id": {
+                "type": ["string", "null"],
+                "description": "what it is about: for a message notification, the message id",
+            },
             "occurred_at": NULLABLE_TIME,
             "received_at": TIME,
             "handled_at": NULLABLE_TIME,

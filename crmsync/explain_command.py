@@ -65,7 +65,10 @@ def print_explanation(console: Console, document: dict[str, Any]) -> None:
         console.print(shown(f"  Decided by notification {decision['decided_by']}."))
     grants = ", ".join(document["grant_ids"]) or "none"
     console.print(shown(f"Mailbox grants searched: {grants}"))
-    console.print(_notification_table(document))
+    if document["notifications"]:
+        console.print(_notification_table(document))
+    else:
+        console.print(shown("Notifications seen for it: none"))
     if document["notifications_omitted"]:
         console.print(shown(f"({document['notifications_omitted']} older ones not shown)"))
     explained = {decision["outcome"]}

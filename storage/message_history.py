@@ -7,7 +7,7 @@ where a trace of it is stored with the rep: its backfills (one per hosted-OAuth 
 and its stored emails. Notifications of an earlier grant that left neither are not found.
 A grant later connected to another rep would show under both.
 
-Queries stay on indexes: a message's notifications by (grant_id, object_id)
+Queries stay on indexes: a message's notifications by (grant_id, object_id, received_at)
 (``ix_raw_notifications_grant_object``), a rep's by (grant_id, received_at)
 (``ix_raw_notifications_grant_received``), backfills by rep (``ix_backfills_rep``).
 """

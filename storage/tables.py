@@ -47,7 +47,7 @@ class RawNotification(SQLModel, table=True):
         Index("ix_raw_notifications_grant_received", "grant_id", "received_at"),
         Index("ix_raw_notifications_received", "received_at"),
         # A message's notifications (v3: object_id is the message id), for explaining it.
-        Index("ix_raw_notifications_grant_object", "grant_id", "object_id"),
+        Index("ix_raw_notifications_grant_object", "grant_id", "object_id", "received_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -7,20 +7,28 @@ notifications paged (``GET /v1/notifications``), and per-rep outcomes in ``crmsy
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
 import pytest
+from sqlalchemy import event
+from sqlmodel import Session
 
 import crmsync.operator_context
 from crmsync.cli import main
+from domain.reps import parse_rep
 from simulator import mailbox
+from storage.engine import create_database_engine, transaction
+from storage.message_history import NotificationPageKey, explain_message, list_notifications
+from storage.reps import get_rep, put_rep
 from tests.integration.conftest import GMAIL_GRANT, MICROSOFT_GRANT
 from tests.integration.test_email_sync import DAY, NOW, SYNC_FROM, created, register_ann
 from tests.support.email_sync import EmailSyncWorld
-from tests.support.harness import operator_environment
+from tests.support.harness import empty_database, operator_environment
 
 ANN = "ann@acme.example"
+NOW_AT = datetime.fromtimestamp(NOW, UTC)
 
 
 def refusal(response: Any) -> tuple[int, str]:
@@ -302,3 +310,49 @@ def test_crmsync_status_shows_the_reps_whose_mail_is_kept_out(
     assert "Reps whose mail most often did not reach the CRM" in out
     assert "folder_not_synced 4" in out
     assert "(no rep)" in out
+
+
+def test_the_queries_of_one_message_and_of_a_reps_pages_use_indexes(
+    postgres_database_url: str,
+) -> None:
+    """On PostgreSQL, with sequential scans priced out, no query reads raw_notifications
+    whole: (grant_id, object_id, received_at) serves a message, (grant_id, received_at) a page."""
+    engine = create_database_engine(postgres_database_url)
+    statements: list[tuple[str, Any]] = []
+
+    def record(conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if "raw_notifications" in statement and not statement.startswith("EXPLAIN"):
+            statements.append((statement, parameters))
+
+    try:
+        with transaction(engine) as session:
+            put_rep(session, "rep-ix", parse_rep({"email": ANN, "grant_id": "g-ix"}), NOW_AT)
+        event.listen(engine, "before_cursor_execute", record)
+        with Session(engine) as session:
+            rep = get_rep(session, "rep-ix")
+            assert rep is not None
+            explain_message(session, rep, "m-1")
+            list_notifications(
+                session,
+                grant_ids=["g-ix"],
+                outcome="no_contact",
+                since=NOW_AT,
+                after=NotificationPageKey(NOW_AT, 10),
+                limit=50,
+            )
+        event.remove(engine, "before_cursor_execute", record)
+        assert len(statements) == 3  # the message's count and rows, the page
+        with engine.connect() as connection:
+            connection.exec_driver_sql("SET enable_seqscan = off")
+            plans = [
+                "\n".join(row[0] for row in connection.exec_driver_sql(f"EXPLAIN {sql}", args))
+                for sql, args in statements
+            ]
+    finally:
+        engine.dispose()
+        empty_database(postgres_database_url)
+    assert not any("Seq Scan on raw_notifications" in plan for plan in plans), plans
+    message_count, message_rows, page = plans
+    assert "using ix_raw_notifications_grant_object" in message_count
+    assert "using ix_raw_notifications_grant_object" in message_rows
+    assert "using ix_raw_notifications_grant_received" in page

@@ -1,6 +1,7 @@
-"""Stored notifications found by their message: an index on (grant_id, object_id), so that
-explaining one message (``GET /v1/reps/{rep_id}/messages/{message_id}``, ``crmsync explain``)
-reads its notifications and no others; and backfills found by rep.
+"""Stored notifications found by their message: an index on (grant_id, object_id,
+received_at), so that explaining one message (``GET /v1/reps/{rep_id}/messages/{id}``,
+``crmsync explain``) reads its notifications, newest first, and no others; and backfills
+found by rep.
 
 Revision ID: 0009
 Revises: 0008
@@ -19,7 +20,9 @@ depends_on = None
 
 def upgrade() -> None:
     op.create_index(
-        "ix_raw_notifications_grant_object", "raw_notifications", ["grant_id", "object_id"]
+        "ix_raw_notifications_grant_object",
+        "raw_notifications",
+        ["grant_id", "object_id", "received_at"],
     )
     op.create_index("ix_backfills_rep", "backfills", ["rep_id", "id"])
 
