@@ -3,9 +3,10 @@ decision for it, and the rep's notifications paged for support staff.
 
 A rep's notifications are those of its mailbox grants. The rep row keeps only its current
 grant; a grant it held before (a mailbox reconnected under a new grant) is known here only
-where a trace of it is stored with the rep: its backfills (one per hosted-OAuth connection)
-and its stored emails. Notifications of an earlier grant that left neither are not found.
-A grant later connected to another rep would show under both.
+where a trace of it is stored with the rep: its backfills (one per hosted-OAuth connection,
+one per batch of contacts added, E11) and, for one message, the stored email's grant.
+Notifications of an earlier grant that left no such trace are not found, and a grant later
+connected to another rep shows under both.
 
 Queries stay on indexes: a message's notifications by (grant_id, object_id, received_at)
 (``ix_raw_notifications_grant_object``), a rep's by (grant_id, received_at)

@@ -136,6 +136,20 @@ def test_a_message_never_seen_says_so_plainly(ann_mail: EmailSyncWorld) -> None:
     assert explain(ann_mail, "rep-rita", "m-rita")["decision"]["outcome"] == "folder_not_synced"
 
 
+def test_a_reconnected_rep_keeps_the_notifications_of_grants_its_backfills_recorded(
+    ann_mail: EmailSyncWorld,
+) -> None:
+    world = ann_mail
+    # Ann's mailbox is connected again under a new grant: the rep row keeps only that one,
+    # but the backfills of her contacts (E11) recorded the old grant.
+    world.put_rep("rep-ann", email=ANN, grant_id="grant-ann-2", provider="google")
+    answer = explain(world, "rep-ann", "m-label")
+    assert answer["grant_ids"] == ["grant-ann-2", GMAIL_GRANT]
+    assert answer["decision"]["outcome"] == "folder_not_synced"
+    page = _page(world, "rep_id=rep-ann&outcome=folder_not_synced")
+    assert [n["object_id"] for n in page["data"]] == ["m-label"]
+
+
 def test_hostile_ids_are_refused_with_a_reason(world: EmailSyncWorld) -> None:
     register_ann(world)
     cases = {
