@@ -1,8 +1,10 @@
 """``crmsync status``: is work flowing, what is stuck, what failed lately.
 
 Queue depths come from Redis (Redis mode only: the embedded broker lives inside the running
-``crmsync run`` process); reps by account status and the latest handling errors come from the
-database in both modes.
+``crmsync run`` process); reps by account status, the reps whose mail of the last day most
+often did not reach the CRM (``--reps N``, with their outcome counts, so a rep whose mail all
+ends ``folder_not_synced`` or ``before_sync_from`` stands out) and the latest handling errors
+come from the database in both modes.
 """
 
 from __future__ import annotations
