@@ -435,6 +435,94 @@ SCHEMAS: dict[str, Schema] = {
         },
         ["id", "url", "event_types", "status", "created_at", "updated_at"],
     ),
+    "Explanation": obj(
+        {
+            "outcome": {
+                "type": "string",
+                "description": "the outcome in a word (stored, no_contact, folder_not_synced, "
+                "before_sync_from, email_sync_off, hidden, never_seen, failed, ...)",
+            },
+            "rule": {"type": "string", "description": "the rule that decided (E2 folder, ...)"},
+            "sentence": {"type": "string"},
+            "would_change": {"type": "string"},
+        },
+        ["outcome", "rule", "sentence", "would_change"],
+    ),
+    "Notification": obj(
+        {
+            "id": {"type": "integer"},
+            "notification_id": {"type": "string"},
+            "api_version": {"type": "string", "enum": ["v3", "v2"]},
+            "type": {"type": "string"},
+            "trigger": {"type": "string"},
+            "grant_id": NULLABLE_TEXT,
+            "object_id": {
+                "type": ["string", "null"],
+                "description": "what it is about: for a message notification, the message id",
+            },
+            "occurred_at": NULLABLE_TIME,
+            "received_at": TIME,
+            "handled_at": NULLABLE_TIME,
+            "state": {"type": "string"},
+            "attempts": {"type": "integer"},
+            "last_error": NULLABLE_TEXT,
+            "explanation": ref("Explanation"),
+            "payload": {
+                "type": "object",
+                "description": "as Nylas sent it; only with include_payload=true",
+            },
+        },
+        [
+            "id",
+            "notification_id",
+            "type",
+            "trigger",
+            "grant_id",
+            "received_at",
+            "state",
+            "explanation",
+        ],
+    ),
+    "MessageDecision": obj(
+        {
+            "rep_id": {"type": "string"},
+            "message_id": {"type": "string"},
+            "decision": {
+                "allOf": [ref("Explanation")],
+                "properties": {
+                    "decided_by": {
+                        "type": ["string", "null"],
+                        "description": "the notification_id whose outcome decided",
+                    },
+                    "notes": {"type": "array", "items": {"type": "string"}},
+                },
+                "required": ["decided_by", "notes"],
+            },
+            "grant_ids": {"type": "array", "items": {"type": "string"}},
+            "notifications": {"type": "array", "items": ref("Notification")},
+            "notifications_omitted": {"type": "integer", "minimum": 0},
+            "email": {"oneOf": [ref("Email"), {"type": "null"}]},
+            "sync": obj(
+                {
+                    "email_sync": {"type": "boolean"},
+                    "folders": {"type": "array", "items": {"type": "string"}},
+                    "sync_from": TIME,
+                    "mailbox_backfill": {"type": ["object", "null"]},
+                },
+                ["email_sync", "folders", "sync_from", "mailbox_backfill"],
+            ),
+        },
+        [
+            "rep_id",
+            "message_id",
+            "decision",
+            "grant_ids",
+            "notifications",
+            "notifications_omitted",
+            "email",
+            "sync",
+        ],
+    ),
     "Delivery": obj(
         {
             "id": {"type": "integer"},
@@ -676,6 +764,41 @@ PATHS: dict[str, Schema] = {
         "post": operation(
             "Hide an email in the CRM only",
             {"200": answer("the email, hidden", ref("Email"))},
+        ),
+    },
+    "/v1/reps/{rep_id}/messages/{message_id}": {
+        "parameters": [
+            REP,
+            {
+                "name": "message_id",
+                "in": "path",
+                "required": True,
+                "schema": {"type": "string", "minLength": 1, "maxLength": 1024},
+            },
+        ],
+        "get": operation(
+            "Why a Nylas message is or is not in the CRM: the decision, every notification "
+            "seen for it, the stored email",
+            {"200": answer("the decision", ref("MessageDecision"))},
+        ),
+    },
+    "/v1/notifications": {
+        "get": operation(
+            "A rep's (or a grant's) stored notifications, newest first, outcomes explained",
+            {"200": answer("a page", page_of("Notification"))},
+            parameters=[
+                query("rep_id", {"type": "string"}, "rep_id or grant_id (or both) is required"),
+                query("grant_id", {"type": "string"}, "a mailbox grant, held by a rep or not"),
+                query("outcome", {"type": "string"}, "only this outcome word (or state)"),
+                query("since", TIME, "received at or after"),
+                query(
+                    "include_payload",
+                    {"type": "string", "enum": ["true", "false"]},
+                    "with what Nylas sent (then limit is at most 20)",
+                ),
+                LIMIT,
+                CURSOR_PARAM,
+            ],
         ),
     },
     "/v1/changes": {

@@ -16,6 +16,7 @@ from api.context import ApiContext
 from api.emails import email_routes
 from api.errors import ApiError
 from api.inputs import refuse_control_characters
+from api.notifications import notification_routes
 from api.openapi import query_parameters
 from api.reps import rep_routes
 from api.security_headers import PrivateAnswers
@@ -34,6 +35,7 @@ def v1_mount(context: ApiContext, tokens: tuple[bytes, ...], accounts: AccountsC
         *contact_routes(context),
         *action_item_routes(context),
         *email_routes(context),
+        *notification_routes(context),
         *send_routes(context),
         *change_routes(context),
         *stream_routes(context),

@@ -1,4 +1,4 @@
-"""The operators' commands (O1): ``crmsync status``, ``crmsync dlq ...``, ``crmsync reprocess``.
+"""The operators' commands (O1): ``crmsync status``, ``explain``, ``dlq ...``, ``reprocess``.
 
 Only the argument parsing lives here, so ``crmsync --help`` stays fast; each command imports
 what it needs when it runs (``status_command``, ``dlq_command``, ``reprocess_command``).
@@ -9,20 +9,46 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from domain.rep_outcomes import DEFAULT_WORST_REPS
+
 
 def add_operator_commands(commands: Any) -> None:
-    """Add ``status`` and ``dlq`` to the ``crmsync`` subcommands (an argparse subparsers)."""
+    """Add ``status``, ``explain`` and ``dlq`` to the ``crmsync`` subcommands (an argparse
+    subparsers)."""
     status = commands.add_parser(
         "status",
-        help="queue depths, dead letters, reps by account status, recent errors",
+        help="queue depths, dead letters, reps by account status, outcomes, recent errors",
         description="Per queue: messages ready, in progress, delayed (waiting to retry) and "
         "dead-lettered, with the age of the oldest ready and oldest dead letter; then reps by "
-        "account status and the latest handling errors recorded in the database. In the "
+        "account status, the reps whose mail most often did not reach the CRM in the last day "
+        "(outcome counts of their message notifications) and the latest handling errors "
+        "recorded in the database. In the "
         "embedded mode (no REDIS_URL) the queues live inside the running `crmsync run` "
         "process and only the database part is shown.",
     )
+    status.add_argument(
+        "--reps",
+        type=_positive,
+        default=DEFAULT_WORST_REPS,
+        metavar="N",
+        help="show the N reps whose message notifications of the last day most often left "
+        f"the email out of the CRM (default {DEFAULT_WORST_REPS})",
+    )
     _json_flag(status)
     status.set_defaults(command=_status)
+
+    explain = commands.add_parser(
+        "explain",
+        help="why a Nylas message is or is not in the CRM",
+        description="The decision for one Nylas message of a rep: the rule that decided, in a "
+        "sentence, what would change it, every stored notification seen for it with its "
+        "outcome, and the stored email if any (as GET /v1/reps/{rep_id}/messages/{message_id} "
+        "answers). Exit status 1 for an unknown rep, 2 for an id that cannot be one.",
+    )
+    explain.add_argument("--rep", required=True, help="the rep's id (the CRM's)")
+    explain.add_argument("--message", required=True, help="the Nylas message id")
+    _json_flag(explain)
+    explain.set_defaults(command=_explain)
 
     dlq = commands.add_parser(
         "dlq",
@@ -148,6 +174,12 @@ def _status(args: argparse.Namespace) -> int:
     from crmsync.status_command import run_status
 
     return run_status(args)
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from crmsync.explain_command import run_explain
+
+    return run_explain(args)
 
 
 def _dlq(name: str) -> Any:

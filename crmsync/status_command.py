@@ -1,14 +1,16 @@
 """``crmsync status``: is work flowing, what is stuck, what failed lately.
 
 Queue depths come from Redis (Redis mode only: the embedded broker lives inside the running
-``crmsync run`` process); reps by account status and the latest handling errors come from the
-database in both modes.
+``crmsync run`` process); reps by account status, the reps whose mail of the last day most
+often did not reach the CRM (``--reps N``, with their outcome counts, so a rep whose mail all
+ends ``folder_not_synced`` or ``before_sync_from`` stands out) and the latest handling errors
+come from the database in both modes.
 """
 
 from __future__ import annotations
 
 import argparse
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rich.table import Table
@@ -24,8 +26,9 @@ from crmsync.operator_context import (
     shown,
     time_text,
 )
+from domain.rep_outcomes import DEFAULT_WORST_REPS, worst_reps
 from storage.backfills import backfill_json, backfills_to_watch
-from storage.status import recent_handling_errors, reps_by_account_status
+from storage.status import recent_handling_errors, rep_outcome_counts, reps_by_account_status
 from workers.queue_status import QueueStatus, queue_status
 from workers.queues import all_queue_names
 
@@ -34,7 +37,7 @@ def run_status(args: argparse.Namespace) -> int:
     """Print the status; 0 whatever it shows (it reports, it does not judge)."""
     context = OperatorContext.from_environ()
     try:
-        report = status_report(context, datetime.now(UTC))
+        report = status_report(context, datetime.now(UTC), worst=args.reps)
     finally:
         context.close()
     if args.json:
@@ -44,7 +47,14 @@ def run_status(args: argparse.Namespace) -> int:
     return 0
 
 
-def status_report(context: OperatorContext, now: datetime) -> dict[str, Any]:
+# Outcomes are counted over the last day: long enough for a quiet rep to show, short enough
+# that a fixed setting stops showing by the next day.
+OUTCOME_PERIOD = timedelta(days=1)
+
+
+def status_report(
+    context: OperatorContext, now: datetime, worst: int = DEFAULT_WORST_REPS
+) -> dict[str, Any]:
     """The status as one JSON-ready document."""
     queues: list[dict[str, Any]] | None = None
     if context.redis is not None:
@@ -56,6 +66,7 @@ def status_report(context: OperatorContext, now: datetime) -> dict[str, Any]:
         reps = reps_by_account_status(session)
         errors = recent_handling_errors(session, limit=10)
         backfills = [backfill_json(row) for row in backfills_to_watch(session)]
+        outcomes = rep_outcome_counts(session, now - OUTCOME_PERIOD)
     return {
         "mode": "embedded" if context.redis is None else "redis",
         "generated_at": time_text(now),
@@ -63,6 +74,12 @@ def status_report(context: OperatorContext, now: datetime) -> dict[str, Any]:
         "queues_note": EMBEDDED_QUEUES_NOTE if context.redis is None else None,
         "reps_by_account_status": reps,
         "backfills": backfills,
+        "rep_outcomes": {
+            "since": time_text(now - OUTCOME_PERIOD),
+            "reps_counted": len(outcomes.by_rep),
+            "worst": [rep.to_json() for rep in worst_reps(outcomes.by_rep, worst)],
+            "without_rep": dict(sorted(outcomes.without_rep.items())),
+        },
         "recent_errors": [
             {"source": e.source, "subject": e.subject, "at": time_text(e.at), "error": e.error}
             for e in errors
@@ -114,6 +131,7 @@ def _print_tables(report: dict[str, Any]) -> None:
     console.print(reps)
     if report["backfills"]:
         console.print(_backfill_table(report["backfills"]))
+    console.print(_outcome_table(report["rep_outcomes"]))
     errors = Table(title="Latest handling errors")
     for header in ("when", "source", "subject", "error"):
         errors.add_column(header, overflow="fold")
@@ -140,3 +158,35 @@ def _backfill_table(backfills: list[dict[str, Any]]) -> Table:
             shown(b["error"]),
         )
     return table
+
+
+def _outcome_table(outcomes: dict[str, Any]) -> Table:
+    """The worst reps: what their message notifications of the last day came to."""
+    table = Table(
+        title=f"Reps whose mail most often did not reach the CRM, since {outcomes['since']} "
+        f"({len(outcomes['worst'])} of {outcomes['reps_counted']})"
+    )
+    for header in ("rep", "notifications", "not stored", "outcomes"):
+        right = header in ("notifications", "not stored")
+        table.add_column(header, justify="right" if right else "left", overflow="fold")
+    for rep in outcomes["worst"]:
+        table.add_row(
+            shown(rep["rep_id"]),
+            str(rep["total"]),
+            f"{rep['not_stored_share']:.0%}",
+            shown(_counts_text(rep["outcomes"])),
+        )
+    if outcomes["without_rep"]:
+        table.add_row(
+            shown("(no rep)"),
+            str(sum(outcomes["without_rep"].values())),
+            "",
+            shown(_counts_text(outcomes["without_rep"])),
+        )
+    return table
+
+
+def _counts_text(counts: dict[str, int]) -> str:
+    """``folder_not_synced 40, stored 2``: the largest first."""
+    ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return ", ".join(f"{word} {count}" for word, count in ordered)

@@ -1,9 +1,9 @@
 """What the database says about pipeline health, for ``crmsync status``.
 
-Reps counted by account status, and the latest handling errors wherever they are recorded:
-notifications whose last attempt failed, action items whose push failed, deliveries to
+Reps counted by account status, the latest handling errors wherever they are recorded
+(notifications whose last attempt failed, action items whose push failed, deliveries to
 CRM subscribers that failed or exhausted their attempts, and emails the CRM sent that
-failed or bounced.
+failed or bounced), and the outcomes of each rep's message notifications of late.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, func, select
 
+from domain.message_verdicts import DECIDING_TRIGGERS
 from storage.subscriptions import EXHAUSTED, FAILED
 from storage.tables import (
     ActionItemRow,
@@ -121,3 +122,39 @@ def _send_errors(session: Session, limit: int) -> list[HandlingError]:
         )
         for row in session.exec(statement)
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeCounts:
+    """Message notifications received since a time, counted by outcome word: per rep, and
+    for grants no rep holds."""
+
+    by_rep: dict[str, dict[str, int]]
+    without_rep: dict[str, int]
+
+
+def rep_outcome_counts(session: Session, since: datetime) -> OutcomeCounts:
+    """The outcomes of message notifications (``message.created``/``updated``: those that
+    decide whether an email is stored) received since ``since``, per rep of their grant.
+
+    One grouped query over the received-time index; a notification of a failed attempt,
+    which records no outcome, counts under its state (``failed``). Reps are matched by their
+    current grant.
+    """
+    word = func.coalesce(col(RawNotification.outcome), col(RawNotification.state))
+    statement = (
+        select(col(RepRow.id), word, func.count())
+        .select_from(RawNotification)
+        .outerjoin(RepRow, col(RepRow.grant_id) == col(RawNotification.grant_id))
+        .where(
+            col(RawNotification.received_at) >= since,
+            col(RawNotification.trigger).in_(sorted(DECIDING_TRIGGERS)),
+        )
+        .group_by(col(RepRow.id), word)
+    )
+    by_rep: dict[str, dict[str, int]] = {}
+    without_rep: dict[str, int] = {}
+    for rep_id, outcome, count in session.exec(statement):
+        counts = without_rep if rep_id is None else by_rep.setdefault(rep_id, {})
+        counts[str(outcome)] = counts.get(str(outcome), 0) + int(count)
+    return OutcomeCounts(by_rep, without_rep)

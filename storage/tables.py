@@ -46,6 +46,8 @@ class RawNotification(SQLModel, table=True):
         UniqueConstraint("notification_id", name="uq_raw_notifications_notification_id"),
         Index("ix_raw_notifications_grant_received", "grant_id", "received_at"),
         Index("ix_raw_notifications_received", "received_at"),
+        # A message's notifications (v3: object_id is the message id), for explaining it.
+        Index("ix_raw_notifications_grant_object", "grant_id", "object_id", "received_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -122,7 +124,10 @@ class BackfillRow(SQLModel, table=True):
     """
 
     __tablename__ = "backfills"
-    __table_args__ = (Index("ix_backfills_state", "state", "queued_at"),)
+    __table_args__ = (
+        Index("ix_backfills_state", "state", "queued_at"),
+        Index("ix_backfills_rep", "rep_id", "id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     rep_id: str = Field(sa_column=Column(String(255), ForeignKey("reps.id"), nullable=False))

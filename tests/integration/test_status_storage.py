@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from sqlmodel import Session
 
 from storage.engine import create_database_engine, transaction
-from storage.status import recent_handling_errors, reps_by_account_status
+from storage.status import recent_handling_errors, rep_outcome_counts, reps_by_account_status
 from storage.tables import (
     ActionItemRow,
     DeliveryRow,
@@ -56,6 +56,43 @@ def test_latest_errors_from_every_source_newest_first(database_url: str) -> None
     assert [e.error for e in errors[4:]] == [f"boom {m}" for m in (10, 9, 8, 7, 6, 5)]
     assert errors[3].subject == "grant.expired n11 (grant g1)"
     assert [e.at for e in errors] == sorted((e.at for e in errors), reverse=True)
+
+
+def test_outcomes_of_message_notifications_are_counted_per_rep_since_a_time(
+    database_url: str,
+) -> None:
+    engine = create_database_engine(database_url)
+    rows = [
+        # (grant, trigger, state, outcome, received minute)
+        ("g-r1", "message.created", "processed", "stored", 10),
+        ("g-r1", "message.updated", "processed", "folder_not_synced", 11),
+        ("g-r1", "message.created", "processed", "folder_not_synced", 12),
+        ("g-r1", "message.created", "failed", None, 13),  # a failed attempt: its state
+        ("g-r1", "message.deleted", "processed", "not_stored", 14),  # decides no email
+        ("g-r1", "event.updated", "processed", "echo", 15),  # not about an email
+        ("g-r1", "message.created", "processed", "no_contact", -1),  # before the period
+        ("g-r2", "message.created", "processed", "before_sync_from", 20),
+        ("g-gone", "message.created", "processed", "unknown_grant", 21),
+    ]
+    try:
+        with transaction(engine) as session:
+            session.add(_rep("r1", "valid"))
+            session.add(_rep("r2", "valid"))
+            session.add(_rep("r3", "valid"))  # nothing received: not counted
+            for index, (grant, trigger, state, outcome, minute) in enumerate(rows):
+                row = _notification(f"n{index}", state, at(minute), None)
+                row.grant_id, row.trigger, row.type, row.outcome = grant, trigger, trigger, outcome
+                session.add(row)
+        with Session(engine) as session:
+            counts = rep_outcome_counts(session, since=at(0))
+    finally:
+        engine.dispose()
+
+    assert counts.by_rep == {
+        "r1": {"stored": 1, "folder_not_synced": 2, "failed": 1},
+        "r2": {"before_sync_from": 1},
+    }
+    assert counts.without_rep == {"unknown_grant": 1}
 
 
 def _rep(rep_id: str, status: str) -> RepRow:
