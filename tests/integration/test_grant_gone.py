@@ -16,7 +16,12 @@ from crmsync.runtime import Runtime
 from crmsync.settings import Settings
 from simulator import notifications as sim
 from simulator.mailbox import FakeNylas
+from tests.integration.test_calendar_sync import GRANT as CALENDAR_GRANT
+from tests.integration.test_calendar_sync import NOW as CALENDAR_NOW
+from tests.integration.test_calendar_sync import REP as CALENDAR_REP
+from tests.integration.test_calendar_sync import CalendarWorld, calendar_world
 from tests.support.accounts import AccountsWorld, accounts_fake, accounts_world
+from tests.support.email_sync import EmailSyncWorld
 from tests.support.harness import queue_lengths
 
 GRANT = "grant-ann-google"
@@ -43,7 +48,10 @@ def accounts(
         yield world
 
 
-def nothing_dead_lettered(world: AccountsWorld, namespace: str) -> bool:
+__all__ = ["calendar_world"]  # the calendar tests' world, a fixture here too
+
+
+def nothing_dead_lettered(world: EmailSyncWorld, namespace: str) -> bool:
     lengths = queue_lengths(world.runtime.broker.client, namespace)
     return not any(count for queue, count in lengths.items() if queue.endswith(".XQ"))
 
@@ -101,3 +109,21 @@ def test_a_backfill_of_a_deleted_grant_stops_saying_why(
     assert accounts.rep("rep-ann")["account_status"]["status"] == "invalid"
     assert len(fake.requests_to(f"/v3/grants/{GRANT}/messages")) == 1  # not retried
     assert nothing_dead_lettered(accounts, redis_namespace)
+
+
+def test_a_push_to_the_calendar_of_a_deleted_grant_fails_saying_so_and_is_not_retried(
+    calendar_world: CalendarWorld, redis_namespace: str
+) -> None:
+    world = calendar_world
+    assert world.fake.delete_grant(CALENDAR_GRANT)
+
+    world.put_item("a-1", changed_at=CALENDAR_NOW)
+
+    item = world.settled("a-1")
+    assert item["calendar"]["status"] == "push_failed"
+    assert item["calendar"]["last_push_error"].startswith("grant_gone: ")
+    assert world.api("GET", f"/v1/reps/{CALENDAR_REP}").json()["account_status"]["status"] == (
+        "invalid"
+    )
+    assert len(world.fake.requests_to(f"/v3/grants/{CALENDAR_GRANT}/calendars")) == 1
+    assert nothing_dead_lettered(world, redis_namespace)
