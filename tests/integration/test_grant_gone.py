@@ -23,6 +23,7 @@ from tests.integration.test_calendar_sync import CalendarWorld, calendar_world
 from tests.support.accounts import AccountsWorld, accounts_fake, accounts_world
 from tests.support.email_sync import EmailSyncWorld
 from tests.support.harness import queue_lengths
+from tests.support.services import wait_for
 
 GRANT = "grant-ann-google"
 ANN = "ann@acme.example"
@@ -108,6 +109,25 @@ def test_a_backfill_of_a_deleted_grant_stops_saying_why(
     assert backfill["error"].startswith("grant_gone: ")
     assert accounts.rep("rep-ann")["account_status"]["status"] == "invalid"
     assert len(fake.requests_to(f"/v3/grants/{GRANT}/messages")) == 1  # not retried
+    assert nothing_dead_lettered(accounts, redis_namespace)
+
+
+def test_a_send_from_a_deleted_grant_fails_saying_so_and_is_not_sent(
+    accounts: AccountsWorld, fake: FakeNylas, redis_namespace: str
+) -> None:
+    assert fake.delete_grant(GRANT)
+    send = {"send_key": "crm-send-1", "to": [{"email": CONTACT}], "subject": "Hi", "body": "x"}
+
+    email = accounts.api("POST", "/v1/reps/rep-ann/emails", json=send).json()
+
+    def delivery() -> dict[str, str]:
+        found: dict[str, str] = accounts.api("GET", f"/v1/emails/{email['id']}").json()["delivery"]
+        return found
+
+    wait_for(lambda: delivery()["state"] == "failed", what="the send to fail")
+    assert delivery()["error"].startswith("grant_gone: ")
+    assert accounts.rep("rep-ann")["account_status"]["status"] == "invalid"
+    assert fake.requests_to("/messages/send") == []  # the key lookup found the grant gone
     assert nothing_dead_lettered(accounts, redis_namespace)
 
 
