@@ -55,7 +55,8 @@ EXPLANATIONS: dict[AccountStatus, StatusExplanation] = {
         "Usually nothing; if it lasts more than a day, contact support.",
     ),
     AccountStatus.INVALID: StatusExplanation(
-        "The mailbox connection expired or was revoked; nothing syncs.",
+        "The mailbox connection no longer exists (it was deleted at Nylas, or revoked); "
+        "nothing syncs.",
         "The rep reconnects the mailbox (authenticate again from the CRM).",
     ),
     AccountStatus.INVALID_CREDENTIALS: StatusExplanation(
@@ -100,7 +101,7 @@ class AccountEvent(StrEnum):
     GRANT_CREATED = "grant_created"  # grant.created
     GRANT_REAUTHENTICATED = "grant_reauthenticated"  # grant.updated with reauthentication
     GRANT_EXPIRED = "grant_expired"  # grant.expired, or a 401 from the API
-    GRANT_DELETED = "grant_deleted"  # grant.deleted: the grant no longer exists at Nylas
+    GRANT_DELETED = "grant_deleted"  # grant.deleted, or a 404 on the grant itself: it is gone
     DISCONNECTED = "disconnected"  # the CRM disconnected the rep
     SYNC_FAILING = "sync_failing"  # the rep's work failed repeatedly
     SYNC_RECOVERED = "sync_recovered"  # work succeeded again after failing

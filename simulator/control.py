@@ -2,8 +2,8 @@
 
 Not part of the Nylas API: they live under ``/_simulator`` and let another process (``crmsync
 demo``, a benchmark) create mailboxes and messages in a running fake, fill a mailbox in bulk,
-make users refuse consent, expire grants, bounce sent mail and drain the notifications the fake
-queued, behind the same key.
+make users refuse consent, expire and delete grants, bounce sent mail and drain the
+notifications the fake queued, behind the same key.
 """
 
 from __future__ import annotations
@@ -84,6 +84,15 @@ def control_routes(fake: FakeNylas) -> list[Route]:
             return _bad_request(f"no grant {grant_id}")
         return JSONResponse({"data": fake.expire_grant(grant_id)})
 
+    async def delete_mailbox(request: Request) -> JSONResponse:
+        """``DELETE /_simulator/grants/{grant_id}``: the grant is deleted at Nylas (from its
+        dashboard, say): every grant-scoped call answers 404 from now on, and ``grant.deleted``
+        is queued (to drain, or not, as Nylas may be late or lose it)."""
+        grant_id = request.path_params["grant_id"]
+        if not fake.delete_grant(grant_id):
+            return _bad_request(f"no grant {grant_id}")
+        return JSONResponse({"data": {"grant_id": grant_id, "deleted": True}})
+
     async def bounce(request: Request) -> JSONResponse:
         """``POST /_simulator/grants/{grant_id}/messages/{message_id}/bounce`` ``{"reason"?,
         "address"?}``: a bounce is detected for a sent message."""
@@ -135,6 +144,7 @@ def control_routes(fake: FakeNylas) -> list[Route]:
             methods=["POST"],
         ),
         Route("/_simulator/grants/{grant_id}", put_mailbox, methods=["PUT"]),
+        Route("/_simulator/grants/{grant_id}", delete_mailbox, methods=["DELETE"]),
         Route(
             "/_simulator/grants/{grant_id}/messages/{message_id:path}", put_message, methods=["PUT"]
         ),

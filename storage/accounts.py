@@ -84,6 +84,17 @@ def apply_grant_event(
     return GrantEventResult(rep, outcome)
 
 
+def note_grant_gone(session: Session, grant_id: str, now: datetime) -> GrantEventResult:
+    """Nylas answered that the grant no longer exists (a 404 on the grant itself, seen by one
+    of crmsync's own calls): the rep is invalid, as after ``grant.deleted``.
+
+    It happened no later than ``now``, so anything Nylas said of the grant before (a late
+    ``grant.created`` of the deleted grant) is stale; a reconnection, or a ``grant.created``
+    sent after ``now``, makes the rep valid again.
+    """
+    return apply_grant_event(session, grant_id, AccountEvent.GRANT_DELETED, now, occurred_at=now)
+
+
 @dataclass(frozen=True, slots=True)
 class GrantEventResult:
     rep: Rep | None

@@ -6,7 +6,9 @@ refused connections and non-JSON bodies (a proxy's HTML 502) back off exponentia
 jitter. What is left is one small error tree for the actors: :class:`NylasRejected` (do not
 retry), :class:`NylasUnavailable` (retry later), :class:`NylasRateLimited` (retry after a
 known delay, through the queue rather than by blocking a worker thread). Lookups answer None
-on 404, because a message that is gone is a normal state of a mailbox (E5).
+on 404, because a message that is gone is a normal state of a mailbox (E5); but a grant-scoped
+404 may be the grant's own, so the grant is looked up first, and a grant gone at Nylas raises
+:class:`NylasGrantGone` from every grant-scoped call (``domain.not_found``).
 
 Results are wire-shaped dicts (``"from"``, not ``from_``), so the rest of crmsync never
 imports the SDK's models. Message listings and sends skip the models altogether and return
@@ -62,6 +64,7 @@ from nylas.models.errors import (
 from prometheus_client import Counter
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
+from domain.not_found import NOT_FOUND, GrantLookup, Missing, what_is_missing
 from workers.grant_limits import GrantLimiter
 
 T = TypeVar("T")
@@ -145,9 +148,23 @@ class NylasRejected(NylasError):
 
 
 class NylasNotFound(NylasRejected):
-    """Raised when a listing's grant (or object) does not exist (404); lookups return None."""
+    """Raised when the object of a call does not exist (404) on a grant that does; lookups
+    return None instead. A missing grant raises :class:`NylasGrantGone`."""
 
     reason = "not_found"
+
+
+class NylasGrantGone(NylasRejected):
+    """Raised by any grant-scoped call once Nylas confirmed the grant does not exist (deleted
+    at Nylas): its ``GET /v3/grants/{id}`` answered 404 too. Not a :class:`NylasNotFound`, so
+    that nothing takes it for "the message is gone": nothing of the mailbox will sync until the
+    rep reconnects (``domain.not_found``)."""
+
+    reason = "grant_gone"
+
+    def __init__(self, message: str, *, grant_id: str, error_type: str | None) -> None:
+        super().__init__(message, status_code=404, error_type=error_type)
+        self.grant_id = grant_id
 
 
 class NylasMalformedResponse(NylasRejected):
@@ -367,7 +384,10 @@ class NylasGateway:
             wire: Wire = self._client.grants.find(_path_id(grant_id)).data.to_dict()
             return wire
 
-        return self._find("find_grant", grant_id, call)
+        try:
+            return self._retry("find_grant", grant_id, partial(self._attempt, "find_grant", call))
+        except NylasNotFound:
+            return None  # the grant's own path: a 404 can only mean the grant
 
     def find_message(self, grant_id: str, message_id: str) -> Wire | None:
         """The message, or None when it is gone (404): nothing to store, nothing failed."""
@@ -491,7 +511,7 @@ class NylasGateway:
                 scope=tuple(scope.split()) if isinstance(scope, str) else tuple(scope),
             )
 
-        return self._write_once("exchange_code", "-", call)
+        return self._write_once("exchange_code", "-", call, grant_scoped=False)
 
     def destroy_grant(self, grant_id: str) -> bool:
         """Delete the grant at Nylas (Nylas then sends ``grant.deleted``); False when it was
@@ -502,7 +522,9 @@ class NylasGateway:
             return True
 
         try:
-            return self._call("destroy_grant", grant_id, call)
+            return self._retry(
+                "destroy_grant", grant_id, partial(self._attempt, "destroy_grant", call)
+            )
         except NylasNotFound:
             return False
 
@@ -651,7 +673,7 @@ class NylasGateway:
             return idempotency_key is not None or answered_without_writing(error)
 
         try:
-            return self._retry("create_event", grant_id, attempt, retryable)
+            return self._grant_scoped("create_event", grant_id, attempt, retryable)
         except NylasUnavailable as exc:
             if not uncertain:
                 raise
@@ -787,9 +809,12 @@ class NylasGateway:
         wire: Wire = response.data.to_dict()
         return wire
 
-    def _write_once(self, operation: str, grant_id: str, call: Callable[[], T]) -> T:
+    def _write_once(
+        self, operation: str, grant_id: str, call: Callable[[], T], *, grant_scoped: bool = True
+    ) -> T:
         """Run a write that must not happen twice: another attempt only after a failure that
-        proves the request never reached Nylas (:func:`never_sent`).
+        proves the request never reached Nylas (:func:`never_sent`). ``grant_scoped`` writes
+        (all but the code exchange) raise :class:`NylasGrantGone` when their grant is gone.
 
         Raises:
             NylasWriteUncertain: a failure after which the write may have happened.
@@ -798,10 +823,11 @@ class NylasGateway:
         def retryable(error: BaseException) -> bool:
             return is_transient(error) and never_sent(error)
 
+        attempt = partial(self._attempt, operation, call)
         try:
-            return self._retry(
-                operation, grant_id, partial(self._attempt, operation, call), retryable
-            )
+            if not grant_scoped:
+                return self._retry(operation, grant_id, attempt, retryable)
+            return self._grant_scoped(operation, grant_id, attempt, retryable)
         except NylasUnavailable as exc:
             if never_sent(exc.cause):
                 raise
@@ -818,8 +844,48 @@ class NylasGateway:
             return None
 
     def _call(self, operation: str, grant_id: str, call: Callable[[], T]) -> T:
-        """Run ``call`` under the retry policy; every failure leaves as a :class:`NylasError`."""
-        return self._retry(operation, grant_id, partial(self._attempt, operation, call))
+        """Run grant-scoped ``call`` under the retry policy; every failure leaves as a
+        :class:`NylasError`, a missing grant as :class:`NylasGrantGone`."""
+        return self._grant_scoped(operation, grant_id, partial(self._attempt, operation, call))
+
+    def _grant_scoped(
+        self,
+        operation: str,
+        grant_id: str,
+        attempt: Callable[[], T],
+        retryable: Callable[[BaseException], bool] = is_transient,
+    ) -> T:
+        """:meth:`_retry` for a call under ``/v3/grants/{grant_id}/``, whose 404 may be the
+        grant's: then the grant is looked up, and :class:`NylasGrantGone` raised when it is
+        gone (``domain.not_found``). A failing lookup raises its own (transient) failure."""
+        try:
+            return self._retry(operation, grant_id, attempt, retryable)
+        except NylasNotFound as error:
+            self._raise_if_grant_gone(operation, grant_id, NOT_FOUND, error)
+            raise
+        except NylasUnavailable as error:
+            if isinstance(error.cause, requests.exceptions.JSONDecodeError):
+                self._raise_if_grant_gone(operation, grant_id, None, error)
+            raise
+
+    def _raise_if_grant_gone(
+        self, operation: str, grant_id: str, status: int | None, error: NylasError
+    ) -> None:
+        """Raise :class:`NylasGrantGone` if the failed call's grant no longer exists."""
+        if what_is_missing(status, GrantLookup.NOT_ASKED) is not Missing.ASK_GRANT:
+            return
+        lookup = GrantLookup.NOT_FOUND if self.find_grant(grant_id) is None else GrantLookup.FOUND
+        if what_is_missing(status, lookup) is not Missing.GRANT:
+            return
+        logger.warning(
+            "the grant no longer exists at Nylas",
+            extra={"operation": operation, "grant_id": grant_id},
+        )
+        raise NylasGrantGone(
+            f"Nylas {operation}: grant {grant_id} no longer exists at Nylas ({error})",
+            grant_id=grant_id,
+            error_type=getattr(error, "error_type", None),
+        ) from error
 
     def _retry(
         self,
@@ -886,7 +952,8 @@ class NylasGateway:
                 raise NylasRejected(
                     f"Nylas {operation} could not be sent: {exc}", status_code=None, error_type=None
                 ) from exc
-            if isinstance(exc, KeyError | ValueError | TypeError):
+            # AttributeError: an error body that is JSON but not an object (the SDK calls .get).
+            if isinstance(exc, KeyError | ValueError | TypeError | AttributeError):
                 raise NylasMalformedResponse(
                     f"Nylas {operation} answered without a field the SDK requires: {exc!r}",
                     status_code=None,

@@ -186,7 +186,8 @@ def test_without_a_key_an_ambiguous_failure_is_not_sent_again(
 
     assert isinstance(caught.value, NylasUnavailable)
     assert caught.value.reason == "write_uncertain"
-    assert methods(fake) == ["POST"]
+    # An unreadable body may have been the grant's 404: the grant lookup (GET) settles it.
+    assert [m for m in methods(fake) if m != "GET"] == ["POST"]
     assert sleeps == []
 
 
@@ -329,7 +330,7 @@ def test_updating_a_gone_event_is_not_found(gateway: NylasGateway, fake: FakeNyl
     with pytest.raises(NylasNotFound):
         gateway.update_event(GOOGLE, "gone", REP, {"title": "x"}, notify_participants=False)
 
-    assert len(fake.requests) == 1
+    assert methods(fake) == ["PUT", "GET"]  # the grant lookup says it is the event that is gone
 
 
 def test_destroy_event_is_true_then_false_once_gone(
@@ -341,7 +342,7 @@ def test_destroy_event_is_true_then_false_once_gone(
     assert gateway.destroy_event(GOOGLE, WEIRD_ID, REP, notify_participants=False) is False
     assert fake.event(GOOGLE, WEIRD_ID) is None
     assert fake.requests[0].query == {"calendar_id": [REP], "notify_participants": ["false"]}
-    assert len(fake.requests) == 2
+    assert methods(fake) == ["DELETE", "DELETE", "GET"]  # the 404's grant looked up once
     assert sleeps == []
 
 

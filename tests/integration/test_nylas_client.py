@@ -20,6 +20,7 @@ from simulator.notifications import message_object
 from tests.support.fake_api import RecordedSleeps
 from workers.nylas_client import (
     NylasGateway,
+    NylasGrantGone,
     NylasMalformedResponse,
     NylasNotFound,
     NylasRateLimited,
@@ -162,22 +163,31 @@ def test_429s_outlasting_the_attempts_are_unavailable_with_their_retry_after(
 # Errors that are not retried -------------------------------------------------------------
 
 
-def test_a_404_lookup_is_none_after_one_request(
+def test_a_404_lookup_is_none_once_the_grant_is_known_to_exist(
     gateway: NylasGateway, fake: FakeNylas, sleeps: RecordedSleeps
 ) -> None:
+    """The message's 404 costs one grant lookup (is it the grant that is gone?), no retry."""
     assert gateway.find_message(GMAIL, "gone") is None
     assert gateway.find_grant("no-such-grant") is None
-    assert len(fake.requests) == 2
+    assert [r.path for r in fake.requests] == [
+        f"/v3/grants/{GMAIL}/messages/gone",
+        f"/v3/grants/{GMAIL}",
+        "/v3/grants/no-such-grant",
+    ]
     assert sleeps == []
 
 
-def test_a_404_listing_is_not_found(gateway: NylasGateway, fake: FakeNylas) -> None:
-    with pytest.raises(NylasNotFound) as caught:
+def test_a_404_listing_of_a_missing_grant_is_grant_gone(
+    gateway: NylasGateway, fake: FakeNylas
+) -> None:
+    with pytest.raises(NylasGrantGone) as caught:
         gateway.list_messages("no-such-grant")
 
     assert (caught.value.status_code, caught.value.error_type) == (404, "not_found_error")
+    assert caught.value.grant_id == "no-such-grant"
     assert isinstance(caught.value, NylasRejected)
-    assert len(fake.requests) == 1
+    assert not isinstance(caught.value, NylasNotFound)
+    assert len(fake.requests) == 2
 
 
 def test_a_400_is_rejected_after_exactly_one_request(

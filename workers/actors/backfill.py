@@ -21,8 +21,9 @@ from dramatiq.middleware import CurrentMessage
 
 from domain.accounts import AccountEvent
 from domain.backfill import BackfillKind, BackfillState, Window, window_at, window_size
+from domain.not_found import Missing
 from domain.reps import Rep
-from storage.accounts import apply_account_event, note_success
+from storage.accounts import apply_account_event, note_grant_gone, note_success
 from storage.backfills import get_backfill
 from storage.engine import transaction
 from storage.reps import get_rep
@@ -30,7 +31,7 @@ from storage.tables import BackfillRow
 from workers.actors.messages import apply_messages
 from workers.context import WorkerContext
 from workers.grant_limits import GrantThrottled
-from workers.nylas_client import MAX_PAGE_SIZE, NylasRateLimited
+from workers.nylas_client import MAX_PAGE_SIZE, NylasGrantGone, NylasRateLimited
 
 logger = logging.getLogger(__name__)
 
@@ -89,6 +90,8 @@ def run_backfill(
     except NylasRateLimited as error:
         # Nylas said when to come back: the queue waits that long, not a worker thread.
         raise Retry(str(error), delay=int(error.retry_after_seconds * 1000)) from error
+    except NylasGrantGone as gone:
+        _stop_for_gone_grant(context, backfill_id, gone)  # no retry can help: not re-raised
     except Exception as error:
         if _retries_spent(max_retries):
             _give_up(context, backfill_id, f"{type(error).__name__}: {error}")
@@ -184,6 +187,20 @@ def _give_up(context: WorkerContext, backfill_id: int, error: str) -> None:
         if row.kind == BackfillKind.MAILBOX.value:
             apply_account_event(session, row.rep_id, AccountEvent.BACKFILL_FAILED, now)
     logger.error("backfill gave up", extra={"backfill_id": backfill_id, "error": error})
+
+
+def _stop_for_gone_grant(context: WorkerContext, backfill_id: int, gone: NylasGrantGone) -> None:
+    """The grant was deleted at Nylas: the backfill stops for good, saying so, and the rep is
+    invalid (it reconnects, which starts a new backfill)."""
+    now = context.clock()
+    with transaction(context.engine) as session:
+        row = get_backfill(session, backfill_id, for_update=True)
+        if row is not None and row.state in _RUNNABLE:
+            row.error = f"{Missing.GRANT.value}: the grant was deleted at Nylas; reconnect"
+            _finish(row, BackfillState.FAILED, now)
+            session.add(row)
+        note_grant_gone(session, gone.grant_id, now)
+    logger.warning("backfill stopped: grant gone", extra={"backfill_id": backfill_id})
 
 
 def _finish(row: BackfillRow, state: BackfillState, now: datetime) -> None:

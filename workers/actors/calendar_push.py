@@ -24,7 +24,9 @@ from domain.calendar_sync import (
     parse_calendar,
     why_not_pushed,
 )
+from domain.not_found import Missing
 from domain.reps import Rep
+from storage.accounts import note_grant_gone
 from storage.action_items import (
     FAILED,
     IDLE,
@@ -38,7 +40,7 @@ from storage.reps import get_rep
 from storage.tables import ActionItemRow
 from workers.context import WorkerContext
 from workers.grant_limits import GrantThrottled
-from workers.nylas_client import NylasNotFound, NylasRejected
+from workers.nylas_client import NylasGrantGone, NylasNotFound, NylasRejected
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +90,10 @@ def push_action_item(context: WorkerContext, item_id: int) -> None:
         event = _write(context, plan, grant_id, calendar_id)
     except GrantThrottled:
         raise  # not a failure: the message waits on the queue for the grant's next slot
+    except NylasGrantGone as gone:
+        # The grant was deleted at Nylas: the rep is invalid until it reconnects (A1).
+        _fail(context, item_id, f"{Missing.GRANT.value}: {gone}", gone_grant=gone.grant_id)
+        return
     except (NoCalendar, NylasRejected) as error:
         # Retrying cannot help (no calendar, a read-only one, a refused body): say why.
         _fail(context, item_id, f"{type(error).__name__}: {error}")
@@ -204,8 +210,17 @@ def _finish(
         logger.info("action item not pushed: %s", note, extra={"item_id": item_id})
 
 
-def _fail(context: WorkerContext, item_id: int, error: str, *, retrying: bool = False) -> None:
+def _fail(
+    context: WorkerContext,
+    item_id: int,
+    error: str,
+    *,
+    retrying: bool = False,
+    gone_grant: str | None = None,
+) -> None:
     with transaction(context.engine) as session:
+        if gone_grant is not None:
+            note_grant_gone(session, gone_grant, context.clock())
         row = session.get(ActionItemRow, item_id, with_for_update=True)
         assert row is not None
         row.last_push_error = error[:1000]

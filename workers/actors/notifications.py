@@ -19,9 +19,10 @@ from dramatiq import Retry
 from sqlmodel import Session
 
 from domain.accounts import AccountEvent
+from domain.not_found import Missing
 from domain.notifications import ApiVersion, Notification, parse_unit
 from domain.triggers import WorkKind
-from storage.accounts import apply_grant_event, note_failure
+from storage.accounts import apply_grant_event, note_failure, note_grant_gone
 from storage.engine import transaction
 from storage.notifications import NotificationOutcome, record_outcomes
 from storage.tables import NotificationState
@@ -34,7 +35,7 @@ from workers.actors.messages import handle_message_notification
 from workers.context import WorkerContext
 from workers.folder_cache import refresh_folder_cache
 from workers.grant_limits import GrantThrottled
-from workers.nylas_client import NylasRateLimited, NylasRejected
+from workers.nylas_client import NylasGrantGone, NylasRateLimited, NylasRejected
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +67,9 @@ def handle_notification(
         )
     except GrantThrottled:
         raise  # not a failure: the message waits on the queue for the grant's next slot
+    except NylasGrantGone as gone:
+        # Not a failure either, and no retry can help: the rep must reconnect (A1).
+        handled = _grant_gone(context, notification, received, gone)
     except Exception as error:
         # Recorded for operators, then re-raised so Dramatiq retries it and, once the retries
         # are spent, dead-letters it.
@@ -91,6 +95,20 @@ def handle_notification(
         handled.outcome,
         extra={**log_fields, "outcome": handled.outcome},
     )
+
+
+def _grant_gone(
+    context: WorkerContext, notification: Notification, received: datetime, gone: NylasGrantGone
+) -> Handled:
+    """The grant was deleted at Nylas: the rep becomes invalid, and the notification is
+    finished with outcome ``grant_gone`` (never retried, never dead-lettered)."""
+    handled = Handled.processed(Missing.GRANT.value)
+    now = context.clock()
+    with transaction(context.engine) as session:
+        note_grant_gone(session, gone.grant_id, now)
+        outcome = NotificationOutcome(notification, received, handled.state, handled.outcome)
+        record_outcomes(session, [outcome], now)
+    return handled
 
 
 def _finish(context: WorkerContext, finishing: Finishing) -> Handled:

@@ -14,13 +14,20 @@ import logging
 
 from dramatiq import Retry
 
+from domain.not_found import Missing
 from domain.sending import DeliveryEvent, DeliveryState
+from storage.accounts import note_grant_gone
 from storage.emails import get_email
 from storage.engine import transaction
 from storage.reps import get_rep
 from storage.sends import record_delivery_event, record_sent
 from workers.context import WorkerContext
-from workers.nylas_client import NylasRateLimited, NylasRejected, NylasWriteUncertain
+from workers.nylas_client import (
+    NylasGrantGone,
+    NylasRateLimited,
+    NylasRejected,
+    NylasWriteUncertain,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +70,11 @@ def send_email(context: WorkerContext, email_id: int) -> None:
                 metadata=request["metadata"],  # type: ignore[arg-type]
                 idempotency_key=send_key,
             )
+    except NylasGrantGone as gone:
+        # Nothing was sent: the grant was deleted at Nylas, and the rep must reconnect (A1).
+        logger.warning("a send's grant is gone at Nylas", extra=log)
+        _refused(context, email_id, f"{Missing.GRANT.value}: {gone}", gone_grant=gone.grant_id)
+        return
     except NylasRejected as error:
         logger.warning("Nylas refused a send", extra={**log, "error": str(error)})
         _refused(context, email_id, str(error))
@@ -79,8 +91,12 @@ def send_email(context: WorkerContext, email_id: int) -> None:
     logger.info("email sent", extra={**log, "message_id": sent.get("id")})
 
 
-def _refused(context: WorkerContext, email_id: int, error: str) -> None:
+def _refused(
+    context: WorkerContext, email_id: int, error: str, *, gone_grant: str | None = None
+) -> None:
     with transaction(context.engine) as session:
+        if gone_grant is not None:
+            note_grant_gone(session, gone_grant, context.clock())
         row = get_email(session, email_id, for_update=True)
         if row is not None:
             record_delivery_event(session, row, DeliveryEvent.REFUSED, context.clock(), error)
