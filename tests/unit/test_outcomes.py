@@ -21,6 +21,7 @@ from domain.message_verdicts import (
     decide_verdict,
     validate_message_id,
 )
+from domain.not_found import Missing
 from domain.outcomes import EXPLANATIONS, Bearing, explain_outcome, is_outcome_word, outcome_word
 from domain.rep_outcomes import worst_reps
 from domain.sending import DeliveryEvent
@@ -46,6 +47,13 @@ DYNAMIC_SOURCES: dict[tuple[str, str], frozenset[str]] = {
     ("messages.py", "save_page(session, context, rep, entries)"): frozenset(),
     ("messages.py", "_update(session, row, entry, now)"): frozenset(),
     ("messages.py", "_outcome_of(next(outcomes), grant_id, message)"): frozenset(),
+    # A grant deleted at Nylas (domain.not_found): the notification ends grant_gone.
+    ("notifications.py", "Missing.GRANT.value"): frozenset({Missing.GRANT.value}),
+    # The same outcome, recorded with the notification in the transaction that marks the rep.
+    (
+        "notifications.py",
+        "NotificationOutcome(notification, received, handled.state, handled.outcome)",
+    ): frozenset(),
     # Not an outcome: the message's folders are fetched first, then it is decided again.
     ("messages.py", "FoldersToRefresh(rep, item.grant_id)"): frozenset(),
     # Not an outcome: a calendar id (a function annotated ``-> str``).
