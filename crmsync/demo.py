@@ -76,8 +76,8 @@ def run_demo(target: DemoTarget) -> int:
     try:
         _register(target)
         simulated = _fill_mailbox(target)
-        filed = _file_in_a_new_folder(target) if simulated else None
-        failures = _send_notifications(target, filed)
+        filed, refused = _file_in_a_new_folder(target) if simulated else (None, 0)
+        failures = refused + _send_notifications(target, filed)
         _show_emails(target, expected=(1 if filed is None else 2) + (3 if simulated else 0))
         if simulated:
             _connect_a_rep(target)
@@ -121,10 +121,11 @@ def _fill_mailbox(target: DemoTarget) -> bool:
     return True
 
 
-def _file_in_a_new_folder(target: DemoTarget) -> dict[str, Any] | None:
+def _file_in_a_new_folder(target: DemoTarget) -> tuple[dict[str, Any] | None, int]:
     """The rep adds a label and a message lands in it: the simulator delivers the label's
     ``folder.created`` to crmsync (drain), so the folder id resolves to the synced name.
-    The message filed there, or None when the folder could not be made."""
+    The message filed there (None when the folder could not be made), and how many of the
+    drained notifications crmsync refused."""
     base = f"/_simulator/grants/{target.grant}"
     status, answer = _simulator(target, "POST", f"{base}/folders", {"name": FOLDER_NAME})
     folder = answer.get("data") if status == 201 and isinstance(answer, dict) else None
@@ -132,7 +133,7 @@ def _file_in_a_new_folder(target: DemoTarget) -> dict[str, Any] | None:
         folder = _folder_named(target, FOLDER_NAME)
     if not isinstance(folder, dict):
         print(f"{status}  add folder {FOLDER_NAME!r}: {json.dumps(answer)}")
-        return None
+        return None, 0
     done = "added" if status == 201 else "already there"
     print(f"{status}  simulated folder {FOLDER_NAME!r} {done}, id {folder['id']!r}")
     message = sim.message_object(
@@ -144,21 +145,31 @@ def _file_in_a_new_folder(target: DemoTarget) -> dict[str, Any] | None:
         subject="The proposal, filed under Proposals",
     )
     _simulator(target, "PUT", f"{base}/messages/{message['id']}", message)
-    _drain(target)
-    return message
+    return message, _drain(target)
 
 
-def _drain(target: DemoTarget) -> None:
-    """Have the simulator deliver what it queued; one it only returns is sent from here."""
+def _drain(target: DemoTarget) -> int:
+    """Have the simulator deliver what it queued (one it only returns is sent from here);
+    how many crmsync refused."""
     status, answer = _simulator(target, "POST", "/_simulator/notifications/drain", None)
     answer = answer if status == 200 and isinstance(answer, dict) else {}
-    if "deliveries" in answer:
-        for delivery in answer["deliveries"]:
-            shown = delivery["status"] or delivery["error"]
-            print(f"{shown}  {delivery['type']:<34} delivered by the simulator")
-        return
-    for notification in answer.get("data", []):
-        _post_notification(target, f"{notification['type']} (from the simulator)", notification)
+    if "deliveries" not in answer:
+        notifications = answer.get("data", [])
+        label = "{} (from the simulator)"
+        return sum(
+            not _post_notification(target, label.format(n["type"]), n) for n in notifications
+        )
+    refused = 0
+    for delivery in answer["deliveries"]:
+        if delivery["status"] == 200:
+            print(f"200  {delivery['type']:<34} delivered by the simulator")
+            continue
+        refused += 1
+        why = f"crmsync answered {delivery['answer']}" if delivery["status"] else delivery["error"]
+        print(f"{delivery['status'] or 'ERR'}  {delivery['type']:<34} not delivered: {why}")
+        if delivery["status"] == 401:
+            print("      (sign with one of crmsync's NYLAS_WEBHOOK_SECRETS: --webhook-secret)")
+    return refused
 
 
 def _folder_named(target: DemoTarget, name: str) -> dict[str, Any] | None:

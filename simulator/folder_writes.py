@@ -125,7 +125,8 @@ def new_folder(
 
 
 def renamed_folder(folders: Mapping[str, Wire], folder_id: str, name: str) -> Wire:
-    """The folder ``folder_id`` under its new ``name`` (its id, as Nylas keeps it, unchanged)."""
+    """The folder ``folder_id`` under its new ``name``, its id unchanged (as Nylas keeps Gmail
+    and Microsoft ids; an IMAP id, which embeds the path, keeps the old one here)."""
     folder = _user_folder(folders, folder_id, "renamed")
     _refuse_duplicate(folders.values(), name, folder.get("parent_id"), keep=folder_id)
     return {**copy.deepcopy(folder), "name": name}

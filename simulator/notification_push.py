@@ -32,6 +32,7 @@ from simulator.notifications import encode, sign
 MAX_ATTEMPTS = 3  # webhook_delivery_attempt runs from 1 to 3 (NYLAS.md 1.1)
 TIMEOUT_SECONDS = 10.0  # Nylas gives a webhook endpoint 10 seconds
 MAX_ANSWER_BYTES = 4096  # what is kept of crmsync's answer, for the drain's report
+MAX_PER_DRAIN = 500  # one drain's work stays bounded; the rest waits for the next drain
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,9 +91,10 @@ def post_signed(target: WebhookTarget, notification: Wire) -> Delivered:
 
 
 async def deliver(fake: FakeNylas, target: WebhookTarget) -> tuple[list[Wire], list[Delivered]]:
-    """Deliver every queued notification to ``target``, and requeue what was not accepted:
-    the notifications drained, and how each delivery went."""
-    queued = fake.drain_notifications()
+    """Deliver the queued notifications (the oldest :data:`MAX_PER_DRAIN`) to ``target``, and
+    requeue what was not accepted: the notifications tried, and how each delivery went."""
+    drained = fake.drain_notifications()
+    queued, later = drained[:MAX_PER_DRAIN], drained[MAX_PER_DRAIN:]
     report: list[Delivered] = []
     again: list[Wire] = []
     for index, notification in enumerate(queued):
@@ -103,7 +105,7 @@ async def deliver(fake: FakeNylas, target: WebhookTarget) -> tuple[list[Wire], l
             break
         if not result.accepted:
             again.append(_retry(notification))
-    fake.requeue_notifications([n for n in again if _attempt(n) <= MAX_ATTEMPTS])
+    fake.requeue_notifications([n for n in again if _attempt(n) <= MAX_ATTEMPTS] + later)
     return queued, report
 
 
