@@ -6,7 +6,6 @@ notifications with `crmsync demo`, and reads the SQLite file it created.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 from pathlib import Path
@@ -76,8 +75,7 @@ def test_run_on_embedded_defaults_stores_signed_samples(tmp_path: Path) -> None:
 
 def test_migrate_command_creates_the_schema(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'fresh.db'}"
-    environment = {**os.environ, "DATABASE_URL": url}
-    environment.pop("REDIS_URL", None)
+    environment = {**clean_environment(), "DATABASE_URL": url}
 
     result = run_command("crmsync", "migrate", env=environment)
 
