@@ -549,12 +549,6 @@ class FakeNylas(FakeCalendars, FaultLog):
         self._queue_notifications(notification)
         return notification
 
-    def requeue_notifications(self, notifications: Sequence[Wire]) -> None:
-        """Put back notifications a drain could not deliver, ahead of any queued since, so
-        that the next drain delivers them first (Nylas retries a failed delivery)."""
-        with self._calendar_lock:
-            self._notifications[:0] = [copy.deepcopy(n) for n in notifications]
-
     # Sending and bounces (simulator.sending) ---------------------------------------------------
 
     def api_send_message(self, grant_id: str, body: Mapping[str, Any]) -> Wire:
