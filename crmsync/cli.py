@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from crmsync.bench.command import add_bench_command
 from crmsync.operator_cli import add_operator_commands, add_reprocess_command
 from crmsync.settings import DEV_API_TOKEN, DEV_WEBHOOK_SECRET, Settings, SettingsError
+from crmsync.simulator_command import add_simulator_command
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -72,7 +73,18 @@ def _parser() -> argparse.ArgumentParser:
         help="CRM API token (default: first of CRMSYNC_API_TOKENS, else the development token)",
     )
     demo.add_argument("--grant", default="demo-grant", help="grant id of the demo rep's mailbox")
+    demo.add_argument(
+        "--simulator",
+        help="base URL of a `crmsync simulator` process that crmsync uses as its Nylas "
+        "(default: NYLAS_API_URI when it is a loopback address, else the built-in simulator "
+        "of the embedded mode under --url)",
+    )
+    demo.add_argument(
+        "--simulator-key",
+        help="API key of that simulator (default: NYLAS_API_KEY, else the built-in one's)",
+    )
     demo.set_defaults(command=_demo)
+    add_simulator_command(commands)
     add_operator_commands(commands)
     add_reprocess_command(commands)
     add_bench_command(commands)
@@ -185,14 +197,20 @@ def _migrate(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from crmsync.demo import DemoTarget, run_demo
+    from crmsync.demo import DemoTarget, local_simulator, run_demo
+    from crmsync.simulated_nylas import SIMULATOR_API_KEY, SIMULATOR_PATH
 
+    simulator = args.simulator or local_simulator(os.environ.get("NYLAS_API_URI"))
     return run_demo(
         DemoTarget(
             url=args.url,
             secret=args.secret or _first_configured("NYLAS_WEBHOOK_SECRETS") or DEV_WEBHOOK_SECRET,
             token=args.token or _first_configured("CRMSYNC_API_TOKENS") or DEV_API_TOKEN,
             grant=args.grant,
+            simulator=(simulator or args.url.rstrip("/") + SIMULATOR_PATH).rstrip("/"),
+            simulator_key=args.simulator_key
+            or (os.environ.get("NYLAS_API_KEY") if simulator else None)
+            or SIMULATOR_API_KEY,
         )
     )
 

@@ -1,38 +1,70 @@
 """``crmsync demo``: show a running crmsync syncing a rep's email, through its public surfaces.
 
-It registers a demo rep and contact through the CRM API, fills the rep's mailbox in the
-built-in Nylas simulator when crmsync runs with it, sends signed real-shaped notifications
-(a message, a truncated one, a v2 body, a grant expiry, and a retry), and then reads the
-stored emails back from the API. With the simulator it also connects a second rep through
-hosted OAuth and shows its backfill. Everything goes over HTTP, as Nylas and a CRM would.
+It registers a demo rep and contact through the CRM API, fills the rep's mailbox in the Nylas
+simulator crmsync uses (the one built into the embedded mode, or a ``crmsync simulator``
+process in the Procfile shape), sends signed real-shaped notifications (a message, a truncated
+one, a v2 body, a grant expiry, and a retry), and then reads the stored emails back from the
+API. With a simulator it also adds a folder to the mailbox (the simulator delivers its
+``folder.created``) and files a message there, and connects a second rep through hosted OAuth
+and shows its backfill. Everything goes over HTTP, as Nylas and a CRM would.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
-from crmsync.simulated_nylas import SIMULATOR_API_KEY, SIMULATOR_PATH
+from crmsync.simulated_nylas import SIMULATOR_API_KEY
 from simulator import notifications as sim
 
 REP_ID = "demo-rep"
 CONNECTED_REP_ID = "demo-connected-rep"
 REP_EMAIL = "rep@demo.example"
 CONTACT_EMAIL = "buyer@customer.example"
+FOLDER_NAME = "Proposals"
+# The rep syncs a label of their own beside the inbox and the sent mail (names, E2).
+REP_FOLDERS = f"Inbox; Sent; {FOLDER_NAME}"
 WAIT_SECONDS = 15
 
 
 @dataclass(frozen=True)
 class DemoTarget:
+    """The crmsync the demo talks to, and the Nylas simulator that crmsync calls.
+
+    ``simulator`` is the base URL of the simulator's API: under ``url`` in the embedded mode
+    (``/simulator/nylas``), or a ``crmsync simulator`` process in the Procfile shape.
+    """
+
     url: str
     secret: str
     token: str
     grant: str
+    simulator: str
+    simulator_key: str = SIMULATOR_API_KEY
+
+
+def local_simulator(api_uri: str | None) -> str | None:
+    """``api_uri`` (crmsync's ``NYLAS_API_URI``) when it is on this machine, else None.
+
+    A simulator is a local process; the demo never sends its control calls, with the
+    simulator's key, to the real Nylas.
+    """
+    if not api_uri:
+        return None
+    host = urllib.parse.urlsplit(api_uri).hostname or ""
+    if host == "localhost":
+        return api_uri
+    try:
+        return api_uri if ipaddress.ip_address(host).is_loopback else None
+    except ValueError:
+        return None
 
 
 class Unreachable(Exception):
@@ -44,8 +76,9 @@ def run_demo(target: DemoTarget) -> int:
     try:
         _register(target)
         simulated = _fill_mailbox(target)
-        failures = _send_notifications(target)
-        _show_emails(target, expected=4 if simulated else 1)
+        filed, refused = _file_in_a_new_folder(target) if simulated else (None, 0)
+        failures = refused + _send_notifications(target, filed)
+        _show_emails(target, expected=(1 if filed is None else 2) + (3 if simulated else 0))
         if simulated:
             _connect_a_rep(target)
     except Unreachable as error:
@@ -55,7 +88,12 @@ def run_demo(target: DemoTarget) -> int:
 
 
 def _register(target: DemoTarget) -> None:
-    rep = {"email": REP_EMAIL, "grant_id": target.grant, "provider": "google"}
+    rep = {
+        "email": REP_EMAIL,
+        "grant_id": target.grant,
+        "provider": "google",
+        "settings": {"folders": REP_FOLDERS},
+    }
     status, answer = _call(target, "PUT", f"/v1/reps/{REP_ID}", rep, api=True)
     print(f"{status}  PUT /v1/reps/{REP_ID:<24} account status: {_status_of(answer)}")
     contacts = {"contacts": [{"id": "demo-contact", "emails": [CONTACT_EMAIL]}]}
@@ -64,25 +102,84 @@ def _register(target: DemoTarget) -> None:
 
 
 def _fill_mailbox(target: DemoTarget) -> bool:
-    """Create the rep's mailbox in the built-in simulator; False when crmsync uses real Nylas."""
-    base = f"{SIMULATOR_PATH}/_simulator/grants/{target.grant}"
+    """Create the rep's mailbox in the simulator; False when crmsync uses real Nylas."""
+    base = f"/_simulator/grants/{target.grant}"
     mailbox = {"provider": "google", "email": REP_EMAIL}
-    status, _ = _call(target, "PUT", base, mailbox, bearer=SIMULATOR_API_KEY)
+    status, _ = _simulator(target, "PUT", base, mailbox)
     if status != 200:
         print(
-            "      (no built-in Nylas simulator: truncated and v2 samples are looked up in Nylas)"
+            f"      (no Nylas simulator at {target.simulator}: truncated and v2 samples are "
+            "looked up in Nylas)"
         )
         return False
     for message_id in ("demo-truncated", "demo-v2-1", "demo-v2-2"):
         message = sim.message_object(
             target.grant, message_id=message_id, sender=CONTACT_EMAIL, to=(REP_EMAIL,)
         )
-        _call(target, "PUT", f"{base}/messages/{message_id}", message, bearer=SIMULATOR_API_KEY)
-    print(f"200  simulated Nylas mailbox {target.grant!r} with 3 messages")
+        _simulator(target, "PUT", f"{base}/messages/{message_id}", message)
+    print(f"200  simulated Nylas mailbox {target.grant!r} with 3 messages ({target.simulator})")
     return True
 
 
-def _send_notifications(target: DemoTarget) -> int:
+def _file_in_a_new_folder(target: DemoTarget) -> tuple[dict[str, Any] | None, int]:
+    """The rep adds a label and a message lands in it: the simulator delivers the label's
+    ``folder.created`` to crmsync (drain), so the folder id resolves to the synced name.
+    The message filed there (None when the folder could not be made), and how many of the
+    drained notifications crmsync refused."""
+    base = f"/_simulator/grants/{target.grant}"
+    status, answer = _simulator(target, "POST", f"{base}/folders", {"name": FOLDER_NAME})
+    folder = answer.get("data") if status == 201 and isinstance(answer, dict) else None
+    if status == 409:  # an earlier demo made it
+        folder = _folder_named(target, FOLDER_NAME)
+    if not isinstance(folder, dict):
+        print(f"{status}  add folder {FOLDER_NAME!r}: {json.dumps(answer)}")
+        return None, 0
+    done = "added" if status == 201 else "already there"
+    print(f"{status}  simulated folder {FOLDER_NAME!r} {done}, id {folder['id']!r}")
+    message = sim.message_object(
+        target.grant,
+        message_id="demo-proposal",
+        sender=CONTACT_EMAIL,
+        to=(REP_EMAIL,),
+        folders=(folder["id"],),
+        subject="The proposal, filed under Proposals",
+    )
+    _simulator(target, "PUT", f"{base}/messages/{message['id']}", message)
+    return message, _drain(target)
+
+
+def _drain(target: DemoTarget) -> int:
+    """Have the simulator deliver what it queued (one it only returns is sent from here);
+    how many crmsync refused."""
+    status, answer = _simulator(target, "POST", "/_simulator/notifications/drain", None)
+    answer = answer if status == 200 and isinstance(answer, dict) else {}
+    if "deliveries" not in answer:
+        notifications = answer.get("data", [])
+        label = "{} (from the simulator)"
+        return sum(
+            not _post_notification(target, label.format(n["type"]), n) for n in notifications
+        )
+    refused = 0
+    for delivery in answer["deliveries"]:
+        if delivery["status"] == 200:
+            print(f"200  {delivery['type']:<34} delivered by the simulator")
+            continue
+        refused += 1
+        why = f"crmsync answered {delivery['answer']}" if delivery["status"] else delivery["error"]
+        print(f"{delivery['status'] or 'ERR'}  {delivery['type']:<34} not delivered: {why}")
+        if delivery["status"] == 401:
+            print("      (sign with one of crmsync's NYLAS_WEBHOOK_SECRETS: --webhook-secret)")
+    return refused
+
+
+def _folder_named(target: DemoTarget, name: str) -> dict[str, Any] | None:
+    path = f"/v3/grants/{target.grant}/folders?limit=200"
+    status, answer = _simulator(target, "GET", path, None)
+    folders = answer.get("data", []) if status == 200 and isinstance(answer, dict) else []
+    return next((f for f in folders if isinstance(f, dict) and f.get("name") == name), None)
+
+
+def _send_notifications(target: DemoTarget, filed: dict[str, Any] | None) -> int:
     message = sim.message_created(
         target.grant, message_id="demo-message", sender=REP_EMAIL, to=(CONTACT_EMAIL,)
     )
@@ -102,14 +199,19 @@ def _send_notifications(target: DemoTarget) -> int:
         ("grant.expired", sim.grant_expired(target.grant)),
         ("message.created again (a retry)", message),
     ]
-    failures = 0
-    for label, document in samples:
-        body = sim.encode(document)
-        headers = {"X-Nylas-Signature": sim.sign(body, target.secret)}
-        status, answer = _call(target, "POST", "/webhooks/nylas", body, headers=headers)
-        failures += status != 200
-        print(f"{status}  {label:<34} {json.dumps(answer)}")
-    return failures
+    if filed is not None:
+        in_folder = sim.envelope("message.created", filed, source="/google/emails/realtime")
+        samples.append((f"message.created in {FOLDER_NAME!r}", in_folder))
+    return sum(not _post_notification(target, label, doc) for label, doc in samples)
+
+
+def _post_notification(target: DemoTarget, label: str, document: dict[str, Any]) -> bool:
+    """Send one notification as Nylas does, signed; whether crmsync accepted it."""
+    body = sim.encode(document)
+    headers = {"X-Nylas-Signature": sim.sign(body, target.secret)}
+    status, answer = _call(target, "POST", "/webhooks/nylas", body, headers=headers)
+    print(f"{status}  {label:<34} {json.dumps(answer)}")
+    return status == 200
 
 
 def _connect_a_rep(target: DemoTarget) -> None:
@@ -120,8 +222,8 @@ def _connect_a_rep(target: DemoTarget) -> None:
     _call(target, "PUT", f"/v1/reps/{rep_id}", {"email": email}, api=True)
     contacts = {"contacts": [{"id": "demo-contact", "emails": [CONTACT_EMAIL]}]}
     _call(target, "PUT", f"/v1/reps/{rep_id}/contacts", contacts, api=True)
-    base = f"{SIMULATOR_PATH}/_simulator/grants/{grant}"
-    _call(target, "PUT", base, {"provider": "google", "email": email}, bearer=SIMULATOR_API_KEY)
+    base = f"/_simulator/grants/{grant}"
+    _simulator(target, "PUT", base, {"provider": "google", "email": email})
     now = int(time.time())
     for index, days_ago in enumerate((1, 3, 12, 45)):
         message = sim.message_object(
@@ -132,8 +234,7 @@ def _connect_a_rep(target: DemoTarget) -> None:
             subject=f"Sent {days_ago} days ago",
             date=now - days_ago * 86_400,
         )
-        path = f"{base}/messages/{message['id']}"
-        _call(target, "PUT", path, message, bearer=SIMULATOR_API_KEY)
+        _simulator(target, "PUT", f"{base}/messages/{message['id']}", message)
     print(f"200  simulated mailbox {grant!r}: 4 messages with the contact, one 45 days old")
     status, answer = _call(target, "POST", f"/v1/reps/{rep_id}/connect", {}, api=True)
     print(f"{status}  POST /v1/reps/{rep_id}/connect  -> a hosted sign-in URL")
@@ -183,6 +284,12 @@ def _status_of(answer: object) -> str:
     if isinstance(answer, dict) and isinstance(answer.get("account_status"), dict):
         return str(answer["account_status"].get("status"))
     return json.dumps(answer)
+
+
+def _simulator(target: DemoTarget, method: str, path: str, body: object) -> tuple[int, Any]:
+    """One request to the simulator's API or control routes, with its key."""
+    url = target.simulator + path
+    return _call(target, method, url, body, bearer=target.simulator_key, absolute=True)
 
 
 def _call(

@@ -15,6 +15,7 @@ from starlette.routing import Mount
 
 from crmsync.settings import Settings
 from simulator.mailbox import FakeNylas
+from simulator.notification_push import WebhookTarget
 from simulator.nylas_api import build_nylas_api
 
 SIMULATOR_PATH = "/simulator/nylas"
@@ -22,8 +23,15 @@ SIMULATOR_API_KEY = "crmsync-simulator-key"  # the local fake's own, published
 
 
 def with_simulated_nylas(settings: Settings, base_url: str) -> tuple[Settings, Mount]:
-    """``settings`` calling the fake Nylas API at ``base_url``, and the mount serving it."""
+    """``settings`` calling the fake Nylas API at ``base_url``, and the mount serving it.
+
+    Its drained notifications come back to this crmsync's own ingress, signed with the first
+    of its webhook secrets, as the separate ``crmsync simulator`` delivers them.
+    """
     fake = FakeNylas(api_key=SIMULATOR_API_KEY)
+    ingress = WebhookTarget(
+        base_url.rstrip("/") + "/webhooks/nylas", str(settings.nylas_webhook_secrets[0])
+    )
     simulated = dataclasses.replace(
         settings,
         nylas_api_uri=base_url.rstrip("/") + SIMULATOR_PATH,
@@ -31,4 +39,4 @@ def with_simulated_nylas(settings: Settings, base_url: str) -> tuple[Settings, M
         # Hosted OAuth against the simulator: its sign-in page consents at once.
         nylas_client_id=settings.nylas_client_id or fake.client_id,
     )
-    return simulated, Mount(SIMULATOR_PATH, app=build_nylas_api(fake))
+    return simulated, Mount(SIMULATOR_PATH, app=build_nylas_api(fake, ingress))

@@ -541,6 +541,12 @@ class FakeCalendars:
             drained, self._notifications = self._notifications, []
         return drained
 
+    def requeue_notifications(self, notifications: Iterable[Wire]) -> None:
+        """Put back notifications a drain could not deliver, ahead of any queued since, so
+        that the next drain delivers them first (Nylas retries a failed delivery)."""
+        with self._calendar_lock:
+            self._notifications[:0] = [copy.deepcopy(n) for n in notifications]
+
     def _queue_notifications(self, *notifications: Wire) -> None:
         """Queue notifications for :meth:`drain_notifications`, in order."""
         with self._calendar_lock:

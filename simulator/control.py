@@ -128,14 +128,8 @@ def control_routes(fake: FakeNylas) -> list[Route]:
             return _bad_request(f"send count, contacts, start, end (and seed): {exc}")
         return JSONResponse({"data": {"added": len(added)}})
 
-    async def drain(request: Request) -> JSONResponse:
-        """``POST /_simulator/notifications/drain``: the notifications Nylas would have sent
-        since the last drain (oldest first), forgotten here."""
-        return JSONResponse({"data": fake.drain_notifications()})
-
     return [
         Route("/_simulator/consent/{email}", put_consent, methods=["PUT"]),
-        Route("/_simulator/notifications/drain", drain, methods=["POST"]),
         Route("/_simulator/grants/{grant_id}/expire", expire, methods=["POST"]),
         Route("/_simulator/grants/{grant_id}/fill", fill, methods=["POST"]),
         Route(

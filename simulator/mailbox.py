@@ -33,6 +33,15 @@ from simulator.calendar import Clock, FakeCalendars, google_calendars, microsoft
 from simulator.faults import Fault as Fault  # re-exported: the API and tests name it here
 from simulator.faults import FaultLog
 from simulator.faults import RecordedRequest as RecordedRequest
+from simulator.folder_writes import (
+    FOLDER_CREATED,
+    FOLDER_DELETED,
+    FOLDER_UPDATED,
+    deleted_folders,
+    folder_notification,
+    new_folder,
+    renamed_folder,
+)
 from simulator.hosted_auth import (
     ACCESS_TYPES,
     DEFAULT_CLIENT_ID,
@@ -292,6 +301,69 @@ class FakeNylas(FakeCalendars, FaultLog):
                 stored.setdefault("object", "folder")
                 stored["grant_id"] = grant_id
                 grant.folders[stored["id"]] = stored
+
+    def create_folder(
+        self,
+        grant_id: str,
+        name: str,
+        *,
+        attributes: Sequence[str] = (),
+        parent_id: str | None = None,
+    ) -> Wire:
+        """A user adds a label or folder: the new folder; ``folder.created`` is queued.
+
+        Raises:
+            FolderRefused: see ``simulator.folder_writes.new_folder``.
+        """
+        with self._lock:
+            grant = self._grant(grant_id)
+            provider = grant.wire["provider"]
+            folder = new_folder(
+                grant_id,
+                provider,
+                grant.folders,
+                name=name,
+                attributes=attributes,
+                parent_id=parent_id,
+            )
+            grant.folders[folder["id"]] = copy.deepcopy(folder)
+        at = int(self._clock())
+        self._queue_notifications(
+            folder_notification(FOLDER_CREATED, folder, provider=provider, at=at)
+        )
+        return folder
+
+    def rename_folder(self, grant_id: str, folder_id: str, name: str) -> Wire:
+        """A user renames a folder: the folder; ``folder.updated`` is queued."""
+        with self._lock:
+            grant = self._grant(grant_id)
+            provider = grant.wire["provider"]
+            folder = renamed_folder(grant.folders, folder_id, name)
+            grant.folders[folder_id] = copy.deepcopy(folder)
+            if provider == "microsoft":
+                folder["child_count"] = sum(
+                    1 for f in grant.folders.values() if f.get("parent_id") == folder_id
+                )
+        at = int(self._clock())
+        self._queue_notifications(
+            folder_notification(FOLDER_UPDATED, folder, provider=provider, at=at)
+        )
+        return folder
+
+    def delete_folder(self, grant_id: str, folder_id: str) -> list[Wire]:
+        """A user deletes a folder and its subfolders: those removed, deepest first, each with
+        its ``folder.deleted`` queued. Messages filed in them are left as they are."""
+        with self._lock:
+            grant = self._grant(grant_id)
+            provider = grant.wire["provider"]
+            removed = deleted_folders(grant.folders, folder_id)
+            for folder in removed:
+                del grant.folders[folder["id"]]
+        at = int(self._clock())
+        self._queue_notifications(
+            *(folder_notification(FOLDER_DELETED, f, provider=provider, at=at) for f in removed)
+        )
+        return removed
 
     def put_message(self, grant_id: str, message: Wire) -> None:
         """Insert or replace a message (see ``simulator.notifications.message_object``)."""

@@ -41,8 +41,10 @@ from simulator.calendar import METADATA_QUERY_KEYS, CalendarError, EventQuery, e
 from simulator.connect_api import OPEN_PATHS, connect_routes
 from simulator.control import control_routes
 from simulator.faults import Fault
+from simulator.folder_control import folder_control_routes
 from simulator.mailbox import FakeNylas, Wire, listed_folders
 from simulator.message_index import MessageQuery, OrderKey, message_order
+from simulator.notification_push import WebhookTarget, drain_routes
 from simulator.sending import InvalidSend
 
 DEFAULT_LIMIT = 50
@@ -556,8 +558,12 @@ class _Gate:
         await self.app(scope, receive, send)
 
 
-def build_nylas_api(fake: FakeNylas) -> Starlette:
-    """The fake Nylas API over ``fake``, as an ASGI app (serve it with uvicorn)."""
+def build_nylas_api(fake: FakeNylas, webhook: WebhookTarget | None = None) -> Starlette:
+    """The fake Nylas API over ``fake``, as an ASGI app (serve it with uvicorn).
+
+    With a ``webhook``, draining the notifications delivers them there, signed
+    (``simulator.notification_push``); without one the drain only returns them.
+    """
     handlers = _Handlers(fake)
     grant = "/v3/grants/{grant_id}"
     routes = [
@@ -580,6 +586,8 @@ def build_nylas_api(fake: FakeNylas) -> Starlette:
         Route(f"{grant}/events/{{event_id:path}}", handlers.destroy_event, methods=["DELETE"]),
         *connect_routes(fake),
         *control_routes(fake),
+        *folder_control_routes(fake),
+        *drain_routes(fake, webhook),
     ]
     app = Starlette(
         routes=routes,

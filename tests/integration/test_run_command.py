@@ -6,7 +6,6 @@ notifications with `crmsync demo`, and reads the SQLite file it created.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 from pathlib import Path
@@ -15,7 +14,7 @@ from alembic.script import ScriptDirectory
 
 from storage.migrate import alembic_config
 from tests.support.processes import (
-    DEMO_TYPES,
+    SIMULATED_DEMO_TYPES,
     clean_environment,
     command,
     free_port,
@@ -49,14 +48,21 @@ def test_run_on_embedded_defaults_stores_signed_samples(tmp_path: Path) -> None:
         assert demo.returncode == 0, demo.stdout + demo.stderr
         lines = demo.stdout.splitlines()
         assert lines[0].startswith("201  PUT /v1/reps/demo-rep")
-        assert sum(line.startswith("200  message.created") for line in lines) == 3
+        assert sum(line.startswith("200  message.created") for line in lines) == 4
         assert any(line.startswith("200  v2 deltas (2)") for line in lines)
         assert any(line.startswith("200  grant.expired") for line in lines)
-        # The built-in Nylas simulator completed the truncated and v2 messages over HTTP.
-        assert "emails stored for demo-rep (GET /v1/emails?rep_id=demo-rep): 4" in demo.stdout
+        # The built-in Nylas simulator completed the truncated and v2 messages over HTTP, and
+        # delivered the folder.created of the label the demo added, to this same crmsync.
+        assert "200  folder.created" in demo.stdout
+        assert "delivered by the simulator" in demo.stdout
+        assert "emails stored for demo-rep (GET /v1/emails?rep_id=demo-rep): 5" in demo.stdout
+        assert "'The proposal, filed under Proposals'  ['Proposals']" in demo.stdout
 
         database = tmp_path / "crmsync.db"
-        wait_for(lambda: handled_types(database) == DEMO_TYPES, what="the samples to be stored")
+        wait_for(
+            lambda: handled_types(database) == SIMULATED_DEMO_TYPES,
+            what="the samples to be stored",
+        )
     finally:
         server.send_signal(signal.SIGINT)
         output, _ = server.communicate(timeout=30)
@@ -69,8 +75,7 @@ def test_run_on_embedded_defaults_stores_signed_samples(tmp_path: Path) -> None:
 
 def test_migrate_command_creates_the_schema(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'fresh.db'}"
-    environment = {**os.environ, "DATABASE_URL": url}
-    environment.pop("REDIS_URL", None)
+    environment = {**clean_environment(), "DATABASE_URL": url}
 
     result = run_command("crmsync", "migrate", env=environment)
 

@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 
 BIN = Path(sys.executable).parent
+# The checkout under test: the console scripts import it first, wherever crmsync is installed.
+REPOSITORY = Path(__file__).resolve().parents[2]
 
 
 def command(name: str) -> str:
@@ -29,12 +31,16 @@ def listening(port: int) -> bool:
 
 
 def clean_environment() -> dict[str, str]:
-    """This process's environment without any crmsync or Nylas setting."""
-    return {
+    """This process's environment without any crmsync or Nylas setting, importing this
+    checkout's code."""
+    environment = {
         key: value
         for key, value in os.environ.items()
         if not key.startswith(("CRMSYNC_", "NYLAS_")) and key not in {"DATABASE_URL", "REDIS_URL"}
     }
+    inherited = environment.get("PYTHONPATH")
+    environment["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPOSITORY), inherited]))
+    return environment
 
 
 def handled_types(database: Path) -> list[str]:
@@ -54,6 +60,9 @@ def handled_types(database: Path) -> list[str]:
 # What `crmsync demo` stores: a message, its truncated twin, two v2 deltas and a grant expiry;
 # its repeated message is a duplicate and is not stored again.
 DEMO_TYPES = sorted(["message.created"] * 3 + ["message.created.truncated", "grant.expired"])
+# With a simulator the demo also adds a folder (the simulator delivers its folder.created) and
+# sends a message filed in it.
+SIMULATED_DEMO_TYPES = sorted([*DEMO_TYPES, "folder.created", "message.created"])
 
 
 def run_command(
