@@ -1,13 +1,14 @@
-"""Worker processes: ``dramatiq crmsync.worker:setup`` (see the Procfile).
+"""Worker processes: ``crmsync worker``, Dramatiq's CLI with ``crmsync.worker:setup`` (see the
+Procfile and ``crmsync.worker_command``).
 
-Dramatiq's CLI calls :func:`setup`, which builds the broker from the environment, makes it
-the global broker, and declares the actors on it, in that order.
+Dramatiq's CLI calls :func:`setup` in each worker process, which builds the broker from the
+environment, makes it the global broker, and declares the actors on it, in that order.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -158,13 +159,23 @@ def start_worker_pools(
     )
 
 
-def setup() -> None:
-    """Entry point for ``dramatiq crmsync.worker:setup``."""
-    settings = Settings.from_environ(os.environ)
+def worker_settings(environ: Mapping[str, str]) -> Settings:
+    """The settings of a separate worker process, which needs Redis.
+
+    Raises:
+        SettingsError: the environment is not a usable configuration, or names no Redis.
+    """
+    settings = Settings.from_environ(environ)
     if settings.embedded:
         raise SettingsError(
             ["REDIS_URL is required for separate worker processes; `crmsync run` runs embedded"]
         )
+    return settings
+
+
+def setup() -> None:
+    """Called by Dramatiq's CLI in each worker process (``crmsync worker``, the Procfile)."""
+    settings = worker_settings(os.environ)
     configure_logging(settings.log_level)
     runtime = Runtime.from_settings(settings)
     dramatiq.set_broker(runtime.broker)
