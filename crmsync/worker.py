@@ -8,7 +8,7 @@ environment, makes it the global broker, and declares the actors on it, in that 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -17,7 +17,7 @@ from dramatiq import Worker
 
 from crmsync.logs import configure_logging
 from crmsync.runtime import Runtime
-from crmsync.settings import Settings, SettingsError
+from crmsync.settings import worker_settings
 from workers.actors.registry import declare_actors
 from workers.context import WorkerContext
 from workers.dispatch import BACKFILLS, CALENDAR_PUSHES, SENDS, Dispatcher
@@ -157,20 +157,6 @@ def start_worker_pools(
             queues=[DELIVERY_QUEUE.queue_name],
         ),
     )
-
-
-def worker_settings(environ: Mapping[str, str]) -> Settings:
-    """The settings of a separate worker process, which needs Redis.
-
-    Raises:
-        SettingsError: the environment is not a usable configuration, or names no Redis.
-    """
-    settings = Settings.from_environ(environ)
-    if settings.embedded:
-        raise SettingsError(
-            ["REDIS_URL is required for separate worker processes; `crmsync run` runs embedded"]
-        )
-    return settings
 
 
 def setup() -> None:

@@ -51,7 +51,7 @@ def run_worker(args: argparse.Namespace) -> int:
     from dramatiq import cli as dramatiq_cli
 
     from crmsync.logs import configure_logging
-    from crmsync.worker import worker_settings
+    from crmsync.settings import worker_settings
 
     # Dramatiq's CLI has no annotations: its two functions, as they are called here.
     make_parser = cast(Callable[[], argparse.ArgumentParser], dramatiq_cli.make_argument_parser)
