@@ -1,6 +1,7 @@
 """The ``crmsync`` command: run the service, migrate the database, send demo notifications.
 
-The operators' commands (``status``, ``dlq``) are wired in ``crmsync.operator_cli``.
+The operators' commands (``status``, ``dlq``) are wired in ``crmsync.operator_cli``; the
+worker processes' (``worker``) in ``crmsync.worker_command``.
 """
 
 from __future__ import annotations
@@ -16,12 +17,18 @@ from crmsync.bench.command import add_bench_command
 from crmsync.operator_cli import add_operator_commands, add_reprocess_command
 from crmsync.settings import DEV_API_TOKEN, DEV_WEBHOOK_SECRET, Settings, SettingsError
 from crmsync.simulator_command import add_simulator_command
+from crmsync.worker_command import add_worker_command
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``crmsync`` command."""
     parser = _parser()
-    args = parser.parse_args(argv)
+    # ``crmsync worker`` passes its arguments on to Dramatiq's parser; every other command
+    # refuses what it does not know, as parse_args would.
+    args, passed_on = parser.parse_known_args(argv)
+    if passed_on and not getattr(args, "passes_arguments_on", False):
+        parser.error(f"unrecognized arguments: {' '.join(passed_on)}")
+    args.passed_on = passed_on
     try:
         result: int = args.command(args)
     except SettingsError as error:
@@ -88,6 +95,7 @@ def _parser() -> argparse.ArgumentParser:
     add_operator_commands(commands)
     add_reprocess_command(commands)
     add_bench_command(commands)
+    add_worker_command(commands)
     return parser
 
 

@@ -46,7 +46,7 @@ _SERVER_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
 
 
 def configure_logging(level: str = "INFO") -> None:
-    """Send every log record to standard error as JSON.
+    """Send every log record, and every Python warning, to standard error as JSON.
 
     The server's own loggers are routed to the same handler, so that a traceback of uvicorn's
     ("Exception in ASGI application") is one JSON line like every other, not multi-line text
@@ -57,6 +57,9 @@ def configure_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # A Python warning (the Nylas SDK warns of fields missing from a listed object) is
+    # otherwise printed to standard error as lines of text: it becomes a record too.
+    logging.captureWarnings(True)
     for name in _SERVER_LOGGERS:
         server_logger = logging.getLogger(name)
         server_logger.handlers[:] = []

@@ -213,6 +213,20 @@ class Settings:
         return settings
 
 
+def worker_settings(environ: Mapping[str, str]) -> Settings:
+    """The settings of a separate worker process (``crmsync worker``), which needs Redis.
+
+    Raises:
+        SettingsError: the environment is not a usable configuration, or names no Redis.
+    """
+    settings = Settings.from_environ(environ)
+    if settings.embedded:
+        raise SettingsError(
+            ["REDIS_URL is required for separate worker processes; `crmsync run` runs embedded"]
+        )
+    return settings
+
+
 class _Reader:
     """Reads and checks environment values, collecting problems instead of stopping at one."""
 

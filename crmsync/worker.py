@@ -1,7 +1,8 @@
-"""Worker processes: ``dramatiq crmsync.worker:setup`` (see the Procfile).
+"""Worker processes: ``crmsync worker``, Dramatiq's CLI with ``crmsync.worker:setup`` (see the
+Procfile and ``crmsync.worker_command``).
 
-Dramatiq's CLI calls :func:`setup`, which builds the broker from the environment, makes it
-the global broker, and declares the actors on it, in that order.
+Dramatiq's CLI calls :func:`setup` in each worker process, which builds the broker from the
+environment, makes it the global broker, and declares the actors on it, in that order.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dramatiq import Worker
 
 from crmsync.logs import configure_logging
 from crmsync.runtime import Runtime
-from crmsync.settings import Settings, SettingsError
+from crmsync.settings import worker_settings
 from workers.actors.registry import declare_actors
 from workers.context import WorkerContext
 from workers.dispatch import BACKFILLS, CALENDAR_PUSHES, SENDS, Dispatcher
@@ -159,12 +160,8 @@ def start_worker_pools(
 
 
 def setup() -> None:
-    """Entry point for ``dramatiq crmsync.worker:setup``."""
-    settings = Settings.from_environ(os.environ)
-    if settings.embedded:
-        raise SettingsError(
-            ["REDIS_URL is required for separate worker processes; `crmsync run` runs embedded"]
-        )
+    """Called by Dramatiq's CLI in each worker process (``crmsync worker``, the Procfile)."""
+    settings = worker_settings(os.environ)
     configure_logging(settings.log_level)
     runtime = Runtime.from_settings(settings)
     dramatiq.set_broker(runtime.broker)

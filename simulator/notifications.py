@@ -380,23 +380,46 @@ def message_bounce_detected(
     )
 
 
-def v2_message_delta(
-    account_id: str, message_id: str, *, date: int | None = None
+def v2_delta(
+    delivered_type: str,
+    account_id: str,
+    object_id: str,
+    *,
+    date: int | None = None,
+    attributes: Mapping[str, Any] | None = None,
+    metadata: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """One v2 delta for a created message: ids only (NYLAS.md 2)."""
+    """One v2 delta: ids only (NYLAS.md 2). The object is the type's first segment;
+    ``attributes`` and ``metadata`` are null except for message deltas."""
+    obj = delivered_type.split(".", 1)[0]
     return {
         "date": int(time.time()) if date is None else date,
-        "object": "message",
-        "type": "message.created",
+        "object": obj,
+        "type": delivered_type,
         "object_data": {
             "namespace_id": account_id,
             "account_id": account_id,
-            "object": "message",
-            "id": message_id,
-            "attributes": {"thread_id": uuid.uuid4().hex[:16], "received_date": int(time.time())},
-            "metadata": None,
+            "object": obj,
+            "id": object_id,
+            "attributes": None if attributes is None else copy.deepcopy(dict(attributes)),
+            "metadata": None if metadata is None else copy.deepcopy(dict(metadata)),
         },
     }
+
+
+def v2_message_delta(
+    account_id: str, message_id: str, *, date: int | None = None
+) -> dict[str, Any]:
+    """One v2 delta for a created message, with the thread in ``attributes``."""
+    attributes = {"thread_id": uuid.uuid4().hex[:16], "received_date": int(time.time())}
+    return v2_delta("message.created", account_id, message_id, date=date, attributes=attributes)
+
+
+def v2_event_delta(notification: Mapping[str, Any]) -> dict[str, Any]:
+    """The v2 delta telling of the same change as a v3 ``event.*`` notification: its type,
+    its time as ``date``, and the event's id and account, nothing of the event itself."""
+    event = notification["data"]["object"]
+    return v2_delta(notification["type"], event["grant_id"], event["id"], date=notification["time"])
 
 
 def v2_body(*deltas: dict[str, Any]) -> dict[str, Any]:

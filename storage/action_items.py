@@ -54,13 +54,15 @@ def find_item(
     return session.exec(query).first()
 
 
-def item_for_event(session: Session, rep_id: str, event_id: str) -> ActionItemRow | None:
-    """The item linked to ``event_id`` (locked for the update that follows)."""
-    query = (
-        select(ActionItemRow)
-        .where(ActionItemRow.rep_id == rep_id, ActionItemRow.event_id == event_id)
-        .with_for_update()
+def item_for_event(
+    session: Session, rep_id: str, event_id: str, *, for_update: bool = False
+) -> ActionItemRow | None:
+    """The item linked to ``event_id`` (``for_update``: locked for the update that follows)."""
+    query = select(ActionItemRow).where(
+        ActionItemRow.rep_id == rep_id, ActionItemRow.event_id == event_id
     )
+    if for_update:
+        query = query.with_for_update()
     return session.exec(query).first()
 
 

@@ -1,7 +1,7 @@
 """The processes a benchmark measures, started as the Procfile starts them.
 
 Web processes run ``uvicorn --factory`` with the Procfile's settings (uvloop, httptools, no
-access log, one worker); workers run ``dramatiq crmsync.worker:setup``. Each gets only the
+access log, one worker); workers run ``crmsync worker``. Each gets only the
 environment the benchmark gives it (no crmsync or Nylas setting leaks in from the shell) and
 writes its output to a log file, shown when it fails to start.
 """
@@ -101,9 +101,9 @@ def start_workers(
     processes: int = PROCFILE_WORKER_PROCESSES,
     threads: int = PROCFILE_WORKER_THREADS,
 ) -> Process:
-    """``dramatiq crmsync.worker:setup`` with the Procfile's processes and threads."""
+    """``crmsync worker`` with the Procfile's processes and threads."""
     argv = [
-        sys.executable, "-m", "dramatiq", "crmsync.worker:setup",
+        sys.executable, "-m", "crmsync", "worker",
         "--processes", str(processes), "--threads", str(threads),
     ]  # fmt: skip
     return _start("worker", argv, environment, log_dir)

@@ -26,6 +26,7 @@ from simulator.mailbox import FakeNylas
 from simulator.nylas_api import build_nylas_api
 from storage.engine import create_database_engine
 from storage.migrate import upgrade
+from tests.support.calendar_sync import CalendarWorld, open_calendar_world
 from tests.support.email_sync import EmailSyncWorld
 from tests.support.fake_api import RecordedSleeps
 from tests.support.harness import empty_database, settings_for
@@ -173,6 +174,16 @@ def world(
                 yield EmailSyncWorld(test_client, runtime, fake_nylas)
         finally:
             worker.stop()
+
+
+@pytest.fixture
+def calendar_world(
+    database_url: str, redis_namespace: str, make_runtime: Callable[[Settings], Runtime]
+) -> Iterator[CalendarWorld]:
+    """A rep with a Google calendar, action items pushed by real workers and a dispatcher
+    (``tests.support.calendar_sync``)."""
+    with open_calendar_world(database_url, redis_namespace, make_runtime) as world:
+        yield world
 
 
 @pytest.fixture

@@ -1,134 +1,18 @@
-"""Two-way calendar sync end to end (C1-C5) on SQLite and PostgreSQL: the CRM writes action
-items through the API, real workers push them through the real SDK to the fake Nylas API,
-the fake plays the rep editing and deleting events, and its notifications (ours echoed
-back included) come in signed through the ingress. Each test reads back the item, its event
-and the change records."""
+"""Two-way calendar sync end to end (C1-C5) on SQLite and PostgreSQL, through the calendar
+world (``tests.support.calendar_sync``). Each test reads back the item, its event and the
+change records."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 import redis
-from starlette.datastructures import Secret
-from starlette.testclient import TestClient
 
-from crmsync.app import build_app
-from crmsync.runtime import Runtime
-from crmsync.settings import Settings
-from crmsync.worker import declare, start_worker, worker_context
-from simulator.mailbox import FakeNylas
-from simulator.nylas_api import build_nylas_api
-from tests.support.email_sync import EmailSyncWorld
-from tests.support.fake_api import SettableClock
-from tests.support.harness import queue_lengths, settings_for
-from tests.support.live_server import serve
+from tests.support.calendar_sync import GRANT, NOW, REP, CalendarWorld, change_types
+from tests.support.harness import queue_lengths
 from tests.support.services import wait_for
-from workers.dispatch import CALENDAR_PUSHES, Dispatcher
-from workers.queues import CALENDAR_PUSH_QUEUE, DELIVERY_QUEUE
-
-GRANT = "grant-cal-ann"
-REP = "rep-ann"
-NOW = datetime.now(UTC).replace(microsecond=0)
-
-
-class CalendarWorld(EmailSyncWorld):
-    clock: SettableClock
-
-    def put_item(self, item_id: str, *, changed_at: datetime, **fields: Any) -> dict[str, Any]:
-        document = {
-            "title": "Call Acme",
-            "description": "Renewal",
-            "location": "Phone",
-            "start": (NOW + timedelta(days=2)).isoformat(),
-            "end": (NOW + timedelta(days=2, hours=1)).isoformat(),
-            "timezone": "Europe/Paris",
-            "participants": ["buyer@acme.example"],
-            "changed_at": changed_at.isoformat(),
-            **fields,
-        }
-        response = self.api("PUT", f"/v1/reps/{REP}/action-items/{item_id}", json=document)
-        assert response.status_code in (200, 201), response.text
-        body: dict[str, Any] = response.json()
-        return body
-
-    def item(self, item_id: str) -> dict[str, Any]:
-        body: dict[str, Any] = self.api("GET", f"/v1/reps/{REP}/action-items/{item_id}").json()
-        return body
-
-    def settled(self, item_id: str) -> dict[str, Any]:
-        """The item once no push is pending for it."""
-        return wait_for(
-            lambda: (
-                (item := self.item(item_id))["calendar"]["status"]
-                not in ("pending_push", "pending_delete")
-                and item
-            ),
-            what=f"{item_id} to be pushed",
-        )
-
-    def event_of(self, item: dict[str, Any]) -> dict[str, Any] | None:
-        event_id = item["calendar"]["event_id"]
-        return self.fake.event(GRANT, event_id) if event_id else None
-
-    def echoes(self) -> None:
-        """Deliver the notifications Nylas sends about crmsync's own writes."""
-        self.notify(*self.fake.drain_notifications())
-
-    def writes(self) -> int:
-        return sum(
-            1
-            for r in self.fake.requests
-            if r.method in ("POST", "PUT", "DELETE") and "/events" in r.path
-        )
-
-
-@pytest.fixture
-def calendar_world(
-    database_url: str, redis_namespace: str, make_runtime: Callable[[Settings], Runtime]
-) -> Iterator[CalendarWorld]:
-    clock = SettableClock(int(NOW.timestamp()))
-    fake = FakeNylas(api_key="test-nylas-api-key", clock=clock)
-    fake.add_mailbox(GRANT, "google", "ann@acme.example")
-    with serve(build_nylas_api(fake)) as nylas_url:
-        runtime = make_runtime(
-            settings_for(
-                database_url,
-                redis_namespace,
-                nylas_api_uri=nylas_url,
-                nylas_api_key=Secret(fake.api_key),
-            )
-        )
-        declare(runtime)
-        worker = start_worker(runtime, threads=2, worker_timeout_ms=100)
-        dispatcher = Dispatcher(
-            worker_context(runtime),
-            runtime.broker.get_actor(DELIVERY_QUEUE.actor_name).send,
-            [(CALENDAR_PUSHES, runtime.broker.get_actor(CALENDAR_PUSH_QUEUE.actor_name).send)],
-            interval=timedelta(milliseconds=50),
-        )
-        dispatcher.start()
-        try:
-            with TestClient(build_app(runtime=runtime)) as client:
-                world = CalendarWorld(client, runtime, fake)
-                world.clock = clock
-                world.put_rep(
-                    REP,
-                    email="ann@acme.example",
-                    grant_id=GRANT,
-                    provider="google",
-                    settings={"sync_from": (NOW - timedelta(days=30)).isoformat()},
-                )
-                yield world
-        finally:
-            dispatcher.stop()
-            worker.stop()
-
-
-def change_types(world: CalendarWorld) -> list[str]:
-    return [c.type for c in world.changes(entity="action_item")]
 
 
 def test_an_item_created_in_the_crm_becomes_an_event_in_the_primary_calendar(

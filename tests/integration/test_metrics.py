@@ -305,7 +305,7 @@ def test_outbound_deliveries_are_counted_by_outcome(
 
 
 # Run in another process with PROMETHEUS_MULTIPROC_DIR set before prometheus_client is
-# imported, as a `dramatiq crmsync.worker:setup` process is: a real worker runs three messages
+# imported, as a `crmsync worker` process is: a real worker runs three messages
 # through crmsync's broker (one fails with no retry left) and the ingress counts five queued.
 WRITER = """
 import dramatiq

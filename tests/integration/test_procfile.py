@@ -1,4 +1,4 @@
-"""The Procfile's processes: `uvicorn --factory` web and `dramatiq` workers, apart, on Redis.
+"""The Procfile's processes: `uvicorn --factory` web and `crmsync worker` workers, apart, on Redis.
 
 The production shape: settings only from the environment, the web process and the worker
 process sharing nothing but Redis and the database, and Nylas a process of its own (`crmsync
@@ -8,11 +8,16 @@ a rotation pair are stored: the demo signs with the old one, the simulator with 
 
 from __future__ import annotations
 
+import os
 import shlex
+import signal
 import subprocess
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import orjson
 import pytest
 
 from crmsync.simulated_nylas import SIMULATOR_API_KEY
@@ -32,10 +37,15 @@ from workers.queues import DELIVERY_QUEUE, all_queue_names
 PROCFILE = Path(__file__).resolve().parents[2] / "Procfile"
 
 
+def procfile_arguments(process_type: str) -> list[str]:
+    """The Procfile's ``process_type`` command line, split as a shell splits it."""
+    lines = dict(line.split(":", 1) for line in PROCFILE.read_text().splitlines() if line.strip())
+    return shlex.split(lines[process_type])
+
+
 def consumed_queues(process_type: str) -> list[str]:
     """The queues the Procfile's ``process_type`` line names after ``--queues``."""
-    lines = dict(line.split(":", 1) for line in PROCFILE.read_text().splitlines() if line.strip())
-    arguments = shlex.split(lines[process_type])
+    arguments = procfile_arguments(process_type)
     named = arguments[arguments.index("--queues") + 1 :]
     return named[: next((i for i, a in enumerate(named) if a.startswith("-")), None)]
 
@@ -99,7 +109,7 @@ def test_web_worker_and_simulator_processes_run_the_demo_signed_with_either_secr
         command("crmsync"), "simulator", "--port", str(simulator_port), "--webhook-url", webhook_url
     )
     start(command("uvicorn"), "--factory", "crmsync.app:build_app", "--port", str(port))
-    start(command("dramatiq"), "crmsync.worker:setup", "--processes", "1", "--threads", "2")
+    start(command("crmsync"), "worker", "--processes", "1", "--threads", "2")
     wait_for(lambda: listening(port) and listening(simulator_port), what="web and simulator")
 
     # The demo finds the simulator through NYLAS_API_URI, as `--simulator` would name it.
@@ -115,3 +125,71 @@ def test_web_worker_and_simulator_processes_run_the_demo_signed_with_either_secr
     wait_for(
         lambda: handled_types(database) == SIMULATED_DEMO_TYPES, what="the worker to store them"
     )
+
+
+# The keys of every line crmsync logs (crmsync.logs.JsonFormatter).
+LOG_KEYS = {"time", "level", "logger", "message"}
+
+
+def test_every_line_of_the_worker_process_tree_is_a_json_log_line(
+    tmp_path: Path, redis_namespace: str, processes: list[subprocess.Popen[str]]
+) -> None:
+    # Dramatiq's supervisor logs on its own (booting, signals, dead workers), not through
+    # crmsync's setup, which only its worker processes run.
+    environment = {
+        **clean_environment(),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'crmsync.db'}",
+        "REDIS_URL": REDIS_URL,
+        "CRMSYNC_REDIS_NAMESPACE": redis_namespace,
+        "NYLAS_WEBHOOK_SECRETS": "secret",
+        "CRMSYNC_API_TOKENS": "token",
+        "NYLAS_API_KEY": "key",
+    }
+    assert run_command("crmsync", "migrate", env=environment).returncode == 0
+    program, *arguments = procfile_arguments("worker")
+    arguments = with_option(with_option(arguments, "--processes", "1"), "--threads", "2")
+    worker = subprocess.Popen(  # noqa: S603  (the Procfile's own command)
+        [command(program), *arguments],
+        env=environment,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    processes.append(worker)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(worker.stdout or ()), daemon=True)
+    reader.start()
+
+    def logged(text: str) -> bool:
+        return any(text in line for line in list(lines))
+
+    wait_for(lambda: logged("ready for action"), what="the worker process to start")
+    worker.send_signal(signal.SIGTERM)
+    wait_for(lambda: logged("Stopping worker process"), what="the worker process to stop")
+    os.killpg(worker.pid, signal.SIGKILL)  # the rest of a graceful stop takes seconds
+    worker.wait(timeout=10)
+    reader.join(timeout=10)
+
+    written = [line for line in lines if line.strip()]
+    assert [line for line in written if log_entry(line) is None] == []
+    entries = [entry for line in written if (entry := log_entry(line))]
+    supervisor = [e["message"] for e in entries if e["logger"] == "dramatiq.MainProcess"]
+    assert any("booting up" in message for message in supervisor), supervisor
+    assert any("Sending signal 'SIGTERM'" in message for message in supervisor), supervisor
+
+
+def log_entry(line: str) -> dict[str, Any] | None:
+    """The JSON object of a line crmsync logs, or None for any other line."""
+    try:
+        entry = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+    return entry if isinstance(entry, dict) and entry.keys() >= LOG_KEYS else None
+
+
+def with_option(arguments: list[str], option: str, value: str) -> list[str]:
+    """``arguments`` with ``option``'s value replaced by ``value``."""
+    at = arguments.index(option)
+    return [*arguments[: at + 1], value, *arguments[at + 2 :]]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 
 import orjson
 import pytest
@@ -53,3 +54,26 @@ def test_the_servers_tracebacks_become_one_json_line(capsys: pytest.CaptureFixtu
     entry = orjson.loads(lines[0])
     assert (entry["logger"], entry["level"]) == ("uvicorn.error", "error")
     assert "line one\nline two" in entry["exception"]
+
+
+def test_a_python_warning_becomes_one_json_line(capsys: pytest.CaptureFixture[str]) -> None:
+    # The Nylas SDK warns (RuntimeWarning) of fields missing from listed objects: printed as
+    # it is, a warning is lines of text among the JSON.
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        logging.captureWarnings(False)  # as a fresh process starts
+        try:
+            configure_logging("INFO")
+            warnings.warn("Field 'read_only' is missing", RuntimeWarning, stacklevel=1)
+        finally:
+            logging.captureWarnings(False)
+            root.handlers[:], level = saved
+            root.setLevel(level)
+
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1
+    entry = orjson.loads(lines[0])
+    assert (entry["logger"], entry["level"]) == ("py.warnings", "warning")
+    assert "RuntimeWarning: Field 'read_only' is missing" in entry["message"]

@@ -25,6 +25,7 @@ from domain.notifications import (
     v2_notification_id,
 )
 from domain.triggers import WorkKind
+from simulator import notifications as sim
 
 GMAIL_GRANT = "0e8f1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b"
 MICROSOFT_GRANT = "4d5e6f7a-8b9c-4d0e-9f1a-2b3c4d5e6f7a"
@@ -479,6 +480,34 @@ def test_v2_account_delta_routes_to_grants() -> None:
     assert notification.kind is WorkKind.GRANTS
     assert notification.object_id == V2_ACCOUNT
     assert notification.occurred_at == 1602623300
+
+
+def test_v2_event_deltas_route_to_events_with_the_event_id_and_the_delta_date(
+    nylas_fixture: FixtureLoader,
+) -> None:
+    updated, deleted = parse_document(orjson.loads(nylas_fixture("v2_deltas_events")))
+
+    assert [(n.trigger, n.kind) for n in (updated, deleted)] == [
+        ("event.updated", WorkKind.EVENTS),
+        ("event.deleted", WorkKind.EVENTS),
+    ]
+    assert {n.object_id for n in (updated, deleted)} == {"2j2jbr0yu4r3v3f6yr3tp2qvi"}
+    assert {n.grant_id for n in (updated, deleted)} == {V2_ACCOUNT}
+    assert (updated.occurred_at, deleted.occurred_at) == (1602623210, 1602623260)
+
+
+def test_the_simulators_v2_event_delta_has_the_shape_nylas_sends(
+    nylas_fixture: FixtureLoader,
+) -> None:
+    real = orjson.loads(nylas_fixture("v2_deltas_events"))["deltas"][0]
+    change = sim.envelope(
+        "event.updated",
+        {"id": "2j2jbr0yu4r3v3f6yr3tp2qvi", "grant_id": V2_ACCOUNT, "object": "event"},
+        source="/google/events/realtime",
+        at=1602623210,
+    )
+
+    assert sim.v2_event_delta(change) == real
 
 
 def test_a_v2_delta_with_a_lone_surrogate_does_not_crash_the_parser() -> None:

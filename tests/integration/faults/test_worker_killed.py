@@ -1,6 +1,6 @@
 """A worker process is killed (SIGKILL) in the middle of a stream of 1,000 notifications.
 
-The Procfile's worker, ``dramatiq crmsync.worker:setup``, runs as a real process on the real
+The Procfile's worker, ``crmsync worker``, runs as a real process on the real
 Redis (a namespace of this test's own) and the session's PostgreSQL database. Once 30% of the
 emails are stored its whole process group is killed: whatever it had fetched stays in its
 in-progress set in Redis. A new worker process is started, as a supervisor would; once the
@@ -59,7 +59,7 @@ MAINTENANCE_CHANCE = 100_000
 
 
 class WorkerProcesses:
-    """``dramatiq crmsync.worker:setup`` processes, each the leader of its own process group."""
+    """``crmsync worker`` processes, each the leader of its own process group."""
 
     def __init__(self, environment: dict[str, str], directory: Path) -> None:
         self.environment = environment
@@ -72,8 +72,8 @@ class WorkerProcesses:
         self._logs.append(log)
         process = subprocess.Popen(  # noqa: S603  (our own worker command)
             [
-                command("dramatiq"),
-                "crmsync.worker:setup",
+                command("crmsync"),
+                "worker",
                 "--processes",
                 "1",
                 "--threads",

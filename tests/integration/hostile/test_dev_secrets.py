@@ -37,7 +37,7 @@ def environment(tmp_path: Path, namespace: str, **values: str) -> dict[str, str]
 
 PROCESSES = {
     "web": ("uvicorn", "--factory", "crmsync.app:build_app", "--port", "{port}"),
-    "worker": ("dramatiq", "crmsync.worker:setup", "--processes", "1", "--threads", "1"),
+    "worker": ("crmsync", "worker", "--processes", "1", "--threads", "1"),
     "crmsync run": ("crmsync", "run", "--port", "{port}"),
 }
 
