@@ -320,6 +320,14 @@ _ENTRIES: tuple[Explanation, ...] = (
         Bearing.OTHER,
     ),
     _entry(
+        "no_calendar",
+        "C3 calendar",
+        "The event is linked to an action item whose calendar is not recorded, so the event "
+        "cannot be read back from it; nothing was changed.",
+        _CALENDAR,
+        Bearing.OTHER,
+    ),
+    _entry(
         "not_linked",
         "C3 calendar",
         "The event is not linked to a CRM action item; it is the rep's own business.",

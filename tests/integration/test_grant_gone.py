@@ -16,11 +16,11 @@ from crmsync.runtime import Runtime
 from crmsync.settings import Settings
 from simulator import notifications as sim
 from simulator.mailbox import FakeNylas
-from tests.integration.test_calendar_sync import GRANT as CALENDAR_GRANT
-from tests.integration.test_calendar_sync import NOW as CALENDAR_NOW
-from tests.integration.test_calendar_sync import REP as CALENDAR_REP
-from tests.integration.test_calendar_sync import CalendarWorld, calendar_world
 from tests.support.accounts import AccountsWorld, accounts_fake, accounts_world
+from tests.support.calendar_sync import GRANT as CALENDAR_GRANT
+from tests.support.calendar_sync import NOW as CALENDAR_NOW
+from tests.support.calendar_sync import REP as CALENDAR_REP
+from tests.support.calendar_sync import CalendarWorld
 from tests.support.email_sync import EmailSyncWorld
 from tests.support.harness import queue_lengths
 from tests.support.services import wait_for
@@ -47,9 +47,6 @@ def accounts(
         world.put_contacts("rep-ann", [{"id": "c-0", "emails": [CONTACT]}])
         world.put_rep("rep-ann", email=ANN, grant_id=GRANT, provider="google")
         yield world
-
-
-__all__ = ["calendar_world"]  # the calendar tests' world, a fixture here too
 
 
 def nothing_dead_lettered(world: EmailSyncWorld, namespace: str) -> bool:
