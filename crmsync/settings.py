@@ -67,6 +67,9 @@ class Settings:
     change_retention_days: int = 30
     subscription_disable_after_days: int = 5
     raw_notification_retention_days: int = 30
+    # How long a message whose folders are not yet known waits for them before one more
+    # refresh of its grant's folders decides it (N2).
+    folder_park_seconds: int = 300
     log_level: str = "INFO"
     # Connecting mailboxes (hosted OAuth): the Nylas application's client id, the URL where
     # this service is reached from browsers (the OAuth callback is under it), the secrets
@@ -183,6 +186,7 @@ class Settings:
             raw_notification_retention_days=reader.positive_int(
                 "CRMSYNC_RAW_NOTIFICATION_RETENTION_DAYS", 30
             ),
+            folder_park_seconds=reader.positive_int("CRMSYNC_FOLDER_PARK_SECONDS", 300),
             log_level=(reader.text("CRMSYNC_LOG_LEVEL") or "INFO").upper(),
             nylas_client_id=reader.text("NYLAS_CLIENT_ID"),
             public_url=reader.public_url("CRMSYNC_PUBLIC_URL"),

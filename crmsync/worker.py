@@ -20,7 +20,7 @@ from crmsync.runtime import Runtime
 from crmsync.settings import worker_settings
 from workers.actors.registry import declare_actors
 from workers.context import WorkerContext
-from workers.dispatch import BACKFILLS, CALENDAR_PUSHES, SENDS, Dispatcher
+from workers.dispatch import BACKFILLS, CALENDAR_PUSHES, PARKED_MESSAGES, SENDS, Dispatcher
 from workers.grant_limits import GrantLimiter, GrantLimits
 from workers.maintenance import Maintenance
 from workers.nylas_client import NylasGateway
@@ -29,6 +29,7 @@ from workers.queues import (
     BACKFILL_QUEUE,
     CALENDAR_PUSH_QUEUE,
     DELIVERY_QUEUE,
+    PARKED_QUEUE,
     SEND_QUEUE,
     queues_apart_from_deliveries,
 )
@@ -61,6 +62,7 @@ def worker_context(runtime: Runtime) -> WorkerContext:
         disable_after=timedelta(days=settings.subscription_disable_after_days),
         delivery_timeout_seconds=float(settings.webhook_timeout_seconds),
         outbound=OutboundClient(allowed_networks=settings.webhook_allowed_networks),
+        folder_park_wait=timedelta(seconds=settings.folder_park_seconds),
     )
 
 
@@ -84,6 +86,7 @@ def start_background(runtime: Runtime) -> BackgroundThreads:
     push_actor = runtime.broker.get_actor(CALENDAR_PUSH_QUEUE.actor_name)
     backfill_actor = runtime.broker.get_actor(BACKFILL_QUEUE.actor_name)
     send_actor = runtime.broker.get_actor(SEND_QUEUE.actor_name)
+    parked_actor = runtime.broker.get_actor(PARKED_QUEUE.actor_name)
     threads = BackgroundThreads(
         maintenance=Maintenance(
             context,
@@ -97,6 +100,7 @@ def start_background(runtime: Runtime) -> BackgroundThreads:
                 (CALENDAR_PUSHES, lambda item_id: push_actor.send(item_id)),
                 (BACKFILLS, lambda backfill_id: backfill_actor.send(backfill_id)),
                 (SENDS, lambda email_id: send_actor.send(email_id)),
+                (PARKED_MESSAGES, lambda parked_id: parked_actor.send(parked_id)),
             ],
         ),
     )

@@ -13,6 +13,7 @@ of order. The hidden flag (E7) is not a mailbox state and is never touched here.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -26,10 +27,13 @@ DEFAULT_LOOKBACK = timedelta(days=30)
 
 
 class SkipReason(StrEnum):
-    """Why a message was not stored for a rep: the first rule of E2 it failed."""
+    """Why a message was not stored for a rep: the first rule of E2 it failed, or
+    ``folder_pending`` when only its folders, not yet known, keep it from being stored (N2:
+    it is parked and decided again, never dropped on a guess)."""
 
     EMAIL_SYNC_OFF = "email_sync_off"
     FOLDER_NOT_SYNCED = "folder_not_synced"
+    FOLDER_PENDING = "folder_pending"
     UNDATED = "undated"
     BEFORE_SYNC_FROM = "before_sync_from"
     NO_CONTACT = "no_contact"
@@ -82,16 +86,23 @@ def decide_new_email(
     message: MailMessage,
     folders: tuple[Folder, ...],
     contacts: tuple[ContactMatch, ...],
+    unknown_folder_ids: Collection[str] = (),
 ) -> EmailDecision:
-    """Rule E2 for a message not yet stored for the rep.
+    """Rule E2 for a message not yet stored for the rep, with N2 for folders not yet known.
 
-    ``folders`` are the message's folders resolved through the grant's folder cache;
-    ``contacts`` are the rep's own contacts the message touches (:func:`match_contacts`).
+    ``folders`` are the message's folders resolved through the grant's folder cache and
+    ``unknown_folder_ids`` those the cache does not know (yet); ``contacts`` are the rep's
+    own contacts the message touches (:func:`match_contacts`).
+
+    A message in no synced folder but in an unknown one is not decided on its folders: if
+    every other rule would store it, the answer is ``folder_pending`` (N2); if another rule
+    already refuses it, that rule is the answer, since no folder could change it.
     """
     if not settings.enabled:
         return EmailDecision(SkipReason.EMAIL_SYNC_OFF)
     synced = tuple(f for f in folders if settings.folders.matches(f))
-    if not synced:
+    pending = not synced and bool(unknown_folder_ids)
+    if not synced and not pending:
         return EmailDecision(SkipReason.FOLDER_NOT_SYNCED)
     if message.date is None:
         return EmailDecision(SkipReason.UNDATED)
@@ -99,6 +110,8 @@ def decide_new_email(
         return EmailDecision(SkipReason.BEFORE_SYNC_FROM)
     if not contacts:
         return EmailDecision(SkipReason.NO_CONTACT)
+    if pending:
+        return EmailDecision(SkipReason.FOLDER_PENDING)
     return EmailDecision(None, synced, contacts)
 
 

@@ -116,6 +116,29 @@ def parse_message(obj: Mapping[str, Any]) -> MailMessage:
     )
 
 
+def message_to_wire(message: MailMessage) -> dict[str, Any]:
+    """The message as a Nylas Message object again, which :func:`parse_message` reads back
+    into an equal value: how a message waiting for its folders (N2) is kept."""
+    return {
+        "id": message.message_id,
+        "grant_id": message.grant_id,
+        "thread_id": message.thread_id,
+        "subject": message.subject,
+        "snippet": message.snippet,
+        "body": message.body,
+        "from": [p.to_json() for p in message.sender],
+        "to": [p.to_json() for p in message.to],
+        "cc": [p.to_json() for p in message.cc],
+        "bcc": [p.to_json() for p in message.bcc],
+        "date": int(message.date.timestamp()) if message.date is not None else None,
+        "folders": list(message.folder_ids),
+        "unread": message.unread,
+        "starred": message.starred,
+        "attachments": [a.to_json() for a in message.attachments],
+        "metadata": dict(message.metadata),
+    }
+
+
 def _metadata(value: object) -> dict[str, str]:
     if not isinstance(value, Mapping):
         return {}

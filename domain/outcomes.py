@@ -173,12 +173,14 @@ _ENTRIES: tuple[Explanation, ...] = (
         Bearing.NOT_IN_CRM,
     ),
     _entry(
-        "folder_pending",
+        SkipReason.FOLDER_PENDING.value,
         "N2 folder pending",
-        "The message is parked: its folder id is not yet known for the mailbox, so whether "
-        "the folder is synced cannot be decided on a guess.",
-        "Nothing: it is decided again when the folder becomes known (a folder notification "
-        "or the next folder refresh), or after a bounded wait.",
+        "The message is parked: it meets every other rule of E2, but its folders are not yet "
+        "known for the mailbox, so whether one is synced is not decided on a guess.",
+        "Nothing: it is decided again when its folder becomes known (a folder notification or "
+        "a folder refresh), and at the latest after the parking wait "
+        "(CRMSYNC_FOLDER_PARK_SECONDS) with one more refresh; this notification then shows "
+        "that decision.",
         Bearing.UNDECIDED,
     ),
     _entry(

@@ -270,6 +270,29 @@ class FolderRow(SQLModel, table=True):
     role: str | None = Field(default=None, max_length=16)
 
 
+class ParkedMessageRow(SQLModel, table=True):
+    """A message waiting for its folders to become known (N2): kept, as Nylas described it,
+    until a folder change, a refresh or its deadline decides it. One per (grant, message)."""
+
+    __tablename__ = "parked_messages"
+    __table_args__ = (
+        UniqueConstraint("grant_id", "message_id", name="uq_parked_messages_grant_message"),
+        Index("ix_parked_messages_look", "next_look_at"),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(BigKey, primary_key=True))
+    grant_id: str = Field(max_length=255)
+    message_id: str = Field(max_length=1024)
+    # The message as a Nylas Message object (domain.messages.message_to_wire).
+    message: dict[str, Any] = Field(sa_column=Column(JsonDocument, nullable=False))
+    observed_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    parked_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    # Decided at the latest then, after one more refresh (domain.parking).
+    deadline: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    # When the dispatcher queues it next: its deadline, then again if that message was lost.
+    next_look_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
 class FolderRefreshRow(SQLModel, table=True):
     """When a grant's folder cache was last filled from the Nylas API."""
 

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine
 
 from domain.outbound_webhooks import RETRY_SCHEDULE
+from domain.parking import DEFAULT_PARK_WAIT
 from workers.group_commit import GroupCommit
 from workers.nylas_client import NylasGateway
 from workers.outbound_http import OutboundClient
@@ -32,6 +33,8 @@ class WorkerContext:
     clock: Callable[[], datetime] = field(default=utc_now)
     # A folder id missing from a grant's cache triggers a refresh at most this often.
     folder_refresh_interval: timedelta = timedelta(seconds=60)
+    # A message whose folders are not yet known waits this long for them (N2).
+    folder_park_wait: timedelta = DEFAULT_PARK_WAIT
     # Outbound webhooks: the waits between attempts, how long an endpoint may fail before it
     # is disabled, how long one attempt may take in all, and the client that makes it (public
     # addresses only unless it is given allowed networks).

@@ -26,6 +26,7 @@ from storage.action_items import mark_queued, pushes_to_queue
 from storage.backfills import backfills_to_queue, mark_backfills_queued
 from storage.engine import transaction
 from storage.feed import FeedPosition, change_json, read_changes
+from storage.parked import mark_parked_queued, parked_to_queue
 from storage.sends import mark_sends_queued, sends_to_queue
 from storage.subscriptions import (
     create_deliveries,
@@ -64,6 +65,11 @@ BACKFILLS = RecordedWork(
     "backfills", backfills_to_queue, mark_backfills_queued, BACKFILL_STALLED_AFTER
 )
 SENDS = RecordedWork("sends", sends_to_queue, mark_sends_queued, SWEEP_AFTER)
+# Parked messages (N2) carry their own next time to look (their deadline, then again if the
+# decision's message was lost), so they are due when that time has come.
+PARKED_MESSAGES = RecordedWork(
+    "parked messages", parked_to_queue, mark_parked_queued, stale_after=timedelta(0)
+)
 OVERDUE_DELIVERIES = RecordedWork(
     "overdue deliveries", overdue_deliveries, mark_deliveries_swept, SWEEP_AFTER
 )

@@ -8,6 +8,7 @@ from storage.engine import transaction
 from storage.folders import load_folder_cache, replace_folder_cache
 from storage.reps import set_provider
 from workers.context import WorkerContext
+from workers.parked_messages import decide_parked
 
 
 def resolve_page_folders(
@@ -30,7 +31,8 @@ def resolve_page_folders(
 
 
 def refresh_folder_cache(context: WorkerContext, rep: Rep, grant_id: str) -> None:
-    """Fill the grant's folder cache from the Folders API (and learn the grant's provider)."""
+    """Fill the grant's folder cache from the Folders API (and learn the grant's provider),
+    and decide again the grant's parked messages it may decide."""
     provider = rep.provider
     if provider is None:
         grant = context.nylas.find_grant(grant_id)
@@ -42,3 +44,5 @@ def refresh_folder_cache(context: WorkerContext, rep: Rep, grant_id: str) -> Non
         if provider is not None and provider != rep.provider:
             set_provider(session, rep.rep_id, provider)
         replace_folder_cache(session, grant_id, folders, context.clock())
+        # The folders just listed may be those parked messages wait for (N2).
+        decide_parked(session, context, grant_id)

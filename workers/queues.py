@@ -37,6 +37,9 @@ CALENDAR_PUSH_QUEUE = QueueSpec(queue_name="calendar.push", actor_name="push_act
 BACKFILL_QUEUE = QueueSpec(queue_name="backfill", actor_name="run_backfill")
 # Emails the CRM sends (E9): apart from everything else, so a send never waits behind a flood.
 SEND_QUEUE = QueueSpec(queue_name="sends", actor_name="send_email")
+# Messages parked on folders not yet known (N2), due for a decision: apart, so that a grant's
+# one more folder listing never waits behind (nor delays) its notifications.
+PARKED_QUEUE = QueueSpec(queue_name="parked", actor_name="decide_parked_messages")
 
 
 def all_queue_names() -> list[str]:
@@ -46,6 +49,7 @@ def all_queue_names() -> list[str]:
         CALENDAR_PUSH_QUEUE.queue_name,
         BACKFILL_QUEUE.queue_name,
         SEND_QUEUE.queue_name,
+        PARKED_QUEUE.queue_name,
     ]
 
 

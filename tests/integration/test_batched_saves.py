@@ -23,7 +23,13 @@ from storage.emails import email_contacts, email_json
 from storage.engine import create_database_engine, transaction
 from storage.folders import replace_folder_cache
 from storage.reps import put_rep
-from storage.tables import ChangeRow, EmailRow, NotificationState, RawNotification
+from storage.tables import (
+    ChangeRow,
+    EmailRow,
+    NotificationState,
+    ParkedMessageRow,
+    RawNotification,
+)
 from workers.actors.finishing import Finishing, finish_notifications
 from workers.actors.handled import Handled, MessageToSave
 from workers.context import WorkerContext
@@ -174,5 +180,8 @@ def test_a_message_whose_folders_are_unknown_asks_for_them_once(engine: Engine) 
     [saved] = finish_notifications([finishing(context, unit, folders_refreshed=True)])
 
     assert type(asked).__name__ == "FoldersToRefresh"
-    # Still unknown after the refresh: not a folder the rep syncs.
-    assert outcomes([saved]) == ["folder_not_synced"]
+    # Still unknown after the refresh: not decided on a guess, parked until it is known (N2).
+    assert outcomes([saved]) == ["folder_pending"]
+    with Session(engine) as session:
+        parked = session.exec(select(ParkedMessageRow)).all()
+    assert [(p.grant_id, p.message_id) for p in parked] == [("grant-a", "m-new-folder")]

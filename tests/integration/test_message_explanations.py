@@ -54,7 +54,13 @@ def ann_mail(world: EmailSyncWorld) -> EmailSyncWorld:
         created("m-nobody", sender=ANN, to=("x@nowhere.example",)),
         created("m-label", sender=ANN, to=bob, folders=(mailbox.GMAIL_COOLSTUFF_ID,)),
         created("m-old", sender=ANN, to=bob, date=SYNC_FROM - DAY),
-        created("m-rita", grant=MICROSOFT_GRANT, sender="rita@acme.example", to=bob),
+        created(
+            "m-rita",
+            grant=MICROSOFT_GRANT,
+            sender="rita@acme.example",
+            to=bob,
+            folders=(mailbox.MICROSOFT_DELETED_ID,),
+        ),
     )
     hidden = world.email("rep-ann", "m-hidden")
     assert world.api("POST", f"/v1/emails/{hidden.id}/hide").status_code == 200
@@ -296,8 +302,14 @@ def test_crmsync_status_shows_the_reps_whose_mail_is_kept_out(
 ) -> None:
     world = ann_mail
     bob = ("bob@customer.example",)
-    # Rita's messages all sit in a folder she does not sync (an id her mailbox does not know).
-    world.notify(*[created(f"m-r{i}", grant=MICROSOFT_GRANT, sender=ANN, to=bob) for i in range(3)])
+    # Rita's messages all sit in a folder she does not sync (her Deleted Items).
+    deleted = (mailbox.MICROSOFT_DELETED_ID,)
+    world.notify(
+        *[
+            created(f"m-r{i}", grant=MICROSOFT_GRANT, sender=ANN, to=bob, folders=deleted)
+            for i in range(3)
+        ]
+    )
     world.notify(created("m-orphan", grant="grant-nobody", sender=ANN, to=bob))
 
     code, out, _ = operator("status", "--json", "--reps", "5")

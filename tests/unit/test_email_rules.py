@@ -237,11 +237,92 @@ def test_a_message_meeting_every_rule_is_stored(
     assert decision.store
 
 
+# Folders not yet known (N2): (known folders, unknown ids, date, contacts, the decision).
+PENDING = [
+    pytest.param(
+        (),
+        ("Label_new",),
+        IN_WINDOW,
+        (DANA,),
+        SkipReason.FOLDER_PENDING,
+        id="a message only in an unknown folder that meets every other rule waits for it",
+    ),
+    pytest.param(
+        (TRASH,),
+        ("Label_new",),
+        IN_WINDOW,
+        (DANA,),
+        SkipReason.FOLDER_PENDING,
+        id="a known folder not synced does not decide while another is unknown",
+    ),
+    pytest.param(
+        (INBOX,),
+        ("Label_new",),
+        IN_WINDOW,
+        (DANA,),
+        None,
+        id="a message in a synced folder is stored whatever its unknown folders",
+    ),
+    pytest.param(
+        (),
+        ("Label_new",),
+        IN_WINDOW,
+        (),
+        SkipReason.NO_CONTACT,
+        id="a rule no folder can change decides at once: no contact",
+    ),
+    pytest.param(
+        (),
+        ("Label_new",),
+        BEFORE,
+        (DANA,),
+        SkipReason.BEFORE_SYNC_FROM,
+        id="a rule no folder can change decides at once: before sync-from",
+    ),
+    pytest.param(
+        (),
+        ("Label_new",),
+        None,
+        (DANA,),
+        SkipReason.UNDATED,
+        id="a rule no folder can change decides at once: undated",
+    ),
+    pytest.param(
+        (TRASH,),
+        (),
+        IN_WINDOW,
+        (DANA,),
+        SkipReason.FOLDER_NOT_SYNCED,
+        id="with every folder known, not synced is a decision",
+    ),
+]
+
+
+@pytest.mark.parametrize(("known", "unknown", "date", "matches", "reason"), PENDING)
+def test_a_message_whose_folders_are_unknown_is_pending_only_on_its_folders(
+    known: tuple[Folder, ...],
+    unknown: tuple[str, ...],
+    date: datetime | None,
+    matches: tuple[ContactMatch, ...],
+    reason: SkipReason | None,
+) -> None:
+    decision = decide_new_email(settings(), dated(date), known, matches, unknown)
+
+    assert decision.skip_reason is reason
+    assert decision.store is (reason is None)
+
+
+def test_sync_off_is_decided_before_unknown_folders() -> None:
+    decision = decide_new_email(settings(enabled=False), dated(IN_WINDOW), (), (DANA,), ("x",))
+    assert decision.skip_reason is SkipReason.EMAIL_SYNC_OFF
+
+
 def test_skip_reasons_keep_their_stored_names() -> None:
     # Stored as the outcome of a notification: renaming one breaks operators' queries.
     assert [reason.value for reason in SkipReason] == [
         "email_sync_off",
         "folder_not_synced",
+        "folder_pending",
         "undated",
         "before_sync_from",
         "no_contact",

@@ -28,13 +28,18 @@ from domain.sending import DeliveryEvent
 
 ROOT = Path(__file__).resolve().parents[2]
 # Where handlers decide outcome words: the actors, and the grant outcomes of storage.accounts.
-SOURCES = [*sorted((ROOT / "workers" / "actors").glob("*.py")), ROOT / "storage" / "accounts.py"]
+SOURCES = [
+    *sorted((ROOT / "workers" / "actors").glob("*.py")),
+    ROOT / "workers" / "email_pages.py",
+    ROOT / "workers" / "parked_messages.py",
+    ROOT / "storage" / "accounts.py",
+]
 
 # Outcomes handlers pass on without writing them as a literal: each names where its words
 # come from. A new one fails the test until it is declared here and its words explained.
 DYNAMIC_SOURCES: dict[tuple[str, str], frozenset[str]] = {
     ("events.py", "result.effect.value"): frozenset(e.value for e in Effect),
-    ("messages.py", "decision.skip_reason.value"): frozenset(r.value for r in SkipReason),
+    ("email_pages.py", "decision.skip_reason.value"): frozenset(r.value for r in SkipReason),
     # storage.accounts' GrantEventResult outcomes: literals collected from accounts.py.
     ("grants.py", "result.outcome"): frozenset(),
     ("accounts.py", "outcome"): frozenset(),
@@ -45,7 +50,8 @@ DYNAMIC_SOURCES: dict[tuple[str, str], frozenset[str]] = {
     ("messages.py", "outcomes"): frozenset(),
     ("messages.py", "saved"): frozenset(),
     ("messages.py", "save_page(session, context, rep, entries)"): frozenset(),
-    ("messages.py", "_update(session, row, entry, now)"): frozenset(),
+    ("email_pages.py", "outcomes"): frozenset(),
+    ("email_pages.py", "_update(session, row, entry, now)"): frozenset(),
     ("messages.py", "_outcome_of(next(outcomes), grant_id, message)"): frozenset(),
     # A grant deleted at Nylas (domain.not_found): the notification ends grant_gone.
     ("notifications.py", "Missing.GRANT.value"): frozenset({Missing.GRANT.value}),
@@ -162,7 +168,7 @@ def test_each_explanation_is_complete(word: str) -> None:
         ("hidden", "E7 hidden", Bearing.IN_CRM),
         ("stored", "E2 stored", Bearing.IN_CRM),
         ("grant_gone", "A1 grant gone", Bearing.NOT_IN_CRM),
-        ("folder_pending", "N2 folder pending", Bearing.UNDECIDED),
+        (SkipReason.FOLDER_PENDING.value, "N2 folder pending", Bearing.UNDECIDED),
         ("failed", "retry", Bearing.UNDECIDED),
         ("echo", "C4 echo", Bearing.OTHER),
     ],

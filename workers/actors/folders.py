@@ -1,7 +1,9 @@
 """``folder.*`` notifications keep each grant's folder cache current (E2).
 
 A folder created, renamed or moved changes which messages a rep's folder names match, so
-the cache follows it without a call to Nylas: the notification carries the folder.
+the cache follows it without a call to Nylas: the notification carries the folder. Messages
+parked on that folder (N2: they arrived before it was known) are decided in the same
+transaction.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from storage.folders import put_folder, remove_folder
 from storage.reps import rep_for_grant
 from workers.actors.handled import Handled, acknowledge_only
 from workers.context import WorkerContext
+from workers.parked_messages import decide_parked
 
 
 def handle_folder_notification(context: WorkerContext, notification: Notification) -> Handled:
@@ -34,4 +37,6 @@ def handle_folder_notification(context: WorkerContext, notification: Notificatio
             return Handled.processed("no_folder")
         rep = rep_for_grant(session, grant_id)
         put_folder(session, grant_id, parse_folder(obj, rep.provider if rep else None))
+        # The folder may be the one parked messages wait for (N2).
+        decide_parked(session, context, grant_id)
     return Handled.processed("folder_cached")

@@ -9,44 +9,34 @@ deletes it.
 
 Saving is set-based: the messages of concurrent notifications (:func:`save_messages`, run
 by ``workers.actors.finishing``) and the messages of a backfill's page (:func:`apply_messages`)
-are saved a rep at a time by :func:`save_page`, which reads the page's stored emails and
-contacts in two queries and inserts its new emails in three statements, however many.
+are saved a rep at a time by ``workers.email_pages.save_page``, which reads the page's stored
+emails and contacts in two queries and inserts its new emails in three statements, however
+many.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlmodel import Session
 
-from domain.contacts import match_contacts
-from domain.email_rules import decide_new_email, plan_email_update
-from domain.folders import ResolvedFolders, needs_folder_refresh, resolve_folders
+from domain.folders import needs_folder_refresh, resolve_folders
 from domain.messages import MailMessage, MalformedMessage, parse_message
 from domain.notifications import Notification
 from domain.reps import Rep
 from domain.sending import DeliveryReport, delivery_report
-from storage.contacts import IndexedContact, contacts_by_address
-from storage.emails import (
-    NewEmail,
-    find_email,
-    find_emails,
-    mailbox_state,
-    mark_mailbox_deleted,
-    store_emails,
-    update_email,
-)
+from storage.emails import find_email, mark_mailbox_deleted
 from storage.engine import transaction
 from storage.folders import load_folder_caches
 from storage.reps import rep_for_grant, reps_for_grants
-from storage.sends import attach_sent_copy, find_send, record_delivery_event
-from storage.tables import EmailRow
+from storage.sends import find_send, record_delivery_event
 from workers.actors.handled import Handled, MessageToSave, acknowledge_only
 from workers.context import WorkerContext
+from workers.email_pages import PageEntry, save_page
 from workers.folder_cache import resolve_page_folders
 from workers.group_commit import SplitOnFailure
 from workers.nylas_client import IDEMPOTENCY_METADATA_KEY
@@ -139,7 +129,7 @@ def save_messages(
     caches = load_folder_caches(session, reps.keys())
     now = context.clock()
     outcomes: list[str | FoldersToRefresh] = ["" for _ in items]
-    pages: dict[str, tuple[Rep, list[tuple[int, _Entry]]]] = {}
+    pages: dict[str, tuple[Rep, list[tuple[int, PageEntry]]]] = {}
     for index, item in enumerate(items):
         rep = reps.get(item.grant_id)
         if rep is None:
@@ -155,7 +145,7 @@ def save_messages(
         ):
             outcomes[index] = FoldersToRefresh(rep, item.grant_id)
             continue
-        entry = _Entry(item.message, folders, item.observed_at)
+        entry = PageEntry(item.message, folders, item.observed_at)
         pages.setdefault(rep.rep_id, (rep, []))[1].append((index, entry))
     for rep_id in sorted(pages):
         rep, entries = pages[rep_id]
@@ -180,9 +170,9 @@ def apply_messages(
     parsed = [_parsed_or_none(wire) for wire in wires]
     messages = [message for message in parsed if message is not None]
     folders = resolve_page_folders(context, rep, grant_id, [m.folder_ids for m in messages])
-    entries = [_Entry(m, f, observed_at) for m, f in zip(messages, folders, strict=True)]
+    entries = [PageEntry(m, f, observed_at) for m, f in zip(messages, folders, strict=True)]
 
-    def save_together(entries: list[_Entry]) -> list[str]:
+    def save_together(entries: list[PageEntry]) -> list[str]:
         with transaction(context.engine) as session:
             return save_page(session, context, rep, entries)
 
@@ -204,118 +194,6 @@ def _outcome_of(saved: str | Exception, grant_id: str, message: MailMessage) -> 
         extra={"grant_id": grant_id, "message_id": message.message_id},
     )
     return "failed"
-
-
-@dataclass(frozen=True, slots=True)
-class _Entry:
-    """A message to save, with its resolved folders and when its state was observed."""
-
-    message: MailMessage
-    folders: ResolvedFolders
-    observed_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class _PageRows:
-    """What saving a page reads once for all of its messages: the emails already stored
-    (locked, as :func:`find_email` locks one) and the rep's contacts by each address of
-    the page (as :func:`contacts_for_addresses` finds them for one message)."""
-
-    emails: dict[str, EmailRow]
-    contacts: dict[str, list[IndexedContact]]
-
-    def contacts_for(self, addresses: Iterable[str]) -> list[IndexedContact]:
-        """The contacts holding any of ``addresses``, each once."""
-        found: dict[int, IndexedContact] = {}
-        for address in addresses:
-            for indexed in self.contacts.get(address, ()):
-                found.setdefault(indexed.key, indexed)
-        return list(found.values())
-
-
-def _read_page(session: Session, rep_id: str, messages: Sequence[MailMessage]) -> _PageRows:
-    addresses: set[str] = set()
-    for message in messages:
-        addresses |= message.matching_addresses()
-    return _PageRows(
-        emails=find_emails(session, rep_id, [m.message_id for m in messages], for_update=True),
-        contacts=contacts_by_address(session, rep_id, addresses),
-    )
-
-
-def save_page(
-    session: Session, context: WorkerContext, rep: Rep, entries: Sequence[_Entry]
-) -> list[str]:
-    """Store or update a rep's messages in ``session``: one outcome each, in order.
-
-    Most of a mailbox matches no contact, and most of what matches is new: those cost the
-    page's two reads and its one insert of new emails (:func:`store_emails`), not
-    statements of their own. Updates of stored emails are written one by one. A message
-    met twice in the page is applied in order: its first sight inserted, the next ones
-    applied to the stored email afterwards.
-    """
-    now = context.clock()
-    page = _read_page(session, rep.rep_id, [entry.message for entry in entries])
-    outcomes = ["" for _ in entries]
-    new: dict[str, tuple[int, NewEmail]] = {}
-    again: list[int] = []
-    for index, entry in enumerate(entries):
-        message = entry.message
-        if message.message_id in new:
-            again.append(index)
-            continue
-        row = page.emails.get(message.message_id)
-        send_key = message.metadata.get(IDEMPOTENCY_METADATA_KEY)
-        if (
-            row is None
-            and send_key
-            and attach_sent_copy(session, rep.rep_id, send_key, message.message_id)
-        ):
-            # The Sent folder's copy of an email the CRM sent through crmsync (E9): one email.
-            row = find_email(session, rep.rep_id, message.message_id, for_update=True)
-        if row is not None:
-            page.emails[message.message_id] = row
-            outcomes[index] = _update(session, row, entry, now)
-            continue
-        indexed = page.contacts_for(message.matching_addresses())
-        matches = match_contacts(message, rep.rep_id, [i.contact for i in indexed])
-        decision = decide_new_email(rep.email_settings(), message, entry.folders.known, matches)
-        if decision.skip_reason is not None:
-            outcomes[index] = decision.skip_reason.value
-            continue
-        by_id = {i.contact.crm_contact_id: i for i in indexed}
-        contacts = [(by_id[m.crm_contact_id], m) for m in decision.contacts]
-        folder_names = [folder.name for folder in entry.folders.known]
-        new[message.message_id] = (
-            index,
-            NewEmail(message, folder_names, contacts, entry.observed_at),
-        )
-    stored = store_emails(session, rep.rep_id, [email for _, email in new.values()], now)
-    for message_id, (index, _) in new.items():
-        if message_id in stored:
-            outcomes[index] = "stored"
-        else:
-            # Another worker stored it between our read and our insert: update it instead.
-            again.append(index)
-    for index in sorted(again):
-        entry = entries[index]
-        row = find_email(session, rep.rep_id, entry.message.message_id, for_update=True)
-        assert row is not None
-        outcomes[index] = _update(session, row, entry, now)
-    return outcomes
-
-
-def _update(session: Session, row: EmailRow, entry: _Entry, now: datetime) -> str:
-    update = plan_email_update(mailbox_state(row), entry.message, entry.observed_at)
-    changed = update_email(
-        session,
-        row,
-        update,
-        folder_names=[folder.name for folder in entry.folders.known],
-        observed_at=entry.observed_at,
-        now=now,
-    )
-    return "updated" if changed else "unchanged"
 
 
 def _parsed_or_none(wire: Mapping[str, Any]) -> MailMessage | None:

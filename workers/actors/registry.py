@@ -20,6 +20,7 @@ from workers.actors.backfill import run_backfill
 from workers.actors.calendar_push import push_action_item
 from workers.actors.deliveries import deliver, poster
 from workers.actors.notifications import handle_notification
+from workers.actors.parked import decide_due_parked
 from workers.actors.sends import send_email
 from workers.context import WorkerContext
 from workers.grant_limits import GrantThrottled, defer
@@ -28,6 +29,7 @@ from workers.queues import (
     CALENDAR_PUSH_QUEUE,
     DELIVERY_QUEUE,
     NOTIFICATION_QUEUES,
+    PARKED_QUEUE,
     SEND_QUEUE,
     QueueSpec,
 )
@@ -51,6 +53,9 @@ def declare_actors(broker: Broker, context: WorkerContext) -> list[dramatiq.Acto
 
     def send_actor(email_id: int) -> None:
         send_email(context, email_id)
+
+    def parked_actor(parked_id: int) -> None:
+        decide_due_parked(context, parked_id)
 
     retries = next(m for m in broker.middleware if isinstance(m, Retries))
 
@@ -76,6 +81,7 @@ def declare_actors(broker: Broker, context: WorkerContext) -> list[dramatiq.Acto
         declare(push_actor, CALENDAR_PUSH_QUEUE),
         backfill,
         declare(send_actor, SEND_QUEUE),
+        declare(parked_actor, PARKED_QUEUE),
     ]
 
 

@@ -1,0 +1,182 @@
+"""Saving a page of one rep's messages (E2, E4, E9, N2): the one place a message becomes a
+stored email, whatever brought it (notifications finished together, a backfill's page, a
+parked message decided again).
+
+Most of a mailbox matches no contact, and most of what matches is new: those cost the
+page's two reads and its one insert of new emails (:func:`storage.emails.store_emails`), not
+statements of their own. A message whose folders are not yet known and that would otherwise
+be stored is parked (``folder_pending``, ``storage.parked``); every other decision unparks
+the message if it was parked and gives its parked notifications that decision.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import Session
+
+from domain.contacts import match_contacts
+from domain.email_rules import SkipReason, decide_new_email, plan_email_update
+from domain.folders import ResolvedFolders
+from domain.messages import MailMessage
+from domain.reps import Rep
+from storage.contacts import IndexedContact, contacts_by_address
+from storage.emails import (
+    NewEmail,
+    find_email,
+    find_emails,
+    mailbox_state,
+    store_emails,
+    update_email,
+)
+from storage.parked import park_messages, settle_parked
+from storage.sends import attach_sent_copy
+from storage.tables import EmailRow
+from workers.context import WorkerContext
+from workers.nylas_client import IDEMPOTENCY_METADATA_KEY
+
+PENDING = SkipReason.FOLDER_PENDING.value
+
+
+@dataclass(frozen=True, slots=True)
+class PageEntry:
+    """A message to save, with its resolved folders and when its state was observed.
+
+    ``final``: its wait for unknown folders is over (``domain.parking``), so they count as
+    folders it is not synced in instead of parking it again.
+    """
+
+    message: MailMessage
+    folders: ResolvedFolders
+    observed_at: datetime
+    final: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _PageRows:
+    """What saving a page reads once for all of its messages: the emails already stored
+    (locked, as :func:`find_email` locks one) and the rep's contacts by each address of
+    the page (as :func:`contacts_for_addresses` finds them for one message)."""
+
+    emails: dict[str, EmailRow]
+    contacts: dict[str, list[IndexedContact]]
+
+    def contacts_for(self, addresses: Iterable[str]) -> list[IndexedContact]:
+        """The contacts holding any of ``addresses``, each once."""
+        found: dict[int, IndexedContact] = {}
+        for address in addresses:
+            for indexed in self.contacts.get(address, ()):
+                found.setdefault(indexed.key, indexed)
+        return list(found.values())
+
+
+def _read_page(session: Session, rep_id: str, messages: Sequence[MailMessage]) -> _PageRows:
+    addresses: set[str] = set()
+    for message in messages:
+        addresses |= message.matching_addresses()
+    return _PageRows(
+        emails=find_emails(session, rep_id, [m.message_id for m in messages], for_update=True),
+        contacts=contacts_by_address(session, rep_id, addresses),
+    )
+
+
+def save_page(
+    session: Session, context: WorkerContext, rep: Rep, entries: Sequence[PageEntry]
+) -> list[str]:
+    """Store, update or park a rep's messages in ``session``: one outcome each, in order.
+
+    Updates of stored emails are written one by one. A message met twice in the page is
+    applied in order: its first sight inserted, the next ones applied to the stored email
+    afterwards.
+    """
+    now = context.clock()
+    page = _read_page(session, rep.rep_id, [entry.message for entry in entries])
+    outcomes = ["" for _ in entries]
+    new: dict[str, tuple[int, NewEmail]] = {}
+    again: list[int] = []
+    for index, entry in enumerate(entries):
+        message = entry.message
+        if message.message_id in new:
+            again.append(index)
+            continue
+        row = page.emails.get(message.message_id)
+        send_key = message.metadata.get(IDEMPOTENCY_METADATA_KEY)
+        if (
+            row is None
+            and send_key
+            and attach_sent_copy(session, rep.rep_id, send_key, message.message_id)
+        ):
+            # The Sent folder's copy of an email the CRM sent through crmsync (E9): one email.
+            row = find_email(session, rep.rep_id, message.message_id, for_update=True)
+        if row is not None:
+            page.emails[message.message_id] = row
+            outcomes[index] = _update(session, row, entry, now)
+            continue
+        indexed = page.contacts_for(message.matching_addresses())
+        matches = match_contacts(message, rep.rep_id, [i.contact for i in indexed])
+        unknown = () if entry.final else entry.folders.unknown
+        decision = decide_new_email(
+            rep.email_settings(), message, entry.folders.known, matches, unknown
+        )
+        if decision.skip_reason is not None:
+            outcomes[index] = decision.skip_reason.value
+            continue
+        by_id = {i.contact.crm_contact_id: i for i in indexed}
+        contacts = [(by_id[m.crm_contact_id], m) for m in decision.contacts]
+        folder_names = [folder.name for folder in entry.folders.known]
+        new[message.message_id] = (
+            index,
+            NewEmail(message, folder_names, contacts, entry.observed_at),
+        )
+    stored = store_emails(session, rep.rep_id, [email for _, email in new.values()], now)
+    for message_id, (index, _) in new.items():
+        if message_id in stored:
+            outcomes[index] = "stored"
+        else:
+            # Another worker stored it between our read and our insert: update it instead.
+            again.append(index)
+    for index in sorted(again):
+        entry = entries[index]
+        row = find_email(session, rep.rep_id, entry.message.message_id, for_update=True)
+        assert row is not None
+        outcomes[index] = _update(session, row, entry, now)
+    _park_or_settle(session, context, rep, entries, outcomes, now)
+    return outcomes
+
+
+def _park_or_settle(
+    session: Session,
+    context: WorkerContext,
+    rep: Rep,
+    entries: Sequence[PageEntry],
+    outcomes: Sequence[str],
+    now: datetime,
+) -> None:
+    """Park the page's ``folder_pending`` messages; settle the others that were parked.
+
+    A message's last outcome in the page is its decision (a message met twice is applied in
+    order)."""
+    if rep.grant_id is None:
+        return
+    last: dict[str, tuple[str, PageEntry]] = {}
+    for entry, outcome in zip(entries, outcomes, strict=True):
+        last[entry.message.message_id] = (outcome, entry)
+    pending = [(e.message, e.observed_at) for o, e in last.values() if o == PENDING]
+    if pending:
+        park_messages(session, rep.grant_id, pending, now, context.folder_park_wait)
+    settle_parked(session, rep.grant_id, {m: o for m, (o, _) in last.items() if o != PENDING})
+
+
+def _update(session: Session, row: EmailRow, entry: PageEntry, now: datetime) -> str:
+    update = plan_email_update(mailbox_state(row), entry.message, entry.observed_at)
+    changed = update_email(
+        session,
+        row,
+        update,
+        folder_names=[folder.name for folder in entry.folders.known],
+        observed_at=entry.observed_at,
+        now=now,
+    )
+    return "updated" if changed else "unchanged"
