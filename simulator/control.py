@@ -12,10 +12,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from simulator.control_bodies import MESSAGE_BODY_BYTES, json_object, refusing
 from simulator.mailbox import FakeNylas
 from simulator.mailbox_fill import fill_mailbox
 
 PROVIDERS = ("google", "microsoft", "imap")
+# The most messages one fill adds: a benchmark's mailbox, not the fake's memory.
+MAX_FILL = 100_000
 
 
 def _bad_request(message: str) -> JSONResponse:
@@ -28,9 +31,8 @@ def control_routes(fake: FakeNylas) -> list[Route]:
         """``PUT /_simulator/grants/{grant_id}`` ``{"provider", "email"}``: a mailbox with the
         folder preset of its provider."""
         grant_id = request.path_params["grant_id"]
-        document = await request.json()
-        provider = document.get("provider") if isinstance(document, dict) else None
-        email = document.get("email") if isinstance(document, dict) else None
+        document = await json_object(request)
+        provider, email = document.get("provider"), document.get("email")
         if provider not in PROVIDERS or not isinstance(email, str):
             return JSONResponse(
                 {
@@ -48,8 +50,8 @@ def control_routes(fake: FakeNylas) -> list[Route]:
     async def put_message(request: Request) -> JSONResponse:
         """``PUT /_simulator/grants/{grant_id}/messages/{message_id}``: a Message object."""
         grant_id = request.path_params["grant_id"]
-        message = await request.json()
-        if fake.grant(grant_id) is None or not isinstance(message, dict):
+        message = await json_object(request, MESSAGE_BODY_BYTES)
+        if fake.grant(grant_id) is None:
             return JSONResponse(
                 {
                     "error": {
@@ -67,8 +69,8 @@ def control_routes(fake: FakeNylas) -> list[Route]:
         """``PUT /_simulator/consent/{email}`` ``{"refuse": bool, "description"?}``: whether the
         user at ``email`` (the ``login_hint``) refuses hosted auth from now on."""
         email = request.path_params["email"]
-        document = await request.json()
-        if not isinstance(document, dict) or not isinstance(document.get("refuse"), bool):
+        document = await json_object(request)
+        if not isinstance(document.get("refuse"), bool):
             return _bad_request('send {"refuse": true|false, "description": "..."}')
         if document["refuse"]:
             fake.refuse_consent(email, str(document.get("description") or "Access denied."))
@@ -97,9 +99,7 @@ def control_routes(fake: FakeNylas) -> list[Route]:
         """``POST /_simulator/grants/{grant_id}/messages/{message_id}/bounce`` ``{"reason"?,
         "address"?}``: a bounce is detected for a sent message."""
         grant_id, message_id = request.path_params["grant_id"], request.path_params["message_id"]
-        document = await request.json() if await request.body() else {}
-        if not isinstance(document, dict):
-            return _bad_request('send {"reason": "...", "address": "..."}')
+        document = await json_object(request, optional=True)
         if fake.grant(grant_id) is None or fake.message(grant_id, message_id) is None:
             return _bad_request(f"no message {message_id} in grant {grant_id}")
         kwargs = {"reason": str(document["reason"])} if document.get("reason") else {}
@@ -113,33 +113,38 @@ def control_routes(fake: FakeNylas) -> list[Route]:
         """``POST /_simulator/grants/{grant_id}/fill`` ``{"count", "contacts", "start", "end",
         "seed"?}``: realistic messages in bulk (see ``simulator.mailbox_fill``)."""
         grant_id = request.path_params["grant_id"]
-        document = await request.json()
+        document = await json_object(request)
         try:
+            count = int(document["count"])
+            if not 0 <= count <= MAX_FILL:
+                return _bad_request(f"count must be 0 to {MAX_FILL}")
             added = fill_mailbox(
                 fake,
                 grant_id,
-                int(document["count"]),
+                count,
                 contacts=[str(c) for c in document.get("contacts", [])],
                 start=int(document["start"]),
                 end=int(document["end"]),
                 seed=int(document.get("seed", 0)),
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, OverflowError, OSError) as exc:
             return _bad_request(f"send count, contacts, start, end (and seed): {exc}")
         return JSONResponse({"data": {"added": len(added)}})
 
     return [
-        Route("/_simulator/consent/{email}", put_consent, methods=["PUT"]),
-        Route("/_simulator/grants/{grant_id}/expire", expire, methods=["POST"]),
-        Route("/_simulator/grants/{grant_id}/fill", fill, methods=["POST"]),
+        Route("/_simulator/consent/{email}", refusing(put_consent), methods=["PUT"]),
+        Route("/_simulator/grants/{grant_id}/expire", refusing(expire), methods=["POST"]),
+        Route("/_simulator/grants/{grant_id}/fill", refusing(fill), methods=["POST"]),
         Route(
             "/_simulator/grants/{grant_id}/messages/{message_id:path}/bounce",
-            bounce,
+            refusing(bounce),
             methods=["POST"],
         ),
-        Route("/_simulator/grants/{grant_id}", put_mailbox, methods=["PUT"]),
-        Route("/_simulator/grants/{grant_id}", delete_mailbox, methods=["DELETE"]),
+        Route("/_simulator/grants/{grant_id}", refusing(put_mailbox), methods=["PUT"]),
+        Route("/_simulator/grants/{grant_id}", refusing(delete_mailbox), methods=["DELETE"]),
         Route(
-            "/_simulator/grants/{grant_id}/messages/{message_id:path}", put_message, methods=["PUT"]
+            "/_simulator/grants/{grant_id}/messages/{message_id:path}",
+            refusing(put_message),
+            methods=["PUT"],
         ),
     ]

@@ -7,47 +7,28 @@ label or folder, ``PATCH .../folders/{folder_id}`` ``{"name"}`` renames it and `
 (``simulator.folder_writes``), delivered by the next drain.
 
 Like every control route they sit behind the API key. Bodies are small JSON objects (at most
-:data:`MAX_BODY_BYTES`); anything else is a 4xx with a reason, never a 500.
+``simulator.control_bodies.SMALL_BODY_BYTES``); anything else is a 4xx with a reason, never
+a 500.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from simulator.control_bodies import SMALL_BODY_BYTES, Refused, json_object, refusal
 from simulator.folder_writes import FolderRefused, checked_attributes, checked_name
 from simulator.mailbox import FakeNylas
 
-MAX_BODY_BYTES = 16 * 1024
 MAX_ID_LENGTH = 512  # folder ids are long for Microsoft, but never this long
 
 
-def _refusal(status: int, message: str) -> JSONResponse:
-    error_type = "not_found_error" if status == 404 else "invalid_request_error"
-    return JSONResponse({"error": {"type": error_type, "message": message}}, status_code=status)
-
-
 async def _body(request: Request) -> dict[str, Any]:
-    """The request's JSON object; :class:`FolderRefused` 400 (413 when too big) otherwise."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise FolderRefused(413, f"the body must be at most {MAX_BODY_BYTES} bytes")
-    raw = bytearray()
-    async for chunk in request.stream():
-        raw += chunk
-        if len(raw) > MAX_BODY_BYTES:
-            raise FolderRefused(413, f"the body must be at most {MAX_BODY_BYTES} bytes")
-    try:
-        document = json.loads(raw)
-    except (ValueError, RecursionError):
-        raise FolderRefused(400, "the body must be JSON") from None
-    if not isinstance(document, dict):
-        raise FolderRefused(400, "the body must be a JSON object")
-    return document
+    """The request's JSON object (at most :data:`SMALL_BODY_BYTES`)."""
+    return await json_object(request, SMALL_BODY_BYTES)
 
 
 def _path_id(request: Request, name: str) -> str:
@@ -81,8 +62,8 @@ def folder_control_routes(fake: FakeNylas) -> list[Route]:
                 attributes=checked_attributes(document.get("attributes")),
                 parent_id=parent_id,
             )
-        except FolderRefused as refused:
-            return _refusal(refused.status, refused.message)
+        except Refused as refused:
+            return refusal(refused.status, refused.message)
         return JSONResponse({"data": folder}, status_code=201)
 
     async def rename_folder(request: Request) -> JSONResponse:
@@ -95,8 +76,8 @@ def folder_control_routes(fake: FakeNylas) -> list[Route]:
             if unknown:
                 raise FolderRefused(400, f"only name can change, not {unknown[:5]}")
             folder = fake.rename_folder(grant_id, folder_id, checked_name(document.get("name")))
-        except FolderRefused as refused:
-            return _refusal(refused.status, refused.message)
+        except Refused as refused:
+            return refusal(refused.status, refused.message)
         return JSONResponse({"data": folder})
 
     async def delete_folder(request: Request) -> JSONResponse:
@@ -104,8 +85,8 @@ def folder_control_routes(fake: FakeNylas) -> list[Route]:
         try:
             grant_id = _known_grant(fake, request)
             removed = fake.delete_folder(grant_id, _path_id(request, "folder_id"))
-        except FolderRefused as refused:
-            return _refusal(refused.status, refused.message)
+        except Refused as refused:
+            return refusal(refused.status, refused.message)
         return JSONResponse({"data": removed})
 
     folders = "/_simulator/grants/{grant_id}/folders"

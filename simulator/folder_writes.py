@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from simulator.control_bodies import Refused
 from simulator.notifications import envelope
 
 Wire = dict[str, Any]
@@ -40,13 +41,8 @@ FOLDER_UPDATED = "folder.updated"
 FOLDER_DELETED = "folder.deleted"
 
 
-class FolderRefused(Exception):
+class FolderRefused(Refused):
     """Raised when a folder write is refused; ``status`` is the HTTP status to answer."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 def checked_name(value: object) -> str:

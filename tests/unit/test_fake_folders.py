@@ -17,7 +17,7 @@ from starlette.testclient import TestClient
 
 from domain.notifications import parse_document
 from simulator import mailbox as mb
-from simulator.folder_control import MAX_BODY_BYTES
+from simulator.control_bodies import SMALL_BODY_BYTES as MAX_BODY_BYTES
 from simulator.folder_writes import MAX_NAME_LENGTH
 from simulator.mailbox import FakeNylas
 from simulator.nylas_api import build_nylas_api
