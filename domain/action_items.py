@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from domain.addresses import normalise_address
 from domain.errors import DomainError
+from domain.text import without_nul
 from domain.times import format_time, parse_rfc3339
 
 MAX_TITLE = 1024
@@ -271,7 +272,8 @@ def _text(document: Mapping[str, Any], key: str, limit: int, *, required: bool =
 
 
 def _plain(value: object) -> str:
-    return value if isinstance(value, str) else ""
+    """Calendar text as crmsync keeps it: a NUL (PostgreSQL stores none) becomes U+FFFD."""
+    return without_nul(value) if isinstance(value, str) else ""
 
 
 def _flag(document: Mapping[str, Any], key: str, *, default: bool) -> bool:

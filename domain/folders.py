@@ -22,6 +22,7 @@ from enum import StrEnum
 from typing import Any
 
 from domain.errors import DomainError
+from domain.text import without_nul
 
 
 class FolderRole(StrEnum):
@@ -162,10 +163,12 @@ def parse_folder(obj: Mapping[str, Any], provider: str | None) -> Folder:
     folder_id = obj.get("id")
     if not isinstance(folder_id, str) or not folder_id:
         raise ValueError("a folder object needs an 'id'")
+    folder_id = without_nul(folder_id)
     name = obj.get("name")
-    name = name if isinstance(name, str) and name else folder_id
+    name = without_nul(name) if isinstance(name, str) and name else folder_id
     leaf = leaf_name(name, provider)
     parent_id = obj.get("parent_id")
+    parent_id = without_nul(parent_id) if isinstance(parent_id, str) else None
     return Folder(
         id=folder_id,
         name=name,

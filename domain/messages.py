@@ -15,6 +15,7 @@ from typing import Any
 
 from domain.addresses import normalise_address
 from domain.errors import DomainError
+from domain.text import without_nul
 
 
 class MalformedMessage(DomainError):
@@ -91,6 +92,7 @@ def parse_message(obj: Mapping[str, Any]) -> MailMessage:
     message_id = obj.get("id")
     if not isinstance(message_id, str) or not message_id:
         raise MalformedMessage("missing_message_id", "the message object has no 'id'")
+    message_id = without_nul(message_id)
     body = obj.get("body")
     return MailMessage(
         message_id=message_id,
@@ -100,13 +102,15 @@ def parse_message(obj: Mapping[str, Any]) -> MailMessage:
         snippet=_text(obj.get("snippet")) or "",
         # Truncated notifications send "" for a body they left out: that is no body, not an
         # empty one, so it never overwrites a body fetched earlier.
-        body=body if isinstance(body, str) and body else None,
+        body=without_nul(body) if isinstance(body, str) and body else None,
         sender=_participants(obj.get("from")),
         to=_participants(obj.get("to")),
         cc=_participants(obj.get("cc")),
         bcc=_participants(obj.get("bcc")),
         date=_unix_time(obj.get("date")),
-        folder_ids=tuple(f for f in _list(obj.get("folders")) if isinstance(f, str) and f),
+        folder_ids=tuple(
+            without_nul(f) for f in _list(obj.get("folders")) if isinstance(f, str) and f
+        ),
         unread=_flag(obj.get("unread")),
         starred=_flag(obj.get("starred")),
         attachments=tuple(
@@ -142,7 +146,11 @@ def message_to_wire(message: MailMessage) -> dict[str, Any]:
 def _metadata(value: object) -> dict[str, str]:
     if not isinstance(value, Mapping):
         return {}
-    return {k: v for k, v in value.items() if isinstance(k, str) and isinstance(v, str)}
+    return {
+        without_nul(k): without_nul(v)
+        for k, v in value.items()
+        if isinstance(k, str) and isinstance(v, str)
+    }
 
 
 def _participants(value: object) -> tuple[Participant, ...]:
@@ -185,7 +193,8 @@ def _list(value: object) -> list[Any]:
 
 
 def _text(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
+    """Text as crmsync keeps it: a NUL (which PostgreSQL cannot store) becomes U+FFFD."""
+    return without_nul(value) if isinstance(value, str) and value else None
 
 
 def _flag(value: object) -> bool | None:

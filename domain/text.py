@@ -8,11 +8,15 @@ operator reads). The operator tools print stored and remote text (subscriber ans
 subjects, exception messages) to a terminal, where an escape sequence clears the screen,
 recolours it or retitles the window: there every control but tab and newline is removed,
 escape sequences whole.
+
+What Nylas sends is not refused for a NUL (a stranger's subject may hold one, and the
+notification would be lost): the ingress and the message parser replace it by U+FFFD.
 """
 
 from __future__ import annotations
 
 import re
+from typing import Any
 
 # A CSI (ESC [ or 0x9B, parameters, final), an OSC (ESC ] or 0x9D ... BEL or ST), a
 # DCS/SOS/PM/APC string (ESC P|X|^|_ ... ST), or ESC and one character: removed whole,
@@ -40,6 +44,30 @@ def terminal_safe(text: str) -> str:
 def contains_nul(text: str) -> bool:
     """True when ``text`` holds a NUL, which no stored text may (PostgreSQL refuses it)."""
     return "\x00" in text
+
+
+# What a NUL from Nylas becomes: text from a stranger (a subject, a name) may hold one, and
+# refusing it would lose the notification, so it is kept, readable and storable.
+NUL_STAND_IN = "\ufffd"
+
+
+def without_nul(text: str) -> str:
+    """``text`` with each NUL replaced by U+FFFD (the replacement character)."""
+    return text.replace("\x00", NUL_STAND_IN)
+
+
+def document_without_nul(document: Any) -> Any:
+    """A JSON document with every NUL in its strings and keys replaced by U+FFFD.
+
+    Recursive: call it on documents whose depth is already bounded (the ingress checks it).
+    """
+    if isinstance(document, str):
+        return without_nul(document)
+    if isinstance(document, dict):
+        return {without_nul(str(k)): document_without_nul(v) for k, v in document.items()}
+    if isinstance(document, list):
+        return [document_without_nul(item) for item in document]
+    return document
 
 
 def id_problem(value: str) -> str | None:

