@@ -502,6 +502,26 @@ SCHEMAS: dict[str, Schema] = {
             "notifications": {"type": "array", "items": ref("Notification")},
             "notifications_omitted": {"type": "integer", "minimum": 0},
             "email": {"oneOf": [ref("Email"), {"type": "null"}]},
+            "parked": {
+                "oneOf": [
+                    obj(
+                        {
+                            "parked_at": TIME,
+                            "decide_by": TIME,
+                            "folder_ids": {"type": "array", "items": {"type": "string"}},
+                            "unknown_folder_ids": {
+                                "type": "array",
+                                "items": {"type": "string"},
+                            },
+                        },
+                        ["parked_at", "decide_by", "folder_ids", "unknown_folder_ids"],
+                    ),
+                    {"type": "null"},
+                ],
+                "description": "when the message waits for its folders (folder_pending): since "
+                "when, when it is decided at the latest, and which of its folder ids are not "
+                "yet known for the mailbox",
+            },
             "sync": obj(
                 {
                     "email_sync": {"type": "boolean"},
@@ -520,6 +540,7 @@ SCHEMAS: dict[str, Schema] = {
             "notifications",
             "notifications_omitted",
             "email",
+            "parked",
             "sync",
         ],
     ),

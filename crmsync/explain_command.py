@@ -94,6 +94,15 @@ def print_explanation(console: Console, document: dict[str, Any]) -> None:
                 f"deleted from the mailbox: {_yes(email['mailbox_deleted'])}"
             )
         )
+    parked = document.get("parked")
+    if parked:
+        console.print(
+            shown(
+                f"Parked since {parked['parked_at']}, waiting for folders "
+                f"{', '.join(parked['unknown_folder_ids']) or '-'} to become known; decided "
+                f"by {parked['decide_by']} at the latest."
+            )
+        )
     sync = document["sync"]
     folders = ", ".join(sync["folders"]) or "the inbox and sent folders"
     backfill = sync["mailbox_backfill"]

@@ -23,6 +23,7 @@ from typing import Any
 from sqlmodel import Session, col, func, select
 
 from domain.backfill import BackfillKind
+from domain.folders import resolve_folders
 from domain.message_verdicts import (
     MailboxBackfill,
     RepFacts,
@@ -35,6 +36,8 @@ from domain.reps import Rep
 from domain.times import format_time
 from storage.backfills import latest_backfill
 from storage.emails import email_contacts, email_json, find_email
+from storage.folders import load_folder_cache
+from storage.parked import find_parked
 from storage.tables import BackfillRow, RawNotification
 
 # A message has a handful of notifications (created, a few updates, deleted); a message
@@ -193,6 +196,7 @@ def explain_message(session: Session, rep: Rep, message_id: str) -> dict[str, An
         "notifications": [notification_json(row, rep_id=rep.rep_id) for row in rows],
         "notifications_omitted": total - len(rows),
         "email": email_document,
+        "parked": _parked_json(session, rep, message_id),
         "sync": {
             "email_sync": rep.email_sync_enabled,
             "folders": list(rep.folders.names),
@@ -208,6 +212,23 @@ def explain_message(session: Session, rep: Rep, message_id: str) -> dict[str, An
                 else None
             ),
         },
+    }
+
+
+def _parked_json(session: Session, rep: Rep, message_id: str) -> dict[str, Any] | None:
+    """The message's wait for its folders (N2), when it is parked for the rep's mailbox."""
+    if rep.grant_id is None:
+        return None
+    parked = find_parked(session, rep.grant_id, message_id)
+    if parked is None:
+        return None
+    cache = load_folder_cache(session, rep.grant_id)
+    folder_ids = list(parked.message.folder_ids)
+    return {
+        "parked_at": format_time(parked.parked_at),
+        "decide_by": format_time(parked.deadline),
+        "folder_ids": folder_ids,
+        "unknown_folder_ids": list(resolve_folders(folder_ids, cache.folders).unknown),
     }
 
 

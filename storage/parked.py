@@ -35,6 +35,7 @@ class ParkedMessage:
 
     message: MailMessage
     observed_at: datetime
+    parked_at: datetime
     deadline: datetime
 
 
@@ -92,7 +93,10 @@ def parked_messages(
         .order_by(col(ParkedMessageRow.deadline), col(ParkedMessageRow.id))
         .limit(limit)
     ).all()
-    return [ParkedMessage(parse_message(r.message), r.observed_at, r.deadline) for r in rows]
+    return [
+        ParkedMessage(parse_message(r.message), r.observed_at, r.parked_at, r.deadline)
+        for r in rows
+    ]
 
 
 def find_parked(session: Session, grant_id: str, message_id: str) -> ParkedMessage | None:
@@ -105,7 +109,7 @@ def find_parked(session: Session, grant_id: str, message_id: str) -> ParkedMessa
     ).first()
     if row is None:
         return None
-    return ParkedMessage(parse_message(row.message), row.observed_at, row.deadline)
+    return ParkedMessage(parse_message(row.message), row.observed_at, row.parked_at, row.deadline)
 
 
 def settle_parked(session: Session, grant_id: str, outcomes: Mapping[str, str]) -> int:

@@ -42,6 +42,10 @@ def explain(world: EmailSyncWorld, rep_id: str, message_id: str) -> dict[str, An
     return body
 
 
+def bob_only() -> tuple[str, ...]:
+    return ("bob@customer.example",)
+
+
 @pytest.fixture
 def ann_mail(world: EmailSyncWorld) -> EmailSyncWorld:
     """Ann's mailbox after one message of each fate: stored, stored then hidden, no contact,
@@ -287,6 +291,13 @@ def test_crmsync_explain_prints_what_the_api_answers(
     assert code == 0
     assert "hidden (rule E7 hidden)" in out
     assert "hidden: yes" in out
+
+    # A message in a label the mailbox's folder cache does not know yet (N2): parked.
+    ann_mail.notify(created("m-new-label", sender=ANN, to=bob_only(), folders=("Label_404",)))
+    code, out, _ = operator("explain", "--rep", "rep-ann", "--message", "m-new-label")
+    assert code == 0
+    assert "m-new-label of rep rep-ann: folder_pending (rule N2 folder pending)" in out
+    assert "waiting for folders Label_404 to become known" in out
 
     code, _, err = operator("explain", "--rep", "nobody", "--message", "m-1")
     assert code == 1

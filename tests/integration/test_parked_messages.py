@@ -107,7 +107,11 @@ def test_a_message_in_a_folder_announced_after_it_is_parked_then_stored(
     assert world.outcome_of(message["id"]) == "folder_pending"
     assert parked(world) == ["m-proposal"]
     assert [e.message_id for e in world.emails("rep-ann")] == ["m-first"]
-    assert explained(world, "m-proposal")["outcome"] == "folder_pending"
+    answer = world.api("GET", "/v1/reps/rep-ann/messages/m-proposal").json()
+    assert answer["decision"]["outcome"] == "folder_pending"
+    assert answer["parked"]["folder_ids"] == [label["id"]]
+    assert answer["parked"]["unknown_folder_ids"] == [label["id"]]
+    assert answer["parked"]["decide_by"] > answer["parked"]["parked_at"]
 
     [created] = folder_notifications(fake)
     assert created["type"] == "folder.created"
@@ -119,6 +123,7 @@ def test_a_message_in_a_folder_announced_after_it_is_parked_then_stored(
     # The notification that parked it now says what became of it.
     assert world.outcome_of(message["id"]) == "stored"
     assert explained(world, "m-proposal")["outcome"] == "stored"
+    assert world.api("GET", "/v1/reps/rep-ann/messages/m-proposal").json()["parked"] is None
 
 
 def test_a_message_in_a_folder_announced_before_it_is_stored_at_once(
