@@ -394,6 +394,7 @@ def test_status_reports_a_known_queue_state(operator: Operator) -> None:
         "calendar.push",
         "backfill",
         "sends",
+        "parked",
     ]
     depths = {name: (q["ready"], q["delayed"], q["dead_letters"]) for name, q in queues.items()}
     assert depths == {
@@ -406,6 +407,7 @@ def test_status_reports_a_known_queue_state(operator: Operator) -> None:
         "calendar.push": (0, 0, 0),
         "backfill": (0, 0, 0),
         "sends": (0, 0, 0),
+        "parked": (0, 0, 0),
     }
     assert all(q["in_progress"] == 0 for q in queues.values())
     messages = queues["notifications.messages"]
