@@ -116,6 +116,9 @@ def test_an_expired_cursor_gets_410_with_how_to_resync(world: EmailSyncWorld) ->
     with transaction(world.runtime.engine) as session:
         for n in range(3):
             record(session, n)
+    # Only changes below every running transaction are final, and only those are pruned: a
+    # transaction of a test running beside this one must end first.
+    wait_until_settled(world.runtime.engine)
     old_cursor = world.api("GET", "/v1/changes", params={"limit": 1}).json()["next_cursor"]
     with transaction(world.runtime.engine) as session:
         assert prune_changes(session, NOW + timedelta(seconds=1), NOW) == 3
