@@ -37,13 +37,13 @@ WRONG_SIGNATURE = "0" * 64
 
 def many_empty_members(total_bytes: int = LIMIT - 100) -> bytes:
     """About 210,000 empty gzip members: quadratic to decompress member by member."""
-    member = gzip.compress(b"", 9)
+    member = gzip.compress(b"", 9, mtime=0)
     return member * (total_bytes // len(member))
 
 
 def inflating_to(size: int) -> bytes:
     """One gzip member that inflates to ``size`` bytes (small on the wire)."""
-    return gzip.compress(b" " * size, 9)
+    return gzip.compress(b" " * size, 9, mtime=0)
 
 
 def gzip_headers(signature: str) -> dict[str, str]:
@@ -65,7 +65,7 @@ def client(
         ("many empty members", many_empty_members()),
         ("inflates past the limit", inflating_to(LIMIT + 1)),
         ("inflates to just the limit", inflating_to(LIMIT)),
-        ("five members", gzip.compress(b"{}") * 5),
+        ("five members", gzip.compress(b"{}", mtime=0) * 5),
         ("truncated", inflating_to(1000)[:-9]),
         ("not gzip at all", b"\x1f\x8b" + b"\x00" * 100),
     ],
@@ -93,7 +93,11 @@ def test_a_signature_that_cannot_match_is_refused_without_decompressing(
 def test_a_signed_body_of_more_members_than_nylas_sends_is_400(
     client: TestClient, redis_client: redis.Redis, redis_namespace: str
 ) -> None:
-    body = gzip.compress(b'{"a":') + gzip.compress(b"1") * 4 + gzip.compress(b"}")
+    body = (
+        gzip.compress(b'{"a":', mtime=0)
+        + gzip.compress(b"1", mtime=0) * 4
+        + gzip.compress(b"}", mtime=0)
+    )
 
     response = client.post(URL, content=body, headers=gzip_headers(sim.sign(body, WEBHOOK_SECRET)))
 
@@ -108,7 +112,7 @@ def test_a_notification_in_four_members_signed_either_way_is_queued(
     plain, _ = signed(sim.message_created("grant-1"))
     quarter = len(plain) // 4
     parts = [plain[:quarter], plain[quarter : 2 * quarter], plain[2 * quarter : 3 * quarter]]
-    compressed = b"".join(gzip.compress(p) for p in [*parts, plain[3 * quarter :]])
+    compressed = b"".join(gzip.compress(p, mtime=0) for p in [*parts, plain[3 * quarter :]])
 
     over_compressed = client.post(
         URL, content=compressed, headers=gzip_headers(sim.sign(compressed, WEBHOOK_SECRET))
