@@ -8,8 +8,12 @@ collectors that read the state of the world at scrape time (the queues in Redis)
 
 from __future__ import annotations
 
+import os
+import re
+from pathlib import Path
+
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
-from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from prometheus_client.registry import Collector
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -36,12 +40,54 @@ def metrics_registry(*collectors: Collector, multiprocess_dir: str | None) -> Co
     return registry
 
 
-def metrics_routes(registry: CollectorRegistry) -> list[Route]:
-    """The metrics route serving ``registry``, to mount under the application."""
+# The files of gauges that count only while their process lives ("livesum", "liveall", ...):
+# prometheus_client names them gauge_<mode>_<pid>.db.
+_LIVE_GAUGE_FILE = re.compile(r"gauge_live\w*_(\d+)\.db")
+
+
+def forget_dead_processes(directory: str) -> list[int]:
+    """Remove the live-gauge files of processes that no longer run; their pids.
+
+    prometheus_client forgets a process's live gauges only when told (``mark_process_dead``),
+    which a clean shutdown does and a SIGKILL never does: the in-progress gauge of a killed
+    worker went on counting its last value. Called when a worker process starts and at every
+    scrape, so a dead process stops counting within a scrape.
+    """
+    dead: set[int] = set()
+    for path in Path(directory).glob("gauge_live*_*.db"):
+        found = _LIVE_GAUGE_FILE.fullmatch(path.name)
+        if found is not None and not _running(int(found.group(1))):
+            dead.add(int(found.group(1)))
+    for pid in sorted(dead):
+        mark_process_dead(pid, directory)  # type: ignore[no-untyped-call]
+    return sorted(dead)
+
+
+def _running(pid: int) -> bool:
+    """Whether a process ``pid`` runs on this host (signal 0 checks without signalling)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it runs, as another user
+    return True
+
+
+def metrics_routes(registry: CollectorRegistry, multiprocess_dir: str | None = None) -> list[Route]:
+    """The metrics route serving ``registry``, to mount under the application; with
+    ``multiprocess_dir``, dead processes' live gauges are forgotten before each scrape."""
+
+    def scrape() -> bytes:
+        if multiprocess_dir:
+            forget_dead_processes(multiprocess_dir)
+        return generate_latest(registry)
 
     async def metrics(request: Request) -> Response:
         # Collectors may do I/O (Redis, the multiprocess files): off the event loop.
-        body = await run_in_threadpool(generate_latest, registry)
+        body = await run_in_threadpool(scrape)
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     return [Route("/metrics", metrics)]

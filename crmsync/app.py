@@ -102,7 +102,7 @@ def build_app(
         routes=[
             *nylas_routes(ingress),
             *health_routes({"database": check_database, "redis": check_redis}),
-            *metrics_routes(_metrics_registry(runtime)),
+            *metrics_routes(_metrics_registry(runtime), multiprocess_dir()),
             *openapi_routes(),
             v1_mount(api_context, tokens=runtime.settings.api_token_bytes(), accounts=accounts),
             *callback_routes(api_context, accounts),
@@ -148,10 +148,19 @@ def _metrics_registry(runtime: Runtime) -> CollectorRegistry:
     Raises:
         SettingsError: ``PROMETHEUS_MULTIPROC_DIR`` is set but names no directory.
     """
-    directory = os.environ.get(MULTIPROCESS_DIR_VARIABLE, "").strip() or None
-    if directory is not None and not os.path.isdir(directory):
-        raise SettingsError([f"{MULTIPROCESS_DIR_VARIABLE} must name an existing directory"])
     queues = QueueMetrics(
         runtime.broker.client, runtime.settings.redis_namespace, all_queue_names()
     )
-    return metrics_registry(queues, multiprocess_dir=directory)
+    return metrics_registry(queues, multiprocess_dir=multiprocess_dir())
+
+
+def multiprocess_dir() -> str | None:
+    """``PROMETHEUS_MULTIPROC_DIR``, when metrics are shared by the processes of this host.
+
+    Raises:
+        SettingsError: it is set but names no directory.
+    """
+    directory = os.environ.get(MULTIPROCESS_DIR_VARIABLE, "").strip() or None
+    if directory is not None and not os.path.isdir(directory):
+        raise SettingsError([f"{MULTIPROCESS_DIR_VARIABLE} must name an existing directory"])
+    return directory

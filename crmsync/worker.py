@@ -15,6 +15,7 @@ from datetime import timedelta
 import dramatiq
 from dramatiq import Worker
 
+from api.metrics import forget_dead_processes
 from crmsync.logs import configure_logging
 from crmsync.runtime import Runtime
 from crmsync.settings import worker_settings
@@ -167,6 +168,10 @@ def setup() -> None:
     """Called by Dramatiq's CLI in each worker process (``crmsync worker``, the Procfile)."""
     settings = worker_settings(os.environ)
     configure_logging(settings.log_level)
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "").strip()
+    if directory and os.path.isdir(directory):
+        # A worker killed before this one started left its in-progress gauges behind.
+        forget_dead_processes(directory)
     runtime = Runtime.from_settings(settings)
     dramatiq.set_broker(runtime.broker)
     declare(runtime)

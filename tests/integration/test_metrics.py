@@ -376,6 +376,68 @@ def test_multiprocess_mode_serves_what_other_processes_wrote(
     assert has(samples, "crmsync_queue_messages")
 
 
+# A worker process that is working on two messages when it is killed (SIGKILL: no clean-up).
+BUSY_WRITER = """
+import sys, threading, time
+import dramatiq
+from dramatiq import Worker
+
+from workers.broker import BrokerOptions, build_broker, embedded_redis_client
+
+broker = build_broker(embedded_redis_client(), BrokerOptions(namespace="mp"))
+started = []
+
+def stuck(n):
+    started.append(n)
+    threading.Event().wait()
+
+actor = dramatiq.Actor(stuck, broker=broker, actor_name="mp_stuck", queue_name="mp.stuck",
+                       priority=0, options={})
+worker = Worker(broker, worker_threads=2, worker_timeout=50)
+worker.start()
+actor.send(1)
+actor.send(2)
+while len(started) < 2:
+    time.sleep(0.01)
+print("busy", flush=True)
+threading.Event().wait()
+"""
+
+
+@sqlite_only
+def test_a_killed_workers_in_progress_gauge_stops_counting(
+    runtime: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    directory = tmp_path / "prometheus"
+    directory.mkdir()
+    environment = {"PATH": "/usr/bin:/bin", "PROMETHEUS_MULTIPROC_DIR": str(directory)}
+    writer = subprocess.Popen(  # noqa: S603  (this interpreter, our own script)
+        [sys.executable, "-c", BUSY_WRITER],
+        cwd=ROOT,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert writer.stdout is not None
+        assert writer.stdout.readline() == b"busy\n"
+        monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(directory))
+        with TestClient(build_app(runtime=runtime)) as client:
+            stuck = {"actor": "mp_stuck", "queue": "mp.stuck"}
+            gauge = "crmsync_actor_messages_in_progress"
+            assert value(scrape(client), gauge, **stuck) == 2
+
+            writer.kill()
+            writer.wait(timeout=10)
+
+            assert value(scrape(client), gauge, **stuck) == 0
+            assert not list(directory.glob(f"gauge_live*_{writer.pid}.db"))
+    finally:
+        if writer.poll() is None:
+            writer.kill()
+            writer.wait(timeout=10)
+
+
 def test_a_multiprocess_directory_that_does_not_exist_stops_start_up(
     sqlite_url: str,
     redis_namespace: str,
