@@ -13,6 +13,8 @@ from typing import Any
 
 import orjson
 
+from workers.redis_outages import REDIS_OUTAGE, DramatiqConnectionLines
+
 # Record attributes that are not the caller's ``extra=``; uvicorn's ``color_message`` is the
 # message again with terminal colour codes.
 _STANDARD_ATTRIBUTES = set(vars(logging.makeLogRecord({}))) | {
@@ -54,6 +56,8 @@ def configure_logging(level: str = "INFO") -> None:
     """
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
+    # A Redis blip is a warning when it starts and when it ends, not dozens of criticals.
+    handler.addFilter(DramatiqConnectionLines(REDIS_OUTAGE))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

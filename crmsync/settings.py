@@ -61,8 +61,8 @@ class Settings:
     max_retries: int = 8
     dead_letter_ttl_days: int = 14
     # A worker process silent this long is presumed dead; its unfinished messages go back on
-    # their queues at the next broker maintenance (RELIABILITY.md).
-    worker_heartbeat_timeout_ms: int = 60_000
+    # their queues at the next beat of a live worker's liveness timer (RELIABILITY.md).
+    worker_heartbeat_timeout_ms: int = 15_000
     broker_maintenance_chance: int = 1_000
     change_retention_days: int = 30
     subscription_disable_after_days: int = 5
@@ -174,7 +174,7 @@ class Settings:
             max_retries=reader.positive_int("CRMSYNC_MAX_RETRIES", 8),
             dead_letter_ttl_days=reader.positive_int("CRMSYNC_DEAD_LETTER_TTL_DAYS", 14),
             worker_heartbeat_timeout_ms=reader.positive_int(
-                "CRMSYNC_WORKER_HEARTBEAT_TIMEOUT_MS", 60_000
+                "CRMSYNC_WORKER_HEARTBEAT_TIMEOUT_MS", 15_000
             ),
             broker_maintenance_chance=reader.positive_int(
                 "CRMSYNC_BROKER_MAINTENANCE_CHANCE", 1_000

@@ -23,6 +23,7 @@ from workers.actors.registry import declare_actors
 from workers.context import WorkerContext
 from workers.dispatch import BACKFILLS, CALENDAR_PUSHES, PARKED_MESSAGES, SENDS, Dispatcher
 from workers.grant_limits import GrantLimiter, GrantLimits
+from workers.liveness import WorkerLiveness
 from workers.maintenance import Maintenance
 from workers.nylas_client import NylasGateway
 from workers.outbound_http import OutboundClient
@@ -32,6 +33,7 @@ from workers.queues import (
     DELIVERY_QUEUE,
     PARKED_QUEUE,
     SEND_QUEUE,
+    all_queue_names,
     queues_apart_from_deliveries,
 )
 
@@ -73,8 +75,10 @@ class BackgroundThreads:
 
     maintenance: Maintenance
     dispatcher: Dispatcher
+    liveness: WorkerLiveness
 
     def stop(self) -> None:
+        self.liveness.stop()
         self.dispatcher.stop()
         self.maintenance.stop()
 
@@ -104,9 +108,11 @@ def start_background(runtime: Runtime) -> BackgroundThreads:
                 (PARKED_MESSAGES, lambda parked_id: parked_actor.send(parked_id)),
             ],
         ),
+        liveness=WorkerLiveness(runtime.broker, all_queue_names()),
     )
     threads.maintenance.start()
     threads.dispatcher.start()
+    threads.liveness.start()
     return threads
 
 

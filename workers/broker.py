@@ -7,10 +7,10 @@ Retries are bounded: Dramatiq's default (20 tries over about a week) would hide 
 handler for days. Messages that exhaust them are dead-lettered and kept for operators.
 
 A worker process that dies without stopping (SIGKILL, a lost machine) leaves the messages it
-had fetched in its in-progress set. Another broker requeues them once the dead one has been
-silent for ``heartbeat_timeout_ms``, during "maintenance", which runs with each broker
-command with a chance of ``maintenance_chance`` in a million (Dramatiq's defaults: 60 s and
-1,000). Both are settings, so that recovery time is a choice (RELIABILITY.md).
+had fetched in its in-progress set. Once it has been silent for ``heartbeat_timeout_ms``
+(15 s), a live worker's liveness timer (``workers.liveness``) puts them back on their queues;
+Dramatiq's own "maintenance", which runs with each broker command with a chance of
+``maintenance_chance`` in a million, still expires dead letters (RELIABILITY.md).
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ class BrokerOptions:
     max_backoff_ms: int = 10 * 60_000
     time_limit_ms: int = 5 * 60_000
     dead_letter_ttl_ms: int = 14 * 24 * 3_600_000
-    heartbeat_timeout_ms: int = 60_000
+    heartbeat_timeout_ms: int = 15_000
     maintenance_chance: int = 1_000  # broker commands in a million that also run maintenance
 
 

@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import redis
 from sqlmodel import Session
 
 from storage.action_items import mark_queued, pushes_to_queue
@@ -35,6 +36,7 @@ from storage.subscriptions import (
     overdue_deliveries,
 )
 from workers.context import WorkerContext
+from workers.redis_outages import REDIS_OUTAGE
 
 logger = logging.getLogger(__name__)
 
@@ -130,11 +132,15 @@ class Dispatcher(threading.Thread):
         while not self._stopping.wait(self.interval.total_seconds()):
             try:
                 dispatch_once(self.context, self.send)
+            except redis.RedisError as error:
+                REDIS_OUTAGE.failed(error)  # logged once per outage, not twice a second
             except Exception:  # logged and tried again at the next interval
                 logger.exception("dispatching deliveries failed")
             for work, send in self.recorded:
                 try:
                     dispatch_recorded(self.context, work, send)
+                except redis.RedisError as error:
+                    REDIS_OUTAGE.failed(error)
                 except Exception:
                     logger.exception("dispatching %s failed", work.name)
 

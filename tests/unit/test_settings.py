@@ -228,7 +228,7 @@ def test_account_and_recovery_settings_have_their_documented_defaults() -> None:
     assert settings.silence_after_hours == 24
     assert settings.nylas_grant_calls_per_second == 20
     assert settings.nylas_grant_concurrent_calls == 4
-    assert settings.worker_heartbeat_timeout_ms == 60_000
+    assert settings.worker_heartbeat_timeout_ms == 15_000
     assert settings.broker_maintenance_chance == 1_000
 
 
