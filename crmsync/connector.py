@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from api.accounts import ConnectFailed
 from domain.grants import GRANT_ID_SHAPE, is_grant_id
 from storage.accounts import Connection
-from workers.nylas_client import NylasError, NylasGateway, NylasRejected
+from workers.nylas_client import NylasGateway
+from workers.nylas_failures import NylasError, NylasRejected
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,8 @@ from tests.support.fake_api import RecordedSleeps
 from tests.support.harness import empty_database, settings_for
 from tests.support.live_server import serve
 from tests.support.services import POSTGRES_ADMIN_URL, REDIS_URL, SESSION_TOKEN
-from workers.nylas_client import NylasGateway, RetryPolicy
+from workers.nylas_client import NylasGateway
+from workers.nylas_failures import RetryPolicy
 
 
 @pytest.fixture(scope="session")

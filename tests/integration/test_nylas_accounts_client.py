@@ -16,10 +16,9 @@ from simulator.mailbox import FakeNylas
 from simulator.mailbox_fill import fill_mailbox
 from tests.integration.test_nylas_client import closed_port_url
 from tests.support.fake_api import RecordedSleeps, SettableClock
-from workers.nylas_client import (
-    GrantToken,
+from workers.nylas_client import GrantToken, NylasGateway
+from workers.nylas_failures import (
     NylasCodeRejected,
-    NylasGateway,
     NylasRejected,
     NylasUnavailable,
     NylasWriteUncertain,

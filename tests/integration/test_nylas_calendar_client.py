@@ -25,9 +25,8 @@ from requests.structures import CaseInsensitiveDict
 from simulator import calendar as cal
 from simulator.mailbox import FakeNylas
 from tests.support.fake_api import RecordedSleeps
-from workers.nylas_client import (
-    IDEMPOTENCY_METADATA_KEY,
-    NylasGateway,
+from workers.nylas_client import IDEMPOTENCY_METADATA_KEY, NylasGateway
+from workers.nylas_failures import (
     NylasNotFound,
     NylasRejected,
     NylasUnavailable,

@@ -18,8 +18,8 @@ from simulator import mailbox as mb
 from simulator.mailbox import FakeNylas
 from simulator.notifications import message_object
 from tests.support.fake_api import RecordedSleeps
-from workers.nylas_client import (
-    NylasGateway,
+from workers.nylas_client import NylasGateway
+from workers.nylas_failures import (
     NylasGrantGone,
     NylasMalformedResponse,
     NylasNotFound,

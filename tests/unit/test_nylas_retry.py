@@ -15,11 +15,11 @@ from nylas.models.errors import (
 )
 from requests.structures import CaseInsensitiveDict
 
-from workers.nylas_client import (
+from workers.nylas_client import normalise_attributes
+from workers.nylas_failures import (
     RetryPolicy,
     backoff_seconds,
     is_transient,
-    normalise_attributes,
     outcome_of,
     parse_retry_after,
     retry_after_of,

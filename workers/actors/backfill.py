@@ -31,7 +31,8 @@ from storage.tables import BackfillRow
 from workers.actors.messages import apply_messages
 from workers.context import WorkerContext
 from workers.grant_limits import GrantThrottled
-from workers.nylas_client import MAX_PAGE_SIZE, NylasGrantGone, NylasRateLimited
+from workers.nylas_client import MAX_PAGE_SIZE
+from workers.nylas_failures import NylasGrantGone, NylasRateLimited
 
 logger = logging.getLogger(__name__)
 

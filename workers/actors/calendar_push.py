@@ -40,7 +40,7 @@ from storage.reps import get_rep
 from storage.tables import ActionItemRow
 from workers.context import WorkerContext
 from workers.grant_limits import GrantThrottled
-from workers.nylas_client import NylasGrantGone, NylasNotFound, NylasRejected
+from workers.nylas_failures import NylasGrantGone, NylasNotFound, NylasRejected
 
 logger = logging.getLogger(__name__)
 

@@ -35,7 +35,7 @@ from workers.actors.messages import handle_message_notification
 from workers.context import WorkerContext
 from workers.folder_cache import refresh_folder_cache
 from workers.grant_limits import GrantThrottled
-from workers.nylas_client import NylasGrantGone, NylasRateLimited, NylasRejected
+from workers.nylas_failures import NylasGrantGone, NylasRateLimited, NylasRejected
 
 logger = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from storage.parked import DECIDE_BATCH, grant_of_parked, parked_messages, settl
 from storage.reps import rep_for_grant
 from workers.context import WorkerContext
 from workers.folder_cache import refresh_folder_cache
-from workers.nylas_client import NylasGrantGone
+from workers.nylas_failures import NylasGrantGone
 from workers.parked_messages import decide_parked
 
 

@@ -22,7 +22,7 @@ from storage.engine import transaction
 from storage.reps import get_rep
 from storage.sends import record_delivery_event, record_sent
 from workers.context import WorkerContext
-from workers.nylas_client import (
+from workers.nylas_failures import (
     NylasGrantGone,
     NylasRateLimited,
     NylasRejected,

@@ -43,7 +43,8 @@ from tests.support.stream import (
 )
 from workers.broker import BrokerOptions
 from workers.context import WorkerContext
-from workers.nylas_client import NylasGateway, RetryPolicy
+from workers.nylas_client import NylasGateway
+from workers.nylas_failures import RetryPolicy
 
 pytestmark = pytest.mark.faults
 
