@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Table, delete, func, update
+from sqlalchemy import Table, delete, func, tuple_, update
 from sqlmodel import Session, col, select
 
 from domain.email_rules import SkipReason
@@ -112,28 +112,26 @@ def find_parked(session: Session, grant_id: str, message_id: str) -> ParkedMessa
     return ParkedMessage(parse_message(row.message), row.observed_at, row.parked_at, row.deadline)
 
 
-def settle_parked(session: Session, grant_id: str, outcomes: Mapping[str, str]) -> int:
-    """Unpark the messages decided, by message id, and record each decision on the
+def settle_parked(session: Session, outcomes: Mapping[tuple[str, str], str]) -> int:
+    """Unpark the messages decided, by (grant, message id), and record each decision on the
     notifications that parked them; how many were parked.
 
-    One statement when none of them was parked, which is nearly always: every page of
-    messages saved calls this.
+    One statement when none of them was parked, which is nearly always: every transaction
+    that saves messages calls this once.
     """
-    decided = {m: o for m, o in outcomes.items() if o != SkipReason.FOLDER_PENDING.value}
+    decided = {k: o for k, o in outcomes.items() if o != SkipReason.FOLDER_PENDING.value}
     if not decided:
         return 0
+    key = tuple_(col(ParkedMessageRow.grant_id), col(ParkedMessageRow.message_id))
     unparked = session.execute(
         delete(ParkedMessageRow)
-        .where(
-            col(ParkedMessageRow.grant_id) == grant_id,
-            col(ParkedMessageRow.message_id).in_(sorted(decided)),
-        )
-        .returning(col(ParkedMessageRow.message_id))
+        .where(key.in_(sorted(decided)))
+        .returning(col(ParkedMessageRow.grant_id), col(ParkedMessageRow.message_id))
     ).all()
-    by_outcome: dict[str, list[str]] = defaultdict(list)
-    for (message_id,) in unparked:
-        by_outcome[decided[message_id]].append(message_id)
-    for outcome, message_ids in sorted(by_outcome.items()):
+    by_outcome: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for grant_id, message_id in unparked:
+        by_outcome[(grant_id, decided[(grant_id, message_id)])].append(message_id)
+    for (grant_id, outcome), message_ids in sorted(by_outcome.items()):
         session.execute(
             update(RawNotification)
             .where(
@@ -151,7 +149,7 @@ def settle_all_parked(session: Session, grant_id: str, outcome: str) -> int:
     message_ids = session.exec(
         select(ParkedMessageRow.message_id).where(col(ParkedMessageRow.grant_id) == grant_id)
     ).all()
-    return settle_parked(session, grant_id, dict.fromkeys(message_ids, outcome))
+    return settle_parked(session, {(grant_id, m): outcome for m in message_ids})
 
 
 def parked_to_queue(session: Session, now: datetime) -> list[int]:

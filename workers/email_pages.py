@@ -85,13 +85,43 @@ def _read_page(session: Session, rep_id: str, messages: Sequence[MailMessage]) -
 def save_page(
     session: Session, context: WorkerContext, rep: Rep, entries: Sequence[PageEntry]
 ) -> list[str]:
-    """Store, update or park a rep's messages in ``session``: one outcome each, in order.
+    """:func:`save_pages` for one rep's page."""
+    return save_pages(session, context, [(rep, entries)])[0]
+
+
+def save_pages(
+    session: Session, context: WorkerContext, pages: Sequence[tuple[Rep, Sequence[PageEntry]]]
+) -> list[list[str]]:
+    """Store, update or park the messages of each rep's page in ``session``: one outcome
+    per message, in order, page by page.
+
+    The messages decided are unparked in one statement for all the pages (most transactions
+    hold no parked message at all; a statement per rep cost the batch a round trip each).
+    """
+    now = context.clock()
+    saved = [_save_one(session, rep, entries, now) for rep, entries in pages]
+    decided: dict[tuple[str, str], str] = {}
+    for (rep, entries), outcomes in zip(pages, saved, strict=True):
+        if rep.grant_id is None:
+            continue
+        last = {e.message.message_id: (o, e) for e, o in zip(entries, outcomes, strict=True)}
+        pending = [(e.message, e.observed_at) for o, e in last.values() if o == PENDING]
+        if pending:
+            park_messages(session, rep.grant_id, pending, now, context.folder_park_wait)
+        for message_id, (outcome, _) in last.items():
+            if outcome != PENDING:
+                decided[(rep.grant_id, message_id)] = outcome
+    settle_parked(session, decided)
+    return saved
+
+
+def _save_one(session: Session, rep: Rep, entries: Sequence[PageEntry], now: datetime) -> list[str]:
+    """Store or update a rep's messages, or find them pending: one outcome each, in order.
 
     Updates of stored emails are written one by one. A message met twice in the page is
     applied in order: its first sight inserted, the next ones applied to the stored email
     afterwards.
     """
-    now = context.clock()
     page = _read_page(session, rep.rep_id, [entry.message for entry in entries])
     outcomes = ["" for _ in entries]
     new: dict[str, tuple[int, NewEmail]] = {}
@@ -142,31 +172,7 @@ def save_page(
         row = find_email(session, rep.rep_id, entry.message.message_id, for_update=True)
         assert row is not None
         outcomes[index] = _update(session, row, entry, now)
-    _park_or_settle(session, context, rep, entries, outcomes, now)
     return outcomes
-
-
-def _park_or_settle(
-    session: Session,
-    context: WorkerContext,
-    rep: Rep,
-    entries: Sequence[PageEntry],
-    outcomes: Sequence[str],
-    now: datetime,
-) -> None:
-    """Park the page's ``folder_pending`` messages; settle the others that were parked.
-
-    A message's last outcome in the page is its decision (a message met twice is applied in
-    order)."""
-    if rep.grant_id is None:
-        return
-    last: dict[str, tuple[str, PageEntry]] = {}
-    for entry, outcome in zip(entries, outcomes, strict=True):
-        last[entry.message.message_id] = (outcome, entry)
-    pending = [(e.message, e.observed_at) for o, e in last.values() if o == PENDING]
-    if pending:
-        park_messages(session, rep.grant_id, pending, now, context.folder_park_wait)
-    settle_parked(session, rep.grant_id, {m: o for m, (o, _) in last.items() if o != PENDING})
 
 
 def _update(session: Session, row: EmailRow, entry: PageEntry, now: datetime) -> str:

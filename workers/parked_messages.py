@@ -36,7 +36,7 @@ def decide_parked(session: Session, context: WorkerContext, grant_id: str) -> in
     rep = rep_for_grant(session, grant_id)
     if rep is None:
         # Disconnected, or connected to another mailbox since: nothing of it is stored.
-        settle_parked(session, grant_id, {p.message.message_id: "unknown_grant" for p in parked})
+        settle_parked(session, {(grant_id, p.message.message_id): "unknown_grant" for p in parked})
         return len(parked)
     cache = load_folder_cache(session, grant_id)
     now = context.clock()

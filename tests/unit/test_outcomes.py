@@ -51,6 +51,7 @@ DYNAMIC_SOURCES: dict[tuple[str, str], frozenset[str]] = {
     ("messages.py", "saved"): frozenset(),
     ("messages.py", "save_page(session, context, rep, entries)"): frozenset(),
     ("email_pages.py", "outcomes"): frozenset(),
+    ("email_pages.py", "save_pages(session, context, [(rep, entries)])[0]"): frozenset(),
     ("email_pages.py", "_update(session, row, entry, now)"): frozenset(),
     ("messages.py", "_outcome_of(next(outcomes), grant_id, message)"): frozenset(),
     # A grant deleted at Nylas (domain.not_found): the notification ends grant_gone.

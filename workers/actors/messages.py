@@ -36,7 +36,7 @@ from storage.reps import rep_for_grant, reps_for_grants
 from storage.sends import find_send, record_delivery_event
 from workers.actors.handled import Handled, MessageToSave, acknowledge_only
 from workers.context import WorkerContext
-from workers.email_pages import PageEntry, save_page
+from workers.email_pages import PageEntry, save_page, save_pages
 from workers.folder_cache import resolve_page_folders
 from workers.group_commit import SplitOnFailure
 from workers.nylas_client import IDEMPOTENCY_METADATA_KEY
@@ -122,7 +122,7 @@ def save_messages(
     """Save the messages of many notifications in ``session``: one outcome each, in order.
 
     The reps and folder caches of all their grants are read in three queries, then each
-    rep's messages are saved as one page (:func:`save_page`).
+    rep's messages are saved as one page (``workers.email_pages.save_pages``).
     """
     grant_ids = {item.grant_id for item in items}
     reps = reps_for_grants(session, grant_ids)
@@ -147,10 +147,12 @@ def save_messages(
             continue
         entry = PageEntry(item.message, folders, item.observed_at)
         pages.setdefault(rep.rep_id, (rep, []))[1].append((index, entry))
-    for rep_id in sorted(pages):
-        rep, entries = pages[rep_id]
-        saved = save_page(session, context, rep, [entry for _, entry in entries])
-        for (index, _), outcome in zip(entries, saved, strict=True):
+    ordered = [pages[rep_id] for rep_id in sorted(pages)]
+    saved = save_pages(
+        session, context, [(rep, [e for _, e in entries]) for rep, entries in ordered]
+    )
+    for (_, entries), page_outcomes in zip(ordered, saved, strict=True):
+        for (index, _), outcome in zip(entries, page_outcomes, strict=True):
             outcomes[index] = outcome
     return outcomes
 
