@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from domain.errors import DomainError
+from domain.inputs import InvalidInput
 from storage.errors import NotFound, StorageConflict
 
 
@@ -55,7 +56,10 @@ async def api_error(request: Request, error: Exception) -> JSONResponse:
 
 async def domain_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, DomainError)
-    return error_response(400, error.reason, error.message)
+    details = None
+    if isinstance(error, InvalidInput):
+        details = {"fields": [problem.to_json() for problem in error.fields]}
+    return error_response(400, error.reason, error.message, details=details)
 
 
 async def not_found(request: Request, error: Exception) -> JSONResponse:

@@ -1,7 +1,8 @@
 """``/openapi.json``: the CRM API described for clients and code generators (OpenAPI 3.1).
 
-Written by hand next to the endpoints rather than generated, because the endpoints are
-plain Starlette routes; the test suite keeps the two honest (the document is validated, and
+Request bodies read through a model (``domain.inputs``) have their schema generated from it
+(:func:`model_schemas`); the rest is still written here, next to the endpoints, until each
+has its model. The test suite keeps the two honest (the document is validated, and
 schemathesis calls every operation with generated input and checks each answer against it).
 """
 
@@ -9,9 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+
+from domain.reps import RepInput
 
 Schema = dict[str, Any]
 
@@ -22,8 +27,11 @@ NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
 CURSOR = {"type": "string", "description": "opaque; pass back as given"}
 
 
+REF_TEMPLATE = "#/components/schemas/{model}"
+
+
 def ref(name: str) -> Schema:
-    return {"$ref": f"#/components/schemas/{name}"}
+    return {"$ref": REF_TEMPLATE.format(model=name)}
 
 
 def obj(properties: dict[str, Schema], required: list[str] | None = None) -> Schema:
@@ -31,6 +39,15 @@ def obj(properties: dict[str, Schema], required: list[str] | None = None) -> Sch
     if required is not None:
         schema["required"] = required
     return schema
+
+
+def model_schemas(*models: type[BaseModel]) -> dict[str, Schema]:
+    """The components of request models, generated from them (pydantic's JSON Schema, the
+    dialect OpenAPI 3.1 uses): each model and the models it holds, by name."""
+    _, generated = models_json_schema(
+        [(model, "validation") for model in models], ref_template=REF_TEMPLATE
+    )
+    return dict(generated.get("$defs", {}))
 
 
 def page_of(item: str) -> Schema:
@@ -47,43 +64,25 @@ SCHEMAS: dict[str, Schema] = {
     "Error": obj(
         {
             "error": obj(
-                {"reason": {"type": "string"}, "message": {"type": "string"}},
+                {
+                    "reason": {"type": "string"},
+                    "message": {"type": "string"},
+                    "fields": {
+                        "type": "array",
+                        "description": "for a body of the wrong shape: each field that is "
+                        "wrong (reason unknown_field: each key the document does not have)",
+                        "items": obj(
+                            {"path": {"type": "string"}, "problem": {"type": "string"}},
+                            ["path", "problem"],
+                        ),
+                    },
+                },
                 ["reason", "message"],
             )
         },
         ["error"],
     ),
-    "RepInput": obj(
-        {
-            "email": {"type": "string", "description": "the rep's mailbox address"},
-            "grant_id": NULLABLE_TEXT,
-            "provider": {
-                "type": ["string", "null"],
-                "enum": ["google", "microsoft", "imap", "icloud", "yahoo", "ews", None],
-            },
-            "settings": obj(
-                {
-                    "email_sync": {"type": "boolean"},
-                    "folders": {
-                        "oneOf": [
-                            {"type": "string", "description": "';'-separated final names"},
-                            {"type": "array", "items": {"type": "string"}},
-                            {"type": "null"},
-                        ]
-                    },
-                    "calendar_sync": {"type": "boolean"},
-                    "calendar_name": NULLABLE_TEXT,
-                    "calendar_days_after": {
-                        "type": ["integer", "null"],
-                        "minimum": 0,
-                        "maximum": 365,
-                    },
-                    "sync_from": NULLABLE_TIME,
-                }
-            ),
-        },
-        ["email"],
-    ),
+    **model_schemas(RepInput),
     "Rep": obj(
         {
             "id": {"type": "string"},

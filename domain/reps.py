@@ -3,16 +3,18 @@
 The CRM sends the whole rep on every write (``PUT``), so :func:`parse_rep` reads a complete
 document and fills what is left out with the manuals' defaults: email and calendar sync on,
 the inbox and sent folders, no calendar name (the first named "Calendar"), 30 days after
-today for the calendar. Validation lives here, not in the API, so a rule such as "days after
-is between 0 and 365" is one function with one table of tests.
+today for the calendar. Its shape is a model (:class:`RepInput`, ``domain.inputs``), which
+also writes the OpenAPI schema; its rules are functions here, so a rule such as "days after
+is between 0 and 365" is said once, with one table of tests.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from domain.accounts import DEFAULT_SILENCE_AFTER, explain, is_silent
 from domain.addresses import InvalidAddress, require_address
@@ -20,12 +22,16 @@ from domain.email_rules import EmailSyncSettings
 from domain.errors import DomainError
 from domain.folders import FolderSelection, InvalidFolderSetting, parse_folder_setting
 from domain.grants import GRANT_ID_SHAPE, is_grant_id
+from domain.inputs import read_model
 from domain.times import format_time, parse_rfc3339
 
 DEFAULT_CALENDAR_DAYS_AFTER = 30
 MAX_CALENDAR_DAYS_AFTER = 365
 MAX_ID_LENGTH = 255
-PROVIDERS = frozenset({"google", "microsoft", "imap", "icloud", "yahoo", "ews"})
+Provider = Literal["google", "microsoft", "imap", "icloud", "yahoo", "ews"]
+PROVIDERS: frozenset[str] = frozenset(get_args(Provider))
+# RFC 5321's limit on a forward path: no address is longer.
+MAX_ADDRESS_LENGTH = 320
 
 
 class InvalidRep(DomainError):
@@ -126,77 +132,105 @@ def validate_rep_id(rep_id: str) -> str:
     return rep_id
 
 
+class RepSettingsInput(BaseModel):
+    """A rep's settings (E1) as the CRM sends them; what is left out takes the manuals'
+    defaults."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    email_sync: bool = Field(True, description="store the rep's emails (E2)")
+    folders: str | list[str] | None = Field(
+        None,
+        description="the final names of the folders to sync, ';'-separated "
+        '("CoolStuff;Awesome") or a list; empty or null: the inbox and sent folders',
+    )
+    calendar_sync: bool = Field(True, description="write action items to the calendar (C1)")
+    calendar_name: str | None = Field(
+        None,
+        max_length=MAX_ID_LENGTH,
+        description="the calendar to write to; null: the first named Calendar, else the primary",
+    )
+    calendar_days_after: int | None = Field(
+        None,
+        ge=0,
+        le=MAX_CALENDAR_DAYS_AFTER,
+        description="how many days after today action items are written (null: 30)",
+    )
+    sync_from: str | None = Field(
+        None,
+        description="RFC 3339 with a zone; mail dated before it is never stored (null: the "
+        "authorisation time minus CRMSYNC_SYNC_LOOKBACK_DAYS)",
+        json_schema_extra={"format": "date-time"},
+    )
+
+
+class RepInput(BaseModel):
+    """The body of PUT /v1/reps/{rep_id}: the whole rep, every time."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "email": "ann@acme.example",
+                    "grant_id": "0e8f1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b",
+                    "provider": "google",
+                    "settings": {"folders": "Inbox;Sent;Proposals", "calendar_days_after": 14},
+                }
+            ]
+        },
+    )
+
+    email: str = Field(description="the rep's mailbox address", max_length=MAX_ADDRESS_LENGTH)
+    grant_id: str | None = Field(
+        None, description="the Nylas grant of the rep's mailbox, once connected"
+    )
+    provider: Provider | None = Field(None, description="the mailbox's provider, if known")
+    settings: RepSettingsInput = RepSettingsInput()  # frozen: one default is safe to share
+
+
 def parse_rep(document: object) -> RepDocument:
-    """Read a rep document from the CRM.
+    """Read a rep document from the CRM: its shape by :class:`RepInput`, then E1's rules.
 
     ``{"email": "ann@acme.com", "grant_id": "...", "provider": "google",
     "settings": {"email_sync": true, "folders": "Inbox;Sent", "calendar_sync": true,
     "calendar_name": null, "calendar_days_after": 30, "sync_from": "2026-10-01T00:00:00Z"}}``
 
     Raises:
-        InvalidRep: a field is missing or not valid; the message names it.
+        InvalidInput: not that shape (``unknown_field`` for a key it does not have).
+        InvalidRep: a field breaks a rule; the message names it.
     """
-    if not isinstance(document, Mapping):
-        raise InvalidRep("invalid_rep", "a rep must be a JSON object")
-    raw_email = document.get("email")
-    if not isinstance(raw_email, str):
-        raise InvalidRep("invalid_rep", "'email' (the rep's mailbox address) is required")
+    given = read_model(RepInput, document, "invalid_rep")
     try:
-        email = require_address(raw_email)
+        email = require_address(given.email)
     except InvalidAddress as error:
         raise InvalidRep("invalid_rep", f"'email': {error.message}") from error
-    settings = document.get("settings", {})
-    if not isinstance(settings, Mapping):
-        raise InvalidRep("invalid_rep", "'settings' must be an object")
-    provider = _optional_text(document, "provider")
-    if provider is not None and provider not in PROVIDERS:
-        raise InvalidRep("invalid_rep", f"'provider' must be one of {', '.join(sorted(PROVIDERS))}")
+    settings = given.settings
     return RepDocument(
         email=email,
-        grant_id=_grant_id(document.get("grant_id")),
-        provider=provider,
-        email_sync_enabled=_flag(settings, "email_sync", default=True),
-        folders=_folders(settings.get("folders")),
-        calendar_sync_enabled=_flag(settings, "calendar_sync", default=True),
-        calendar_name=_optional_text(settings, "calendar_name"),
-        calendar_days_after=_days_after(settings.get("calendar_days_after")),
-        sync_from=_optional_time(settings.get("sync_from")),
+        grant_id=_grant_id(given.grant_id),
+        provider=given.provider,
+        email_sync_enabled=settings.email_sync,
+        folders=_folders(settings.folders),
+        calendar_sync_enabled=settings.calendar_sync,
+        calendar_name=_optional_name(settings.calendar_name, "calendar_name"),
+        calendar_days_after=(
+            DEFAULT_CALENDAR_DAYS_AFTER
+            if settings.calendar_days_after is None
+            else settings.calendar_days_after
+        ),
+        sync_from=_optional_time(settings.sync_from),
     )
 
 
-def _folders(value: object) -> FolderSelection:
+def _folders(value: str | list[str] | None) -> FolderSelection:
     if value is None:
         return FolderSelection()
-    if not isinstance(value, str) and not (
-        isinstance(value, list) and all(isinstance(v, str) for v in value)
-    ):
-        raise InvalidRep("invalid_rep", "'folders' must be a ';'-separated string or a list")
     try:
         return parse_folder_setting(value)
     except InvalidFolderSetting as error:
         raise InvalidRep("invalid_rep", error.message) from error
-
-
-def _flag(settings: Mapping[str, Any], key: str, *, default: bool) -> bool:
-    value = settings.get(key, default)
-    if not isinstance(value, bool):
-        raise InvalidRep("invalid_rep", f"'{key}' must be true or false")
-    return value
-
-
-def _days_after(value: object) -> int:
-    if value is None:
-        return DEFAULT_CALENDAR_DAYS_AFTER
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int)
-        or not 0 <= value <= MAX_CALENDAR_DAYS_AFTER
-    ):
-        raise InvalidRep(
-            "invalid_rep",
-            f"'calendar_days_after' must be a whole number from 0 to {MAX_CALENDAR_DAYS_AFTER}",
-        )
-    return value
 
 
 def _grant_id(value: object) -> str | None:
@@ -209,19 +243,18 @@ def _grant_id(value: object) -> str | None:
     return grant_id
 
 
-def _optional_text(mapping: Mapping[str, Any], key: str) -> str | None:
-    value = mapping.get(key)
+def _optional_name(value: str | None, key: str) -> str | None:
     if value is None:
         return None
-    if not isinstance(value, str) or not value.strip() or len(value) > MAX_ID_LENGTH:
+    if not value.strip():
         raise InvalidRep("invalid_rep", f"'{key}' must be a non-empty string (or null)")
     return value.strip()
 
 
-def _optional_time(value: object) -> datetime | None:
+def _optional_time(value: str | None) -> datetime | None:
     if value is None:
         return None
-    parsed = parse_rfc3339(value) if isinstance(value, str) else None
+    parsed = parse_rfc3339(value)
     if parsed is not None:
         return parsed
     raise InvalidRep(

@@ -103,6 +103,40 @@ def test_a_bad_rep_is_refused_with_a_reason_and_nothing_stored(
     assert world.changes() == []
 
 
+def test_a_typo_in_a_rep_is_refused_naming_the_field_and_nothing_changes(
+    world: EmailSyncWorld,
+) -> None:
+    world.put_rep("rep-ann", **REP)
+    before = world.api("GET", "/v1/reps/rep-ann").json()
+
+    response = world.api(
+        "PUT", "/v1/reps/rep-ann", json={**REP, "settings": {"calendar_synk": False}}
+    )
+
+    assert refusal(response) == (400, "unknown_field")
+    error = response.json()["error"]
+    assert error["fields"] == [
+        {"path": "settings.calendar_synk", "problem": "not a field of this document"}
+    ]
+    assert "settings.calendar_synk" in error["message"]
+    assert world.api("GET", "/v1/reps/rep-ann").json() == before
+
+
+def test_a_rep_of_the_wrong_shape_names_each_field_and_what_it_must_be(
+    world: EmailSyncWorld,
+) -> None:
+    body = {"email": 5, "settings": {"email_sync": "yes", "calendar_days_after": 400}}
+
+    response = world.api("PUT", "/v1/reps/rep-x", json=body)
+
+    assert refusal(response) == (400, "invalid_rep")
+    assert response.json()["error"]["fields"] == [
+        {"path": "email", "problem": "must be a valid string"},
+        {"path": "settings.email_sync", "problem": "must be a valid boolean"},
+        {"path": "settings.calendar_days_after", "problem": "must be less than or equal to 365"},
+    ]
+
+
 def test_a_grant_belongs_to_one_rep(world: EmailSyncWorld) -> None:
     world.put_rep("rep-ann", **REP)
     response = world.api("PUT", "/v1/reps/rep-bob", json={**REP, "email": "bob@acme.example"})
