@@ -9,7 +9,8 @@ jitter. What is left is one small error tree for the actors (``workers.nylas_fai
 Lookups answer None on 404, because a message that is gone is a normal state of a mailbox
 (E5); but a grant-scoped 404 may be the grant's own, so the grant is looked up first, and a
 grant gone at Nylas raises ``NylasGrantGone`` from every grant-scoped call
-(``domain.not_found``).
+(``domain.not_found``). A grant found alive is taken as alive for 30 s (:class:`AliveGrants`),
+so a run of deleted messages costs one lookup.
 
 Results are wire-shaped dicts (``"from"``, not ``from_``), so the rest of crmsync never
 imports the SDK's models. Message listings and sends skip the models altogether and return
@@ -44,6 +45,7 @@ from __future__ import annotations
 
 import ast
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -91,6 +93,9 @@ MAX_PAGE_SIZE = 200
 # ``metadata_pair`` queries (key5 is Nylas's own, for round-robin scheduling).
 IDEMPOTENCY_METADATA_KEY = "key4"
 MAX_METADATA_VALUE = 500
+# How long a grant found to exist is taken to exist, and how many such grants are kept.
+GRANT_ALIVE_SECONDS = 30.0
+MAX_ALIVE_GRANTS = 10_000
 
 logger = logging.getLogger(__name__)
 
@@ -154,11 +159,13 @@ class NylasGateway:
         timeout_seconds: float = 30,
         policy: RetryPolicy | None = None,
         limiter: GrantLimiter | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         # The SDK appends paths as-is: a trailing slash would give "//v3/..." (NYLAS.md 6.6).
         self._client = nylas.Client(api_key, api_uri=api_uri.rstrip("/"), timeout=timeout_seconds)
         self._policy = policy or RetryPolicy()
         self._limiter = limiter
+        self._alive = AliveGrants(clock=clock)
 
     def find_grant(self, grant_id: str) -> Wire | None:
         """The grant, or None when Nylas does not know it."""
@@ -657,7 +664,11 @@ class NylasGateway:
         """Raise :class:`NylasGrantGone` if the failed call's grant no longer exists."""
         if what_is_missing(status, GrantLookup.NOT_ASKED) is not Missing.ASK_GRANT:
             return
+        if self._alive.recently(grant_id):
+            return  # found a moment ago: a 404 now is its message's, not a second lookup
         lookup = GrantLookup.NOT_FOUND if self.find_grant(grant_id) is None else GrantLookup.FOUND
+        if lookup is GrantLookup.FOUND:
+            self._alive.saw(grant_id)
         if what_is_missing(status, lookup) is not Missing.GRANT:
             return
         logger.warning(
@@ -785,6 +796,39 @@ class NylasGateway:
             draw=JITTER_SOURCE.random(),
             now=time.time(),
         )
+
+
+class AliveGrants:
+    """Grants found to exist a moment ago, so that a run of 404s on a live mailbox (messages
+    deleted before their notifications were handled) costs one lookup of the grant, not one
+    each. Bounded: a flood of grants forgets the oldest. A grant deleted within
+    :data:`GRANT_ALIVE_SECONDS` of a lookup is found gone by the first 404 after it (and by
+    Nylas's ``grant.deleted``)."""
+
+    def __init__(
+        self,
+        *,
+        seconds: float = GRANT_ALIVE_SECONDS,
+        most: int = MAX_ALIVE_GRANTS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._seconds = seconds
+        self._most = most
+        self._clock = clock
+        self._seen: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def saw(self, grant_id: str) -> None:
+        with self._lock:
+            self._seen.pop(grant_id, None)
+            self._seen[grant_id] = self._clock()
+            while len(self._seen) > self._most:
+                del self._seen[next(iter(self._seen))]
+
+    def recently(self, grant_id: str) -> bool:
+        with self._lock:
+            seen = self._seen.get(grant_id)
+            return seen is not None and self._clock() - seen < self._seconds
 
 
 def _path_id(object_id: str) -> str:

@@ -16,12 +16,13 @@ import requests
 from simulator.mailbox import FakeNylas
 from simulator.notifications import message_object
 from tests.support.fake_api import RecordedSleeps
-from workers.nylas_client import NylasGateway
+from workers.nylas_client import GRANT_ALIVE_SECONDS, AliveGrants, NylasGateway
 from workers.nylas_failures import (
     NylasGrantGone,
     NylasMalformedResponse,
     NylasNotFound,
     NylasUnavailable,
+    RetryPolicy,
 )
 
 LIVE = "grant-live"
@@ -210,3 +211,52 @@ def test_a_grant_lookup_failing_with_5xx_is_transient_never_gone(
 
     assert not isinstance(caught.value, NylasGrantGone)
     assert len(fake.requests_to(f"/v3/grants/{gone}/messages/m1")) == 1
+
+
+# A live mailbox whose messages are gone: the grant is looked up once, not per 404 --------
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_run_of_missing_messages_of_a_live_grant_looks_the_grant_up_once(
+    fake: FakeNylas, base_url: str, policy: RetryPolicy
+) -> None:
+    clock = Clock()
+    gateway = NylasGateway(fake.api_key, base_url, timeout_seconds=5, policy=policy, clock=clock)
+    fake.clear_requests()
+
+    assert [gateway.find_message(LIVE, f"gone-{n}") for n in range(5)] == [None] * 5
+    assert len(fake.requests_to(f"/v3/grants/{LIVE}", method="GET")) == 6  # 5 messages, 1 grant
+    assert [r.path for r in fake.requests].count(f"/v3/grants/{LIVE}") == 1
+
+    clock.now += GRANT_ALIVE_SECONDS  # later, the grant is asked about again
+    assert gateway.find_message(LIVE, "gone-5") is None
+    assert [r.path for r in fake.requests].count(f"/v3/grants/{LIVE}") == 2
+
+
+def test_a_grant_remembered_alive_and_deleted_since_is_found_gone_once_forgotten(
+    fake: FakeNylas, base_url: str, policy: RetryPolicy
+) -> None:
+    clock = Clock()
+    gateway = NylasGateway(fake.api_key, base_url, timeout_seconds=5, policy=policy, clock=clock)
+    assert gateway.find_message(LIVE, "gone-1") is None  # the grant is found alive
+    assert delete_at_nylas(base_url, fake, LIVE).status_code == 200
+
+    clock.now += GRANT_ALIVE_SECONDS
+    with pytest.raises(NylasGrantGone):
+        gateway.find_message(LIVE, "gone-2")
+
+
+def test_the_grants_remembered_alive_are_bounded() -> None:
+    clock = Clock()
+    alive = AliveGrants(most=3, clock=clock)
+    for n in range(5):
+        alive.saw(f"g{n}")
+
+    assert [alive.recently(f"g{n}") for n in range(5)] == [False, False, True, True, True]
