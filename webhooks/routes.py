@@ -31,6 +31,7 @@ from webhooks.signature import verify, verify_pieces, well_formed
 from webhooks.unauthenticated import UnauthenticatedWork
 from workers.enqueue import NotificationEnqueuer
 from workers.errors import QueueUnavailable
+from workers.redis_outages import REDIS_OUTAGE
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -85,17 +86,23 @@ class NylasIngress:
             queued, duplicates = await self._enqueue(notifications)
         except (IngressError, MalformedNotification, QueueUnavailable) as refusal:
             metrics.REJECTED.labels(refusal.reason).inc()
-            logger.warning(
-                "notification request refused: %s",
-                refusal.reason,
-                extra={"reason": refusal.reason},
-            )
+            if isinstance(refusal, QueueUnavailable):
+                # Every request is refused while Redis is down: the outage is logged when it
+                # starts and when it ends, not once per 503 (the metric counts each).
+                REDIS_OUTAGE.failed(refusal)
+            else:
+                logger.warning(
+                    "notification request refused: %s",
+                    refusal.reason,
+                    extra={"reason": refusal.reason},
+                )
             if isinstance(refusal, InvalidSignature):
                 # A client looping unsigned bodies is answered at this pace, so one connection
                 # cannot make the ingress check bodies as fast as it can send them; the wait
                 # costs a sleeping coroutine, and the body is already released.
                 await anyio.sleep(self._config.refusal_delay_seconds)
             return refusal_response(refusal)
+        REDIS_OUTAGE.succeeded()
         return JSONResponse({"status": "accepted", "queued": queued, "duplicates": duplicates})
 
     async def _verified_notifications(self, request: Request) -> list[Notification]:

@@ -7,6 +7,7 @@ seen, so that nothing is lost when Nylas sends the same notification again.
 from __future__ import annotations
 
 import gzip
+import logging
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -256,6 +257,27 @@ def test_queue_unreachable_is_503_with_retry_after(
     assert response.status_code == 503
     assert response.json()["error"]["reason"] == "queue_unavailable"
     assert response.headers["retry-after"] == "5"
+
+
+def test_a_queue_outage_is_logged_once_not_once_per_refused_request(
+    sqlite_url: str,
+    redis_namespace: str,
+    make_runtime: Callable[[Settings], Runtime],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Nylas keeps delivering while Redis is down: every request is a 503, and the log says
+    # that the queue is unreachable at most once (workers.redis_outages), not once each.
+    settings = settings_for(sqlite_url, redis_namespace, redis_url="redis://127.0.0.1:1/0")
+    app = build_app(runtime=make_runtime(settings))
+    with TestClient(app) as unreachable, caplog.at_level(logging.WARNING):
+        for n in range(20):
+            body, headers = signed(sim.message_created("grant-1", message_id=f"m-{n}"))
+            assert unreachable.post(URL, content=body, headers=headers).status_code == 503
+
+    lines = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert not [line for line in lines if "notification request refused" in line]
+    assert len([line for line in lines if line.startswith("Redis unreachable")]) <= 1
+    assert all(r.levelno < logging.CRITICAL for r in caplog.records)
 
 
 def test_health_and_readiness(client: TestClient) -> None:
