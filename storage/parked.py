@@ -93,10 +93,7 @@ def parked_messages(
         .order_by(col(ParkedMessageRow.deadline), col(ParkedMessageRow.id))
         .limit(limit)
     ).all()
-    return [
-        ParkedMessage(parse_message(r.message), r.observed_at, r.parked_at, r.deadline)
-        for r in rows
-    ]
+    return [_parked(row) for row in rows]
 
 
 def find_parked(session: Session, grant_id: str, message_id: str) -> ParkedMessage | None:
@@ -109,6 +106,10 @@ def find_parked(session: Session, grant_id: str, message_id: str) -> ParkedMessa
     ).first()
     if row is None:
         return None
+    return _parked(row)
+
+
+def _parked(row: ParkedMessageRow) -> ParkedMessage:
     return ParkedMessage(parse_message(row.message), row.observed_at, row.parked_at, row.deadline)
 
 
@@ -185,8 +186,3 @@ def grant_of_parked(session: Session, parked_id: int) -> str | None:
     """The grant of a parked message, or None when it was decided since."""
     row = session.get(ParkedMessageRow, parked_id)
     return row.grant_id if row is not None else None
-
-
-def count_parked(session: Session) -> int:
-    """How many messages wait for their folders, all grants together."""
-    return int(session.exec(select(func.count()).select_from(ParkedMessageRow)).one())

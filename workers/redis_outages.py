@@ -72,7 +72,13 @@ class RedisOutage:
             )
 
     def succeeded(self) -> None:
-        """A Redis command worked: an outage in progress is over (a warning with its length)."""
+        """A Redis command worked: an outage in progress is over (a warning with its length).
+
+        Called on every notification the ingress queues: with no outage it reads one
+        attribute and takes no lock (a stale read only defers the end by one call).
+        """
+        if self._down_since is None:
+            return
         with self._lock:
             if self._down_since is None:
                 return

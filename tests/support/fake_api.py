@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from datetime import datetime
 
 import pytest
 from nylas.models.errors import NylasApiError
+from starlette.testclient import TestClient
+
+from simulator.mailbox import FakeNylas
+from simulator.nylas_api import build_nylas_api
 
 
 class RecordedSleeps(list[float]):
@@ -21,6 +27,14 @@ def api_error(call: object) -> NylasApiError:
     with pytest.raises(NylasApiError) as caught:
         call()
     return caught.value
+
+
+@contextlib.contextmanager
+def fake_api_client(fake: FakeNylas) -> Iterator[TestClient]:
+    """The fake Nylas API (and its control routes) in process, with its API key."""
+    headers = {"Authorization": f"Bearer {fake.api_key}"}
+    with TestClient(build_nylas_api(fake), headers=headers) as client:
+        yield client
 
 
 class SettableClock:

@@ -12,8 +12,7 @@ from starlette.testclient import TestClient
 
 from simulator.control_bodies import MESSAGE_BODY_BYTES, SMALL_BODY_BYTES
 from simulator.mailbox import FakeNylas
-from simulator.nylas_api import build_nylas_api
-from tests.support.fake_api import SettableClock
+from tests.support.fake_api import SettableClock, fake_api_client
 
 GMAIL = "grant-gmail"
 T0 = 1_790_000_000
@@ -28,8 +27,7 @@ def fake() -> FakeNylas:
 
 @pytest.fixture
 def client(fake: FakeNylas) -> Iterator[TestClient]:
-    headers = {"Authorization": f"Bearer {fake.api_key}"}
-    with TestClient(build_nylas_api(fake), headers=headers) as client:
+    with fake_api_client(fake) as client:
         yield client
 
 

@@ -21,7 +21,7 @@ from simulator.control_bodies import SMALL_BODY_BYTES as MAX_BODY_BYTES
 from simulator.folder_writes import MAX_NAME_LENGTH
 from simulator.mailbox import FakeNylas
 from simulator.nylas_api import build_nylas_api
-from tests.support.fake_api import SettableClock
+from tests.support.fake_api import SettableClock, fake_api_client
 
 GMAIL, MICROSOFT, IMAP = "grant-gmail", "grant-microsoft", "grant-imap"
 T0 = 1_790_000_000
@@ -38,8 +38,7 @@ def fake() -> FakeNylas:
 
 @pytest.fixture
 def client(fake: FakeNylas) -> Iterator[TestClient]:
-    headers = {"Authorization": f"Bearer {fake.api_key}"}
-    with TestClient(build_nylas_api(fake), headers=headers) as client:
+    with fake_api_client(fake) as client:
         yield client
 
 
