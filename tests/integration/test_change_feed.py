@@ -225,14 +225,15 @@ def test_a_reader_beside_concurrent_writers_sees_every_change_once(engine: Engin
     def read() -> None:
         position = START
         while True:
-            finished = done.is_set()
+            # Done once the writers are, the horizon has passed every write, and a page read
+            # after that is empty. Settled must be seen before the read: a page read first may
+            # have been empty only because a write was still below the horizon.
+            finished = done.is_set() and settled(engine)
             with Session(engine) as session:
                 page = read_changes(session, position, 50)
             seen.extend(c.payload["n"] for c in page.changes)
             position = page.next_position
-            # Done once the writers are and the horizon has passed every write: before that an
-            # empty page only means something older (here or elsewhere) is still running.
-            if finished and not page.changes and settled(engine):
+            if finished and not page.changes:
                 return
 
     with ThreadPoolExecutor(writers + 1) as pool:
