@@ -920,6 +920,54 @@ PATHS: dict[str, Schema] = {
 }
 
 
+# Each operation's id (the name a generated client gives its call) and its tag (the module).
+OPERATION_IDS: dict[tuple[str, str], tuple[str, str]] = {
+    ("/v1/reps/{rep_id}", "put"): ("put_rep", "reps"),
+    ("/v1/reps/{rep_id}", "get"): ("get_rep", "reps"),
+    ("/v1/reps/{rep_id}/connect", "post"): ("connect_rep", "accounts"),
+    ("/v1/reps/{rep_id}/disconnect", "post"): ("disconnect_rep", "accounts"),
+    ("/v1/reps/{rep_id}/backfill", "post"): ("start_backfill", "accounts"),
+    ("/v1/reps/{rep_id}/backfill", "get"): ("get_backfill", "accounts"),
+    ("/v1/reps/{rep_id}/emails", "post"): ("send_email", "emails"),
+    ("/v1/reps/{rep_id}/activity", "get"): ("get_activity", "emails"),
+    ("/v1/reps/{rep_id}/contacts", "put"): ("replace_contacts", "contacts"),
+    ("/v1/reps/{rep_id}/contacts", "get"): ("list_contacts", "contacts"),
+    ("/v1/reps/{rep_id}/contacts/{contact_id}", "put"): ("put_contact", "contacts"),
+    ("/v1/reps/{rep_id}/contacts/{contact_id}", "get"): ("get_contact", "contacts"),
+    ("/v1/reps/{rep_id}/contacts/{contact_id}", "delete"): ("delete_contact", "contacts"),
+    ("/v1/reps/{rep_id}/action-items", "get"): ("list_action_items", "action_items"),
+    ("/v1/reps/{rep_id}/action-items/{item_id}", "put"): ("put_action_item", "action_items"),
+    ("/v1/reps/{rep_id}/action-items/{item_id}", "get"): ("get_action_item", "action_items"),
+    ("/v1/reps/{rep_id}/action-items/{item_id}", "delete"): ("delete_action_item", "action_items"),
+    ("/v1/emails", "get"): ("list_emails", "emails"),
+    ("/v1/emails/{email_id}", "get"): ("get_email", "emails"),
+    ("/v1/emails/{email_id}/hide", "post"): ("hide_email", "emails"),
+    ("/v1/reps/{rep_id}/messages/{message_id}", "get"): ("explain_message", "notifications"),
+    ("/v1/notifications", "get"): ("list_notifications", "notifications"),
+    ("/v1/changes", "get"): ("list_changes", "changes"),
+    ("/v1/changes/latest", "get"): ("latest_cursor", "changes"),
+    ("/v1/changes/cursor", "get"): ("cursor_at", "changes"),
+    ("/v1/changes/stream", "get"): ("stream_changes", "changes"),
+    ("/v1/subscriptions", "post"): ("create_subscription", "subscriptions"),
+    ("/v1/subscriptions", "get"): ("list_subscriptions", "subscriptions"),
+    ("/v1/subscriptions/{subscription_id}", "get"): ("get_subscription", "subscriptions"),
+    ("/v1/subscriptions/{subscription_id}", "patch"): ("update_subscription", "subscriptions"),
+    ("/v1/subscriptions/{subscription_id}", "delete"): ("delete_subscription", "subscriptions"),
+    ("/v1/subscriptions/{subscription_id}/rotate-secret", "post"): (
+        "rotate_subscription_secret",
+        "subscriptions",
+    ),
+    ("/v1/subscriptions/{subscription_id}/deliveries", "get"): ("list_deliveries", "subscriptions"),
+}
+
+
+def _named(paths: dict[str, Schema]) -> dict[str, Schema]:
+    for (path, method), (operation_id, tag) in OPERATION_IDS.items():
+        paths[path][method]["operationId"] = operation_id
+        paths[path][method]["tags"] = [tag]
+    return paths
+
+
 def openapi_document() -> Schema:
     return {
         "openapi": "3.1.0",
@@ -930,7 +978,7 @@ def openapi_document() -> Schema:
             "webhooks through which a CRM follows everything crmsync stores.",
         },
         "security": [{"bearer": []}],
-        "paths": PATHS,
+        "paths": _named(PATHS),
         "components": {
             "schemas": SCHEMAS,
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
