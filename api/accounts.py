@@ -11,11 +11,11 @@ composition root, so this package stays free of the Nylas client (DESIGN's layer
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Protocol
 
+from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -24,19 +24,93 @@ from starlette.routing import Route
 
 from api.context import ApiContext
 from api.errors import ApiError
-from api.inputs import json_body
+from api.inputs import read_body
+from api.operations import Answer, Operation
 from api.reps import require_rep
 from domain.accounts import DEFAULT_SILENCE_AFTER
 from domain.backfill import BackfillKind
+from domain.inputs import NonBlank
 from domain.oauth_state import STATE_LIFETIME, ConnectState, sign_state
-from domain.reps import PROVIDERS, Rep
-from domain.return_urls import check_return_url
+from domain.reps import Provider, Rep
+from domain.return_urls import MAX_RETURN_URL_LENGTH, check_return_url
 from domain.times import format_time
 from storage.accounts import Connection, disconnect_rep
 from storage.backfills import active_backfills, backfill_json, create_backfill, latest_backfill
 from storage.connect_attempts import start_connect_attempt
 
 CALLBACK_PATH = "/oauth/nylas/callback"
+
+
+class ConnectInput(BaseModel):
+    """How to connect the rep's mailbox; every field may be left out."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "provider": "google",
+                    "login_hint": "ann@acme.example",
+                    "return_url": "https://crm.example/reps/ann",
+                }
+            ]
+        },
+    )
+
+    provider: Provider | None = Field(
+        None, description="the provider whose sign-in to show (default: the rep's provider)"
+    )
+    login_hint: NonBlank | None = Field(None, description="defaults to the rep's email")
+    return_url: NonBlank | None = Field(
+        None,
+        # Enforced by check_return_url, whose refusal says why (return_url_too_long).
+        json_schema_extra={"maxLength": MAX_RETURN_URL_LENGTH},
+        description="where the callback sends the browser, with "
+        "rep_id=&status=connected|failed[&error=] added to the query (before any "
+        "#fragment); its origin must be in CRMSYNC_RETURN_URL_ORIGINS (else 400 "
+        "return_url_not_allowed). error=mailbox_mismatch: the rep signed in with a "
+        "mailbox other than the rep's own address",
+    )
+
+
+CONNECT = Operation(
+    "POST",
+    "/reps/{rep_id}/connect",
+    "connect_rep",
+    "accounts",
+    "Start connecting the rep's mailbox: a hosted OAuth URL for its browser",
+    (Answer(200, "the URL, valid until expires_at", "ConnectUrl"),),
+    body=ConnectInput,
+    body_required=False,
+    refusals=(503,),
+)
+DISCONNECT = Operation(
+    "POST",
+    "/reps/{rep_id}/disconnect",
+    "disconnect_rep",
+    "accounts",
+    "Disconnect the rep's mailbox: the grant is destroyed, stored emails stay",
+    (Answer(200, "the rep, stopped", "Disconnected"),),
+)
+START_BACKFILL = Operation(
+    "POST",
+    "/reps/{rep_id}/backfill",
+    "start_backfill",
+    "accounts",
+    "Read the rep's mail since its sync-from again (replaces a running backfill)",
+    (Answer(202, "recorded; it starts within a second", "Backfill"),),
+    refusals=(409,),
+)
+GET_BACKFILL = Operation(
+    "GET",
+    "/reps/{rep_id}/backfill",
+    "get_backfill",
+    "accounts",
+    "The rep's latest mailbox backfill and its running contact backfills",
+    (Answer(200, "progress", "BackfillStatus"),),
+)
+OPERATIONS = (CONNECT, DISCONNECT, START_BACKFILL, GET_BACKFILL)
 
 
 class ConnectFailed(Exception):
@@ -95,12 +169,9 @@ def account_routes(context: ApiContext, config: AccountsConfig) -> list[Route]:
 
     async def connect(request: Request) -> JSONResponse:
         rep_id = request.path_params["rep_id"]
-        document = await _optional_body(request)
-        provider = _optional_text(document, "provider")
-        if provider is not None and provider not in PROVIDERS:
-            raise ApiError(400, "invalid_provider", f"provider must be one of {sorted(PROVIDERS)}")
-        login_hint = _optional_text(document, "login_hint")
-        return_url = _optional_text(document, "return_url")
+        given = await read_body(request, ConnectInput, "invalid_connect", optional=True)
+        login_hint = given.login_hint.strip() if given.login_hint else None
+        return_url = given.return_url.strip() if given.return_url else None
         if return_url is not None:
             check_return_url(return_url, config.return_url_origins)  # InvalidReturnUrl: 400
         now = context.clock()
@@ -114,7 +185,7 @@ def account_routes(context: ApiContext, config: AccountsConfig) -> list[Route]:
         url = connector().auth_url(
             redirect_uri=config.redirect_uri,
             state=state,
-            provider=provider or rep.provider,
+            provider=given.provider or rep.provider,
             login_hint=login_hint or rep.email,
         )
         return JSONResponse({"url": url, "expires_at": format_time(now + STATE_LIFETIME)})
@@ -180,26 +251,8 @@ def account_routes(context: ApiContext, config: AccountsConfig) -> list[Route]:
         return JSONResponse(await context.in_transaction(read))
 
     return [
-        Route("/reps/{rep_id}/connect", connect, methods=["POST"]),
-        Route("/reps/{rep_id}/disconnect", disconnect, methods=["POST"]),
-        Route("/reps/{rep_id}/backfill", start_backfill, methods=["POST"]),
-        Route("/reps/{rep_id}/backfill", backfill_status, methods=["GET"]),
+        CONNECT.route(connect),
+        DISCONNECT.route(disconnect),
+        START_BACKFILL.route(start_backfill),
+        GET_BACKFILL.route(backfill_status),
     ]
-
-
-async def _optional_body(request: Request) -> Mapping[str, Any]:
-    if not await request.body():
-        return {}
-    document = await json_body(request)
-    if not isinstance(document, Mapping):
-        raise ApiError(400, "invalid_body", "send a JSON object")
-    return document
-
-
-def _optional_text(document: Mapping[str, Any], key: str) -> str | None:
-    value = document.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, str) or not value.strip():
-        raise ApiError(400, f"invalid_{key}", f"'{key}' must be a non-empty string")
-    return value.strip()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import Field
 from sqlmodel import Session
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -17,13 +18,60 @@ from starlette.routing import Route
 
 from api.context import ApiContext
 from api.cursors import cursor_text, encode_cursor
-from api.inputs import ACTION_ITEM_JSON_BYTES, json_body, query_limit, query_time
+from api.inputs import ACTION_ITEM_JSON_BYTES, json_body
+from api.operations import Answer, Operation
+from api.queries import PageQuery, QueryModel, Time, read_query
 from api.reps import require_rep
 from domain.action_items import parse_action_item
 from domain.reps import validate_rep_id
 from storage.action_items import delete_item, find_item, item_json, list_items, put_item
 from storage.errors import NotFound
 from storage.tables import ActionItemRow
+
+
+class DeleteQuery(QueryModel):
+    changed_at: Time | None = Field(
+        None, description="when it was deleted in the CRM (default: now); last writer wins"
+    )
+
+
+LIST_ITEMS = Operation(
+    "GET",
+    "/reps/{rep_id}/action-items",
+    "list_action_items",
+    "action_items",
+    "The rep's action items, in id order",
+    (Answer(200, "a page", "ActionItemPage"),),
+    query=PageQuery,
+)
+ONE_ITEM = "/reps/{rep_id}/action-items/{item_id}"
+PUT_ITEM = Operation(
+    "PUT",
+    ONE_ITEM,
+    "put_action_item",
+    "action_items",
+    "Create or update an action item (last writer wins against the calendar)",
+    (Answer(200, "updated", "ActionItem"), Answer(201, "created", "ActionItem")),
+    body="ActionItemInput",
+)
+GET_ITEM = Operation(
+    "GET",
+    ONE_ITEM,
+    "get_action_item",
+    "action_items",
+    "One action item and its calendar sync state",
+    (Answer(200, "the item", "ActionItem"),),
+)
+DELETE_ITEM = Operation(
+    "DELETE",
+    ONE_ITEM,
+    "delete_action_item",
+    "action_items",
+    "Delete an action item in the CRM; its event is deleted, the item kept, marked",
+    (Answer(200, "the item, deleted", "ActionItem"),),
+    query=DeleteQuery,
+)
+OPERATIONS = (LIST_ITEMS, PUT_ITEM, GET_ITEM, DELETE_ITEM)
 
 
 def action_item_routes(context: ApiContext) -> list[Route]:
@@ -50,9 +98,9 @@ def action_item_routes(context: ApiContext) -> list[Route]:
 
     async def listing(request: Request) -> JSONResponse:
         rep_id = request.path_params["rep_id"]
-        limit = query_limit(request)
-        cursor = request.query_params.get("cursor")
-        after = cursor_text(cursor, "after") if cursor else None
+        query = read_query(request, PageQuery)
+        limit = query.limit
+        after = cursor_text(query.cursor, "after") if query.cursor else None
 
         def read(session: Session) -> list[dict[str, Any]]:
             require_rep(session, rep_id)
@@ -65,7 +113,7 @@ def action_item_routes(context: ApiContext) -> list[Route]:
     async def delete(request: Request) -> JSONResponse:
         """Deleted in the CRM: its event is deleted; the item is kept, marked deleted."""
         rep_id, item_id = request.path_params["rep_id"], request.path_params["item_id"]
-        at = query_time(request, "changed_at") or context.clock()
+        at = read_query(request, DeleteQuery).changed_at or context.clock()
 
         def write(session: Session) -> dict[str, Any]:
             row = _require_item(session, rep_id, item_id, for_update=True)
@@ -74,12 +122,11 @@ def action_item_routes(context: ApiContext) -> list[Route]:
 
         return JSONResponse(await context.in_transaction(write))
 
-    one = "/reps/{rep_id}/action-items/{item_id}"
     return [
-        Route("/reps/{rep_id}/action-items", listing, methods=["GET"]),
-        Route(one, put, methods=["PUT"]),
-        Route(one, get_one, methods=["GET"]),
-        Route(one, delete, methods=["DELETE"]),
+        LIST_ITEMS.route(listing),
+        PUT_ITEM.route(put),
+        GET_ITEM.route(get_one),
+        DELETE_ITEM.route(delete),
     ]
 
 

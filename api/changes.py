@@ -22,9 +22,10 @@ from starlette.routing import Route
 
 from api.context import ApiContext
 from api.errors import ApiError
-from api.inputs import QUERY_NUMBER_DIGITS, query_limit, query_time
+from api.feed_queries import ChangesQuery, CursorAtQuery
 from api.limits import token_of
-from domain.text import whole_number
+from api.operations import Answer, Operation
+from api.queries import read_query
 from domain.times import format_time
 from storage.feed import (
     FeedPosition,
@@ -37,9 +38,36 @@ from storage.feed import (
     retained_from,
 )
 
-MAX_WAIT_SECONDS = 30
 POLL_INTERVAL_SECONDS = 0.25
-MAX_TYPES = 20
+
+LIST_CHANGES = Operation(
+    "GET",
+    "/changes",
+    "list_changes",
+    "changes",
+    "Changes after a cursor, in feed order; long-polls with wait",
+    (Answer(200, "a page", "ChangePage"),),
+    query=ChangesQuery,
+    refusals=(410, 429),
+)
+LATEST_CURSOR = Operation(
+    "GET",
+    "/changes/latest",
+    "latest_cursor",
+    "changes",
+    "A cursor at the head",
+    (Answer(200, "the cursor", "Cursor"),),
+)
+CURSOR_AT = Operation(
+    "GET",
+    "/changes/cursor",
+    "cursor_at",
+    "changes",
+    "A cursor before the first change recorded at or after a time",
+    (Answer(200, "the cursor", "Cursor"),),
+    query=CursorAtQuery,
+)
+OPERATIONS = (LIST_CHANGES, LATEST_CURSOR, CURSOR_AT)
 
 
 def decode_position(cursor: str) -> FeedPosition:
@@ -76,13 +104,9 @@ def expired_cursor() -> ApiError:
 
 def change_routes(context: ApiContext) -> list[Route]:
     async def changes(request: Request) -> JSONResponse:
-        params = request.query_params
-        limit = query_limit(request, default=100, maximum=1000)
-        wait = _wait_seconds(request)
-        types = feed_types(params.get("types"))
-        rep_id = params.get("rep_id")
-        cursor = params.get("cursor")
-        after = decode_position(cursor) if cursor else None
+        query = read_query(request, ChangesQuery)
+        limit, wait, types, rep_id = query.limit, query.wait, list(query.types), query.rep_id
+        after = decode_position(query.cursor) if query.cursor else None
 
         def read(session: Session) -> tuple[list[dict[str, Any]], FeedPosition]:
             oldest = retained_from(session)
@@ -117,46 +141,8 @@ def change_routes(context: ApiContext) -> list[Route]:
 
     async def cursor_at(request: Request) -> JSONResponse:
         """A cursor just before the first change recorded at or after ``at``."""
-        at = query_time(request, "at")
-        if at is None:
-            raise ApiError(400, "invalid_at", "'at' (an RFC 3339 time) is required")
+        at = read_query(request, CursorAtQuery).at
         position = await context.in_transaction(lambda session: position_at(session, at))
         return JSONResponse({"cursor": cursor_of(position), "at": format_time(at)})
 
-    return [
-        Route("/changes", changes, methods=["GET"]),
-        Route("/changes/latest", latest, methods=["GET"]),
-        Route("/changes/cursor", cursor_at, methods=["GET"]),
-    ]
-
-
-def _wait_seconds(request: Request) -> float:
-    raw = request.query_params.get("wait")
-    if raw is None:
-        return 0.0
-    wait = whole_number(raw, QUERY_NUMBER_DIGITS)
-    if wait is None or wait > MAX_WAIT_SECONDS:
-        raise ApiError(
-            400, "invalid_wait", f"'wait' must be whole seconds from 0 to {MAX_WAIT_SECONDS}"
-        )
-    return float(wait)
-
-
-def feed_types(raw: str | None) -> list[str]:
-    """The ``types`` filter: exact types or families (``email.*``), comma-separated."""
-    if raw is None:
-        return []
-    types = [t.strip() for t in raw.split(",") if t.strip()]
-    if len(types) > MAX_TYPES or not all(_valid_type(t) for t in types):
-        raise ApiError(
-            400,
-            "invalid_types",
-            "'types' is a comma-separated list of change types (email.stored) or families "
-            f"(email.*), at most {MAX_TYPES}",
-        )
-    return types
-
-
-def _valid_type(value: str) -> bool:
-    name = value[:-2] if value.endswith(".*") else value
-    return bool(name) and len(name) <= 64 and all(c.isalnum() or c in "._" for c in name)
+    return [LIST_CHANGES.route(changes), LATEST_CURSOR.route(latest), CURSOR_AT.route(cursor_at)]

@@ -19,7 +19,9 @@ from starlette.routing import Route
 from api.context import ApiContext
 from api.cursors import cursor_text, encode_cursor
 from api.errors import ApiError
-from api.inputs import BULK_JSON_BYTES, json_body, query_limit
+from api.inputs import BULK_JSON_BYTES, json_body
+from api.operations import Answer, Operation
+from api.queries import LargePageQuery, read_query
 from api.reps import require_rep
 from domain.contacts import Contact, contact_json, parse_contact, parse_contacts
 from storage.backfills import rep_addresses, start_retroactive_backfills
@@ -33,6 +35,52 @@ from storage.contacts import (
     replace_contacts,
 )
 from storage.errors import NotFound
+
+REPLACE_CONTACTS = Operation(
+    "PUT",
+    "/reps/{rep_id}/contacts",
+    "replace_contacts",
+    "contacts",
+    "Replace the rep's whole contact list",
+    (Answer(200, "what changed", "ContactsReplaced"),),
+    body="ContactList",
+)
+LIST_CONTACTS = Operation(
+    "GET",
+    "/reps/{rep_id}/contacts",
+    "list_contacts",
+    "contacts",
+    "The rep's contacts, in id order",
+    (Answer(200, "a page", "ContactPage"),),
+    query=LargePageQuery,
+)
+ONE_CONTACT = "/reps/{rep_id}/contacts/{contact_id}"
+PUT_CONTACT = Operation(
+    "PUT",
+    ONE_CONTACT,
+    "put_contact",
+    "contacts",
+    "Add or update one contact",
+    (Answer(200, "updated", "Contact"), Answer(201, "added", "Contact")),
+    body="ContactInput",
+)
+GET_CONTACT = Operation(
+    "GET",
+    ONE_CONTACT,
+    "get_contact",
+    "contacts",
+    "One contact",
+    (Answer(200, "the contact", "Contact"),),
+)
+DELETE_CONTACT = Operation(
+    "DELETE",
+    ONE_CONTACT,
+    "delete_contact",
+    "contacts",
+    "Remove one contact",
+    (Answer(204, "removed"),),
+)
+OPERATIONS = (REPLACE_CONTACTS, LIST_CONTACTS, PUT_CONTACT, GET_CONTACT, DELETE_CONTACT)
 
 
 def contact_routes(context: ApiContext) -> list[Route]:
@@ -56,9 +104,9 @@ def contact_routes(context: ApiContext) -> list[Route]:
 
     async def listing(request: Request) -> JSONResponse:
         rep_id = request.path_params["rep_id"]
-        limit = query_limit(request, default=100, maximum=1000)
-        cursor = request.query_params.get("cursor")
-        after = cursor_text(cursor, "after") if cursor else None
+        query = read_query(request, LargePageQuery)
+        limit = query.limit
+        after = cursor_text(query.cursor, "after") if query.cursor else None
 
         def read(session: Session) -> list[Contact]:
             require_rep(session, rep_id)
@@ -123,9 +171,9 @@ def contact_routes(context: ApiContext) -> list[Route]:
         return Response(status_code=204)
 
     return [
-        Route("/reps/{rep_id}/contacts", replace, methods=["PUT"]),
-        Route("/reps/{rep_id}/contacts", listing, methods=["GET"]),
-        Route("/reps/{rep_id}/contacts/{contact_id}", put_one, methods=["PUT"]),
-        Route("/reps/{rep_id}/contacts/{contact_id}", get_one, methods=["GET"]),
-        Route("/reps/{rep_id}/contacts/{contact_id}", delete_one, methods=["DELETE"]),
+        REPLACE_CONTACTS.route(replace),
+        LIST_CONTACTS.route(listing),
+        PUT_CONTACT.route(put_one),
+        GET_CONTACT.route(get_one),
+        DELETE_CONTACT.route(delete_one),
     ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from pydantic import Field
 from sqlmodel import Session
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -19,7 +20,8 @@ from starlette.routing import Route
 from api.context import ApiContext
 from api.cursors import decode_cursor, encode_cursor
 from api.errors import ApiError
-from api.inputs import query_flag, query_limit
+from api.operations import Answer, Operation
+from api.queries import Flag, PageQuery, read_query
 from api.reps import require_rep
 from domain.cursors import position_number, position_text
 from domain.text import whole_number
@@ -37,20 +39,54 @@ from storage.errors import NotFound
 from storage.tables import EmailRow
 
 
+class EmailListQuery(PageQuery):
+    rep_id: str | None = Field(None, description="the rep's emails")
+    contact_id: str | None = Field(None, description="emails with this CRM contact")
+    account_ref: str | None = Field(None, description="emails with the account's contacts")
+    include_hidden: Flag = Field(False, description="with those hidden in the CRM (E7)")
+
+
+EMAIL_ID = {"type": "integer", "minimum": 1}
+LIST_EMAILS = Operation(
+    "GET",
+    "/emails",
+    "list_emails",
+    "emails",
+    "Emails by rep, contact or account, newest first (at least one filter)",
+    (Answer(200, "a page", "EmailPage"),),
+    query=EmailListQuery,
+)
+GET_EMAIL = Operation(
+    "GET",
+    "/emails/{email_id}",
+    "get_email",
+    "emails",
+    "One email with its body",
+    (Answer(200, "the email", "Email"),),
+    path_schemas={"email_id": EMAIL_ID},
+)
+HIDE_EMAIL = Operation(
+    "POST",
+    "/emails/{email_id}/hide",
+    "hide_email",
+    "emails",
+    "Hide an email in the CRM only",
+    (Answer(200, "the email, hidden", "Email"),),
+    path_schemas={"email_id": EMAIL_ID},
+)
+OPERATIONS = (LIST_EMAILS, GET_EMAIL, HIDE_EMAIL)
+
+
 def email_routes(context: ApiContext) -> list[Route]:
     async def listing(request: Request) -> JSONResponse:
-        params = request.query_params
-        rep_id = params.get("rep_id")
-        contact_id = params.get("contact_id")
-        account_ref = params.get("account_ref")
+        query = read_query(request, EmailListQuery)
+        rep_id, contact_id, account_ref = query.rep_id, query.contact_id, query.account_ref
         if not (rep_id or contact_id or account_ref):
             raise ApiError(
                 400, "missing_filter", "give rep_id, contact_id or account_ref (or several)"
             )
-        limit = query_limit(request)
-        include_hidden = query_flag(request, "include_hidden")
-        cursor = params.get("cursor")
-        after = _page_key(decode_cursor(cursor)) if cursor else None
+        limit, include_hidden = query.limit, query.include_hidden
+        after = _page_key(decode_cursor(query.cursor)) if query.cursor else None
 
         def read(session: Session) -> list[dict[str, Any]]:
             if rep_id is not None:
@@ -98,11 +134,7 @@ def email_routes(context: ApiContext) -> list[Route]:
 
         return JSONResponse(await context.in_transaction(write))
 
-    return [
-        Route("/emails", listing, methods=["GET"]),
-        Route("/emails/{email_id}", get_one, methods=["GET"]),
-        Route("/emails/{email_id}/hide", hide, methods=["POST"]),
-    ]
+    return [LIST_EMAILS.route(listing), GET_EMAIL.route(get_one), HIDE_EMAIL.route(hide)]
 
 
 def _email_id(request: Request) -> int:

@@ -1,16 +1,15 @@
-"""Reading CRM API requests: JSON bodies within a size limit, and query parameters."""
+"""Reading CRM API requests: JSON bodies within a size limit, read through their models,
+and no control character in a path or query value."""
 
 from __future__ import annotations
-
-from datetime import datetime
 
 import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from api.errors import ApiError
-from domain.text import id_problem, nul_location, whole_number
-from domain.times import parse_rfc3339
+from domain.inputs import M, read_model
+from domain.text import id_problem, nul_location
 
 # Each endpoint reads at most this much unless it says otherwise: every document of the API
 # is small but one, so a large body of junk is refused before it costs memory or time.
@@ -23,9 +22,27 @@ SEND_JSON_BYTES = 16 * 1024 * 1024
 # Documents up to this size are parsed on the event loop (tens of microseconds); larger ones
 # in a thread, so a bulk upload never delays the Nylas ingress on the same loop.
 INLINE_JSON_BYTES = 64 * 1024
-# A number in a query string (limit, wait, heartbeat) has at most this many digits: more than
-# any of them allows, few enough that reading it costs nothing.
-QUERY_NUMBER_DIGITS = 6
+
+
+async def read_body(
+    request: Request,
+    model: type[M],
+    reason: str,
+    max_bytes: int = MAX_JSON_BYTES,
+    *,
+    optional: bool = False,
+) -> M:
+    """The request's JSON body read as ``model`` (``domain.inputs.read_model``); when
+    ``optional``, an empty body is the model's defaults.
+
+    Raises:
+        ApiError: 413 or 400 as :func:`json_body`.
+        InvalidInput: the body does not have the model's shape (400).
+    """
+    body = await _capped_body(request, max_bytes)
+    if optional and not body:
+        return read_model(model, {}, reason)
+    return read_model(model, await _document(body), reason)
 
 
 async def json_body(request: Request, max_bytes: int = MAX_JSON_BYTES) -> object:
@@ -34,6 +51,12 @@ async def json_body(request: Request, max_bytes: int = MAX_JSON_BYTES) -> object
     Raises:
         ApiError: 413 when larger than ``max_bytes``; 400 when it is not JSON.
     """
+    return await _document(await _capped_body(request, max_bytes))
+
+
+async def _capped_body(request: Request, max_bytes: int) -> bytes:
+    """The request's body, refused with 413 as soon as it passes ``max_bytes``: a large body
+    of junk is never held whole."""
     too_large = ApiError(
         413, "payload_too_large", f"the body of this request is limited to {max_bytes} bytes"
     )
@@ -51,7 +74,10 @@ async def json_body(request: Request, max_bytes: int = MAX_JSON_BYTES) -> object
         if size > max_bytes:
             raise too_large
         chunks.append(chunk)
-    body = b"".join(chunks)
+    return b"".join(chunks)
+
+
+async def _document(body: bytes) -> object:
     if len(body) <= INLINE_JSON_BYTES:
         return _decode(body)
     return await run_in_threadpool(_decode, body)
@@ -88,35 +114,3 @@ def refuse_control_characters(request: Request) -> None:
         problem = id_problem(value) if isinstance(value, str) else None
         if problem is not None:
             raise ApiError(400, f"invalid_{name}", f"'{name}' {problem}")
-
-
-def query_limit(request: Request, default: int = 50, maximum: int = 200) -> int:
-    """The ``limit`` query parameter, from 1 to ``maximum``."""
-    raw = request.query_params.get("limit")
-    if raw is None:
-        return default
-    limit = whole_number(raw, QUERY_NUMBER_DIGITS)
-    if limit is None or not 1 <= limit <= maximum:
-        raise ApiError(400, "invalid_limit", f"'limit' must be a whole number from 1 to {maximum}")
-    return limit
-
-
-def query_time(request: Request, name: str) -> datetime | None:
-    """An RFC 3339 time from the query string, or None when absent."""
-    raw = request.query_params.get(name)
-    if raw is None:
-        return None
-    parsed = parse_rfc3339(raw)
-    if parsed is None:
-        raise ApiError(
-            400, f"invalid_{name}", f"'{name}' must be an RFC 3339 time, e.g. 2026-11-01T00:00:00Z"
-        )
-    return parsed
-
-
-def query_flag(request: Request, name: str) -> bool:
-    """A boolean query parameter: ``true`` or ``false`` (absent is false)."""
-    raw = request.query_params.get(name, "false").lower()
-    if raw not in ("true", "false"):
-        raise ApiError(400, f"invalid_{name}", f"'{name}' must be true or false")
-    return raw == "true"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import Field
 from sqlmodel import Session
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -21,7 +22,8 @@ from starlette.routing import Route
 from api.context import ApiContext
 from api.cursors import decode_cursor, encode_cursor
 from api.errors import ApiError
-from api.inputs import query_flag, query_limit, query_time
+from api.operations import Answer, Operation
+from api.queries import Flag, PageQuery, Time, read_query
 from api.reps import require_rep
 from domain.cursors import position_number, position_text
 from domain.grants import GRANT_ID_SHAPE, is_grant_id
@@ -40,6 +42,39 @@ from storage.message_history import (
 MAX_PAGE_WITH_PAYLOADS = 20
 
 
+class NotificationListQuery(PageQuery):
+    rep_id: str | None = Field(None, description="rep_id or grant_id (or both) is required")
+    grant_id: str | None = Field(None, description="a mailbox grant, held by a rep or not")
+    outcome: str | None = Field(None, description="only this outcome word (or state)")
+    since: Time | None = Field(None, description="received at or after")
+    include_payload: Flag = Field(
+        False,
+        description=f"with what Nylas sent (then limit is at most {MAX_PAGE_WITH_PAYLOADS})",
+    )
+
+
+EXPLAIN_MESSAGE = Operation(
+    "GET",
+    "/reps/{rep_id}/messages/{message_id}",
+    "explain_message",
+    "notifications",
+    "Why a Nylas message is or is not in the CRM: the decision, every notification "
+    "seen for it, the stored email",
+    (Answer(200, "the decision", "MessageDecision"),),
+    path_schemas={"message_id": {"type": "string", "minLength": 1, "maxLength": 1024}},
+)
+LIST_NOTIFICATIONS = Operation(
+    "GET",
+    "/notifications",
+    "list_notifications",
+    "notifications",
+    "A rep's (or a grant's) stored notifications, newest first, outcomes explained",
+    (Answer(200, "a page", "NotificationPage"),),
+    query=NotificationListQuery,
+)
+OPERATIONS = (EXPLAIN_MESSAGE, LIST_NOTIFICATIONS)
+
+
 def notification_routes(context: ApiContext) -> list[Route]:
     async def explain(request: Request) -> JSONResponse:
         rep_id = request.path_params["rep_id"]
@@ -51,14 +86,12 @@ def notification_routes(context: ApiContext) -> list[Route]:
         return JSONResponse(await context.in_transaction(read))
 
     async def listing(request: Request) -> JSONResponse:
-        params = request.query_params
-        rep_id = params.get("rep_id")
-        grant_id = params.get("grant_id")
+        query = read_query(request, NotificationListQuery)
+        rep_id, grant_id, outcome = query.rep_id, query.grant_id, query.outcome
         if rep_id is None and grant_id is None:
             raise ApiError(400, "missing_filter", "give rep_id or grant_id (or both)")
         if grant_id is not None and not is_grant_id(grant_id):
             raise ApiError(400, "invalid_grant_id", f"a grant id is {GRANT_ID_SHAPE}")
-        outcome = params.get("outcome")
         if outcome is not None and not is_outcome_word(outcome):
             raise ApiError(
                 400,
@@ -66,17 +99,16 @@ def notification_routes(context: ApiContext) -> list[Route]:
                 f"'outcome' is a word such as no_contact: 1 to {MAX_WORD_LENGTH} lower-case "
                 "letters, digits or '_'",
             )
-        since = query_time(request, "since")
-        include_payload = query_flag(request, "include_payload")
-        limit = query_limit(request, default=MAX_PAGE_WITH_PAYLOADS if include_payload else 50)
+        since, include_payload = query.since, query.include_payload
+        given_limit = "limit" in query.model_fields_set
+        limit = query.limit if given_limit or not include_payload else MAX_PAGE_WITH_PAYLOADS
         if include_payload and limit > MAX_PAGE_WITH_PAYLOADS:
             raise ApiError(
                 400,
                 "invalid_limit",
                 f"with include_payload=true, 'limit' is at most {MAX_PAGE_WITH_PAYLOADS}",
             )
-        cursor = params.get("cursor")
-        after = _page_key(decode_cursor(cursor)) if cursor else None
+        after = _page_key(decode_cursor(query.cursor)) if query.cursor else None
 
         def read(session: Session) -> list[dict[str, Any]]:
             grants: list[str] = []
@@ -101,10 +133,7 @@ def notification_routes(context: ApiContext) -> list[Route]:
             next_cursor = encode_cursor({"at": last["received_at"], "id": last["id"]})
         return JSONResponse({"data": notifications, "next_cursor": next_cursor})
 
-    return [
-        Route("/reps/{rep_id}/messages/{message_id}", explain, methods=["GET"]),
-        Route("/notifications", listing, methods=["GET"]),
-    ]
+    return [EXPLAIN_MESSAGE.route(explain), LIST_NOTIFICATIONS.route(listing)]
 
 
 def _page_key(position: dict[str, Any]) -> NotificationPageKey:

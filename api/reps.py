@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from pydantic import Field
 from sqlmodel import Session
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -15,15 +16,49 @@ from starlette.routing import Route
 
 from api.context import ApiContext
 from api.errors import ApiError
-from api.inputs import json_body, query_time
+from api.inputs import json_body
+from api.operations import Answer, Operation
+from api.queries import QueryModel, Time, read_query
 from domain.accounts import DEFAULT_SILENCE_AFTER
-from domain.reps import Rep, parse_rep, validate_rep_id
+from domain.reps import Rep, RepInput, parse_rep, validate_rep_id
 from domain.times import format_time
 from storage.emails import activity_counts
 from storage.errors import NotFound
 from storage.reps import get_rep, put_rep
 
 MAX_ACTIVITY_PERIOD = timedelta(days=366)
+
+
+class ActivityQuery(QueryModel):
+    since: Time | None = Field(
+        None, alias="from", description="the period's start (default: 30 days before its end)"
+    )
+    until: Time | None = Field(None, alias="to", description="the period's end (default: now)")
+
+
+PUT_REP = Operation(
+    "PUT",
+    "/reps/{rep_id}",
+    "put_rep",
+    "reps",
+    "Register or replace a rep",
+    (Answer(200, "replaced", "Rep"), Answer(201, "created", "Rep")),
+    body=RepInput,
+    refusals=(409,),
+)
+GET_REP = Operation(
+    "GET", "/reps/{rep_id}", "get_rep", "reps", "A rep", (Answer(200, "the rep", "Rep"),)
+)
+GET_ACTIVITY = Operation(
+    "GET",
+    "/reps/{rep_id}/activity",
+    "get_activity",
+    "emails",
+    "Synced and system-generated email counts over a period",
+    (Answer(200, "the counts", "Activity"),),
+    query=ActivityQuery,
+)
+OPERATIONS = (PUT_REP, GET_REP, GET_ACTIVITY)
 
 
 def require_rep(session: Session, rep_id: str) -> Rep:
@@ -58,8 +93,9 @@ def rep_routes(
     async def activity(request: Request) -> JSONResponse:
         """E10: synced and system-generated emails dated in [from, to); hidden ones excluded."""
         rep_id = request.path_params["rep_id"]
-        end = query_time(request, "to") or context.clock()
-        start = query_time(request, "from") or end - timedelta(days=30)
+        query = read_query(request, ActivityQuery)
+        end = query.until or context.clock()
+        start = query.since or end - timedelta(days=30)
         if start >= end or end - start > MAX_ACTIVITY_PERIOD:
             raise ApiError(
                 400, "invalid_period", "'from' must be before 'to', at most 366 days apart"
@@ -83,8 +119,4 @@ def rep_routes(
             }
         )
 
-    return [
-        Route("/reps/{rep_id}", put, methods=["PUT"]),
-        Route("/reps/{rep_id}", get, methods=["GET"]),
-        Route("/reps/{rep_id}/activity", activity, methods=["GET"]),
-    ]
+    return [PUT_REP.route(put), GET_REP.route(get), GET_ACTIVITY.route(activity)]

@@ -19,10 +19,26 @@ from starlette.routing import Route
 from api.context import ApiContext
 from api.errors import ApiError
 from api.inputs import SEND_JSON_BYTES, json_body
+from api.operations import Answer, Operation
 from api.reps import require_rep
 from domain.sending import parse_send_request
 from storage.emails import email_contacts, email_json
 from storage.sends import queue_send
+
+SEND_EMAIL = Operation(
+    "POST",
+    "/reps/{rep_id}/emails",
+    "send_email",
+    "emails",
+    "Send an email from the rep's mailbox; stored at once as system-generated",
+    (
+        Answer(202, "stored and queued for sending", "Email"),
+        Answer(200, "this send_key was used before: the email it made", "Email"),
+    ),
+    body="SendInput",
+    refusals=(409,),
+)
+OPERATIONS = (SEND_EMAIL,)
 
 
 def send_routes(context: ApiContext) -> list[Route]:
@@ -42,4 +58,4 @@ def send_routes(context: ApiContext) -> list[Route]:
         email, created = await context.in_transaction(write)
         return JSONResponse(email, status_code=202 if created else 200)
 
-    return [Route("/reps/{rep_id}/emails", send, methods=["POST"])]
+    return [SEND_EMAIL.route(send)]

@@ -22,26 +22,36 @@ from starlette.responses import StreamingResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from api.changes import POLL_INTERVAL_SECONDS, decode_position, expired_cursor, feed_types
+from api.changes import POLL_INTERVAL_SECONDS, decode_position, expired_cursor
 from api.context import ApiContext
-from api.errors import ApiError
-from api.inputs import QUERY_NUMBER_DIGITS
+from api.feed_queries import StreamQuery
 from api.limits import Lease, token_of
-from domain.text import whole_number
+from api.operations import Answer, Operation
+from api.queries import read_query
 from storage.feed import FeedPosition, change_json, read_changes, retained_from
 
-DEFAULT_HEARTBEAT_SECONDS = 15
 BATCH = 200
 RECONNECT_MS = 2000
+
+STREAM_CHANGES = Operation(
+    "GET",
+    "/changes/stream",
+    "stream_changes",
+    "changes",
+    "The feed as Server-Sent Events; resume with Last-Event-ID",
+    (Answer(200, "an endless event stream", {"type": "string"}, "text/event-stream"),),
+    query=StreamQuery,
+    refusals=(410, 429),
+)
+OPERATIONS = (STREAM_CHANGES,)
 
 
 def stream_routes(context: ApiContext) -> list[Route]:
     async def stream(request: Request) -> StreamingResponse:
-        cursor = request.headers.get("last-event-id") or request.query_params.get("cursor")
+        query = read_query(request, StreamQuery)
+        cursor = request.headers.get("last-event-id") or query.cursor
         after = decode_position(cursor) if cursor else None
-        heartbeat = _heartbeat(request)
-        types = feed_types(request.query_params.get("types"))
-        rep_id = request.query_params.get("rep_id")
+        heartbeat, types, rep_id = float(query.heartbeat), list(query.types), query.rep_id
 
         def start(session: Session) -> FeedPosition:
             oldest = retained_from(session)
@@ -80,7 +90,7 @@ def stream_routes(context: ApiContext) -> list[Route]:
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
 
-    return [Route("/changes/stream", stream, methods=["GET"])]
+    return [STREAM_CHANGES.route(stream)]
 
 
 class LeasedStream(StreamingResponse):
@@ -96,13 +106,3 @@ class LeasedStream(StreamingResponse):
             await super().__call__(scope, receive, send)
         finally:
             self.lease.release()
-
-
-def _heartbeat(request: Request) -> float:
-    raw = request.query_params.get("heartbeat")
-    if raw is None:
-        return DEFAULT_HEARTBEAT_SECONDS
-    heartbeat = whole_number(raw, QUERY_NUMBER_DIGITS)
-    if heartbeat is None or not 1 <= heartbeat <= 60:
-        raise ApiError(400, "invalid_heartbeat", "'heartbeat' must be whole seconds, 1 to 60")
-    return float(heartbeat)

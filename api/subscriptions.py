@@ -15,6 +15,7 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -22,8 +23,9 @@ from starlette.routing import Route
 
 from api.context import ApiContext
 from api.cursors import cursor_number, encode_cursor
-from api.errors import ApiError
-from api.inputs import json_body, query_limit
+from api.inputs import json_body, read_body
+from api.operations import Answer, Operation
+from api.queries import PageQuery, read_query
 from domain.outbound_webhooks import SECRET_BYTES, parse_subscription, secret_from
 from storage.feed import head_position
 from storage.subscriptions import (
@@ -39,6 +41,87 @@ from storage.subscriptions import (
 
 DEFAULT_OVERLAP_HOURS = 24
 MAX_OVERLAP_HOURS = 24 * 7
+
+
+class RotateInput(BaseModel):
+    """How long the old secret keeps signing beside the new one."""
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, json_schema_extra={"examples": [{"overlap_hours": 24}]}
+    )
+
+    overlap_hours: int = Field(
+        DEFAULT_OVERLAP_HOURS,
+        ge=0,
+        le=MAX_OVERLAP_HOURS,
+        description="hours the old secret still signs, beside the new one",
+    )
+
+
+SUBSCRIPTION_ID = "/subscriptions/{subscription_id}"
+CREATE = Operation(
+    "POST",
+    "/subscriptions",
+    "create_subscription",
+    "subscriptions",
+    "Subscribe an endpoint; the secret is shown only in this answer",
+    (Answer(201, "created", "Subscription"),),
+    body="SubscriptionInput",
+    refusals=(429,),
+)
+LIST = Operation(
+    "GET",
+    "/subscriptions",
+    "list_subscriptions",
+    "subscriptions",
+    "Every subscription",
+    (Answer(200, "the list", "SubscriptionList"),),
+)
+GET = Operation(
+    "GET",
+    SUBSCRIPTION_ID,
+    "get_subscription",
+    "subscriptions",
+    "One subscription",
+    (Answer(200, "it", "Subscription"),),
+)
+UPDATE = Operation(
+    "PATCH",
+    SUBSCRIPTION_ID,
+    "update_subscription",
+    "subscriptions",
+    "Change or re-enable a subscription",
+    (Answer(200, "changed", "Subscription"),),
+    body="SubscriptionInput",
+)
+DELETE = Operation(
+    "DELETE",
+    SUBSCRIPTION_ID,
+    "delete_subscription",
+    "subscriptions",
+    "Delete a subscription",
+    (Answer(204, "deleted"),),
+)
+ROTATE = Operation(
+    "POST",
+    f"{SUBSCRIPTION_ID}/rotate-secret",
+    "rotate_subscription_secret",
+    "subscriptions",
+    "A new secret; the old one signs beside it for the overlap",
+    (Answer(200, "with the new secret", "Subscription"),),
+    body=RotateInput,
+    body_required=False,
+)
+DELIVERIES = Operation(
+    "GET",
+    f"{SUBSCRIPTION_ID}/deliveries",
+    "list_deliveries",
+    "subscriptions",
+    "The delivery log, newest first",
+    (Answer(200, "a page", "DeliveryPage"),),
+    query=PageQuery,
+)
+OPERATIONS = (CREATE, LIST, GET, UPDATE, DELETE, ROTATE, DELIVERIES)
 
 
 def new_secret() -> str:
@@ -103,20 +186,8 @@ def subscription_routes(context: ApiContext) -> list[Route]:
 
     async def rotate(request: Request) -> JSONResponse:
         subscription_id = request.path_params["subscription_id"]
-        body = await json_body(request) if await request.body() else {}
-        overlap_hours = (
-            body.get("overlap_hours", DEFAULT_OVERLAP_HOURS) if isinstance(body, dict) else None
-        )
-        if (
-            not isinstance(overlap_hours, int)
-            or isinstance(overlap_hours, bool)
-            or not 0 <= overlap_hours <= MAX_OVERLAP_HOURS
-        ):
-            raise ApiError(
-                400,
-                "invalid_overlap",
-                f"'overlap_hours' must be a whole number from 0 to {MAX_OVERLAP_HOURS}",
-            )
+        given = await read_body(request, RotateInput, "invalid_overlap", optional=True)
+        overlap_hours = given.overlap_hours
 
         def write(session: Session) -> dict[str, Any]:
             row = require_subscription(session, subscription_id, for_update=True)
@@ -129,9 +200,9 @@ def subscription_routes(context: ApiContext) -> list[Route]:
 
     async def deliveries(request: Request) -> JSONResponse:
         subscription_id = request.path_params["subscription_id"]
-        limit = query_limit(request)
-        cursor = request.query_params.get("cursor")
-        before = cursor_number(cursor, "before") if cursor else None
+        query = read_query(request, PageQuery)
+        limit = query.limit
+        before = cursor_number(query.cursor, "before") if query.cursor else None
 
         def read(session: Session) -> list[dict[str, Any]]:
             require_subscription(session, subscription_id)
@@ -141,13 +212,12 @@ def subscription_routes(context: ApiContext) -> list[Route]:
         next_cursor = encode_cursor({"before": found[-1]["id"]}) if len(found) == limit else None
         return JSONResponse({"data": found, "next_cursor": next_cursor})
 
-    one = "/subscriptions/{subscription_id}"
     return [
-        Route("/subscriptions", create, methods=["POST"]),
-        Route("/subscriptions", listing, methods=["GET"]),
-        Route(one, get_one, methods=["GET"]),
-        Route(one, update, methods=["PATCH"]),
-        Route(one, delete, methods=["DELETE"]),
-        Route(f"{one}/rotate-secret", rotate, methods=["POST"]),
-        Route(f"{one}/deliveries", deliveries, methods=["GET"]),
+        CREATE.route(create),
+        LIST.route(listing),
+        GET.route(get_one),
+        UPDATE.route(update),
+        DELETE.route(delete),
+        ROTATE.route(rotate),
+        DELIVERIES.route(deliveries),
     ]

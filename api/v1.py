@@ -1,12 +1,28 @@
-"""The CRM API under ``/v1``: bearer tokens in front of reps, contacts, emails and changes."""
+"""The CRM API under ``/v1``: bearer tokens in front of reps, contacts, emails and changes.
+
+:data:`OPERATIONS` is every operation the router serves, in the order the document lists
+them; :func:`v1_document` is ``/openapi.json``, written from them.
+"""
 
 from __future__ import annotations
 
-from starlette.middleware import Middleware
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Mount, Route, Router
+from functools import cache
 
+from starlette.middleware import Middleware
+from starlette.routing import Mount, Router
+
+from api import (
+    accounts,
+    action_items,
+    changes,
+    contacts,
+    emails,
+    notifications,
+    reps,
+    sends,
+    stream,
+    subscriptions,
+)
 from api.accounts import AccountsConfig, account_routes
 from api.action_items import action_item_routes
 from api.auth import BearerAuth
@@ -14,10 +30,9 @@ from api.changes import change_routes
 from api.contacts import contact_routes
 from api.context import ApiContext
 from api.emails import email_routes
-from api.errors import ApiError
-from api.inputs import refuse_control_characters
 from api.notifications import notification_routes
-from api.openapi import query_parameters
+from api.openapi import Schema, openapi_document
+from api.operations import Operation
 from api.reps import rep_routes
 from api.security_headers import PrivateAnswers
 from api.sends import send_routes
@@ -25,6 +40,25 @@ from api.stream import stream_routes
 from api.subscriptions import subscription_routes
 
 PREFIX = "/v1"
+
+OPERATIONS: tuple[Operation, ...] = (
+    *reps.OPERATIONS,
+    *accounts.OPERATIONS,
+    *sends.OPERATIONS,
+    *contacts.OPERATIONS,
+    *action_items.OPERATIONS,
+    *emails.OPERATIONS,
+    *notifications.OPERATIONS,
+    *changes.OPERATIONS,
+    *stream.OPERATIONS,
+    *subscriptions.OPERATIONS,
+)
+
+
+@cache
+def v1_document() -> Schema:
+    """``/openapi.json`` of the CRM API (the same object each call: do not change it)."""
+    return openapi_document(OPERATIONS, PREFIX)
 
 
 def v1_mount(context: ApiContext, tokens: tuple[bytes, ...], accounts: AccountsConfig) -> Mount:
@@ -41,38 +75,15 @@ def v1_mount(context: ApiContext, tokens: tuple[bytes, ...], accounts: AccountsC
         *stream_routes(context),
         *subscription_routes(context),
     ]
+    served = sorted(route.name for route in routes)
+    declared = sorted(op.operation_id for op in OPERATIONS)
+    if served != declared:
+        raise RuntimeError(f"the /v1 routes {served} are not the operations {declared}")
     # No slash redirects: Starlette builds them from the request's Host header (finding L6).
-    router = Router([strict_query(route) for route in routes], redirect_slashes=False)
+    router = Router(routes, redirect_slashes=False)
     return Mount(
         PREFIX,
         app=router,
         # Outermost first: a 401 is private and not to be sniffed either.
         middleware=[Middleware(PrivateAnswers), Middleware(BearerAuth, tokens=tokens)],
     )
-
-
-def strict_query(route: Route) -> Route:
-    """``route`` refusing query parameters the OpenAPI document does not list for it.
-
-    A misspelt parameter (``rep=`` for ``rep_id=``) is an error, not a silent default; the
-    document is the one list of what each operation takes. A control character in a path
-    parameter or query value is refused here too, before any endpoint reads it.
-    """
-    methods = (route.methods or set()) - {"HEAD"}
-    allowed = {m: query_parameters(PREFIX + route.path, m) for m in methods}
-    endpoint = route.endpoint
-
-    async def checked(request: Request) -> Response:
-        unknown = sorted(set(request.query_params) - allowed.get(request.method, frozenset()))
-        if unknown:
-            raise ApiError(
-                400,
-                "unknown_parameter",
-                f"unknown query parameter(s) {', '.join(map(repr, unknown))}; "
-                f"this operation takes {sorted(allowed.get(request.method, ())) or 'none'}",
-            )
-        refuse_control_characters(request)
-        response: Response = await endpoint(request)
-        return response
-
-    return Route(route.path, checked, methods=methods, name=route.name)

@@ -25,7 +25,7 @@ from api.limits import RequestLimits
 from api.metrics import metrics_registry, metrics_routes
 from api.oauth_callback import callback_routes
 from api.openapi import openapi_routes
-from api.v1 import v1_mount
+from api.v1 import v1_document, v1_mount
 from crmsync.collector import freeze_startup_objects
 from crmsync.connector import NylasConnector
 from crmsync.logs import configure_logging
@@ -103,7 +103,7 @@ def build_app(
             *nylas_routes(ingress),
             *health_routes({"database": check_database, "redis": check_redis}),
             *metrics_routes(_metrics_registry(runtime), multiprocess_dir()),
-            *openapi_routes(),
+            *openapi_routes(v1_document()),
             v1_mount(api_context, tokens=runtime.settings.api_token_bytes(), accounts=accounts),
             *callback_routes(api_context, accounts),
             *extra_routes,

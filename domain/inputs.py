@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import AfterValidator, BaseModel, Field, ValidationError
 
 from domain.errors import DomainError
 
@@ -27,6 +27,16 @@ M = TypeVar("M", bound=BaseModel)
 UNKNOWN_FIELD = "unknown_field"
 # At most this many fields are named in one refusal: a hostile body may be wrong everywhere.
 MAX_FIELDS_NAMED = 20
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
+# Text with something in it besides spaces (a name, a hint, a URL).
+NonBlank = Annotated[str, AfterValidator(_not_blank), Field(json_schema_extra={"pattern": r"\S"})]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,10 +81,17 @@ def invalid_input(error: ValidationError, reason: str) -> InvalidInput:
         named = [FieldProblem(path, "not a field of this document") for path in paths]
         listed = ", ".join(repr(p.path) for p in named[:5])
         return InvalidInput(UNKNOWN_FIELD, f"unknown field {listed}", named[:MAX_FIELDS_NAMED])
-    named = _merged([FieldProblem(_path(d["loc"]), _problem(d)) for d in details])
+    named = field_problems(error)
     first = named[0]
     where = f"'{first.path}'" if first.path else "the body"
     return InvalidInput(reason, f"{where}: {first.problem}", named[:MAX_FIELDS_NAMED])
+
+
+def field_problems(error: ValidationError) -> list[FieldProblem]:
+    """Each field ``error`` found wrong, once, in the order found, at most
+    ``MAX_FIELDS_NAMED``."""
+    details = error.errors(include_url=False, include_input=False, include_context=False)
+    return _merged([FieldProblem(_path(d["loc"]), _problem(d)) for d in details])[:MAX_FIELDS_NAMED]
 
 
 # How pydantic names the member of a union a value failed (``str``, ``list[str]``...): a step
@@ -110,6 +127,8 @@ def _problem(detail: Any) -> str:
         return "must be a JSON object"
     if detail["type"] == "missing":
         return "is required"
+    if detail["type"] == "value_error" and message.startswith("Value error, "):
+        return message[len("Value error, ") :]
     if message.startswith("Input should be"):
         return "must be" + message[len("Input should be") :]
     return message[0].lower() + message[1:] if message else "is not valid"

@@ -17,7 +17,7 @@ from schemathesis import checks
 from schemathesis.generation import GenerationMode
 from starlette.applications import Starlette
 
-from api.openapi import openapi_document
+from api.v1 import v1_document as openapi_document
 from crmsync.app import build_app
 from crmsync.runtime import Runtime
 from crmsync.settings import Settings
