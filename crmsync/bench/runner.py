@@ -23,6 +23,7 @@ from typing import Any
 from crmsync.bench import services
 from crmsync.bench.attack import AttackPlan, attack_figures, measure_attack
 from crmsync.bench.backfill import BackfillPlan, backfill_figures, measure_backfill
+from crmsync.bench.decode import DecodePlan, decode_figures, measure_decode
 from crmsync.bench.e2e import PipelinePlan, PipelineResult, measure_pipeline, pipeline_figures
 from crmsync.bench.figures import DEFAULT_GROUPS, Figure, FigureStatus, failed
 from crmsync.bench.ingress import IngressPlan, IngressResult, ingress_figures, measure_ingress
@@ -51,6 +52,7 @@ class BenchOptions:
 class BenchPlan:
     ingress: IngressPlan
     attack: AttackPlan
+    decode: DecodePlan
     e2e_databases: tuple[str, ...]
     pipeline: PipelinePlan
     backfill: BackfillPlan
@@ -81,6 +83,14 @@ def plan_for(options: BenchOptions) -> BenchPlan:
             profile=profile,
             attackers=(1,) if quick else (1, 8),
             rounds=1 if quick else 3,
+        ),
+        # The ingress load's 200 notifications, and v2 batches of 5 of the same messages.
+        decode=DecodePlan(
+            rounds=3 if quick else 15,
+            passes=1 if quick else 5,
+            messages=50 if quick else 200,
+            deltas_per_batch=5,
+            profile=profile,
         ),
         # Quick runs cover both backends once: e2e on PostgreSQL, matching on SQLite.
         e2e_databases=("postgresql",) if quick else ("postgresql", "sqlite"),
@@ -193,6 +203,8 @@ def run_bench(options: BenchOptions, progress: Callable[[str], None]) -> BenchRe
             with step("ingress-attack", "signed notifications beside looping hostile bodies"):
                 attacked = measure_attack(context, plan.attack)
                 report.figures += attack_figures(attacked, plan.attack)
+            with step("ingress-decode", "today's body decode beside pydantic's and msgspec's"):
+                report.figures += decode_figures(measure_decode(plan.decode))
         if "e2e" in wanted:
             for database in plan.e2e_databases:
                 with step(f"e2e-{database}", f"{plan.pipeline.notifications:,} notifications"):

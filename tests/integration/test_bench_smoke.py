@@ -50,6 +50,12 @@ def test_quick_bench_runs_every_measurement_and_writes_numeric_figures(tmp_path:
             assert isinstance(figure["ratio"], int | float), figure
     keys = {f["key"] for f in figures}
     assert {"ingress.throughput", "ingress.latency_p99", "ingress.attack_p99"} <= keys
+    # Today's ingress decode beside pydantic's, measured in the same run (issue 16).
+    decode = [f for f in figures if f["key"].startswith("ingress.decode.")]
+    assert {"ingress.decode.pydantic.v3", "ingress.decode.pydantic.v2"} <= {
+        f["key"] for f in decode
+    }
+    assert {f["baseline_label"] for f in decode} == {"today's decode"}
     assert "memory.web_peak_rss" in keys
     assert any(key.startswith("e2e.") and key.endswith(".stored_per_second") for key in keys)
     assert any(key.startswith("matching.") for key in keys)
