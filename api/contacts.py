@@ -23,7 +23,14 @@ from api.inputs import BULK_JSON_BYTES, json_body
 from api.operations import Answer, Operation
 from api.queries import LargePageQuery, read_query
 from api.reps import require_rep
-from domain.contacts import Contact, contact_json, parse_contact, parse_contacts
+from domain.contacts import (
+    Contact,
+    ContactInput,
+    ContactListInput,
+    contact_json,
+    parse_contact,
+    parse_contacts,
+)
 from storage.backfills import rep_addresses, start_retroactive_backfills
 from storage.contacts import (
     ContactOutcome,
@@ -43,7 +50,7 @@ REPLACE_CONTACTS = Operation(
     "contacts",
     "Replace the rep's whole contact list",
     (Answer(200, "what changed", "ContactsReplaced"),),
-    body="ContactList",
+    body=ContactListInput,
 )
 LIST_CONTACTS = Operation(
     "GET",
@@ -62,7 +69,7 @@ PUT_CONTACT = Operation(
     "contacts",
     "Add or update one contact",
     (Answer(200, "updated", "Contact"), Answer(201, "added", "Contact")),
-    body="ContactInput",
+    body=ContactInput,
 )
 GET_CONTACT = Operation(
     "GET",
@@ -87,10 +94,8 @@ def contact_routes(context: ApiContext) -> list[Route]:
     async def replace(request: Request) -> JSONResponse:
         rep_id = request.path_params["rep_id"]
         document = await json_body(request, BULK_JSON_BYTES)
-        if not isinstance(document, Mapping) or "contacts" not in document:
-            raise ApiError(400, "invalid_contacts", 'send {"contacts": [...]}')
-        # Checking 100,000 contacts takes a second: off the event loop the ingress shares.
-        contacts = await run_in_threadpool(parse_contacts, rep_id, document["contacts"])
+        # Checking 100,000 contacts takes a while: off the event loop the ingress shares.
+        contacts = await run_in_threadpool(parse_contacts, rep_id, document)
 
         def write(session: Session) -> ReplaceSummary:
             rep = require_rep(session, rep_id)

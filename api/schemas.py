@@ -198,16 +198,6 @@ SCHEMAS: dict[str, Schema] = {
         },
         ["rep_id", "from", "to", "emails"],
     ),
-    "ContactInput": obj(
-        {
-            "id": {"type": ["string", "integer"]},
-            "emails": {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 50},
-            "email": {"type": "string"},
-            "name": NULLABLE_TEXT,
-            "account_ref": NULLABLE_TEXT,
-            "lead_ref": NULLABLE_TEXT,
-        }
-    ),
     "Contact": obj(
         {
             "id": {"type": "string"},
@@ -508,7 +498,6 @@ SCHEMAS: dict[str, Schema] = {
             "sync",
         ],
     ),
-    "ContactList": obj({"contacts": {"type": "array", "items": ref("ContactInput")}}, ["contacts"]),
     "ContactPage": page_of("Contact"),
     "ActionItemPage": page_of("ActionItem"),
     "EmailPage": page_of("Email"),

@@ -11,15 +11,27 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    model_validator,
+)
 
 from domain.addresses import InvalidAddress, require_address
 from domain.errors import DomainError
+from domain.inputs import read_model
 from domain.messages import MailMessage
 from domain.text import id_problem
 
 MAX_ADDRESSES_PER_CONTACT = 50
 MAX_REFERENCE_LENGTH = 255
+MAX_CONTACTS_PER_REPLACE = 200_000
 
 
 class InvalidContact(DomainError):
@@ -81,97 +93,148 @@ def match_contacts(
     )
 
 
-def parse_contact(rep_id: str, document: object) -> Contact:
-    """Read one contact as the CRM sends it through the API.
+def _as_text(value: object) -> object:
+    """An id or reference the CRM's database numbered (``7``) is the text ``"7"``; a bool is
+    not a number here."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    raise ValueError("must be text or a whole number")
 
-    ``{"id": "c-1", "emails": ["Ann <ann@x.com>"], "name": "Ann", "account_ref": "A-9",
-    "lead_ref": null}``; ``email`` (one address) is accepted in place of ``emails``.
 
-    Raises:
-        InvalidContact: the document is not a contact crmsync can match on.
-    """
-    if not isinstance(document, Mapping):
-        raise InvalidContact("invalid_contact", "a contact must be a JSON object")
-    crm_contact_id = _required_reference(document, "id")
-    problem = id_problem(crm_contact_id)
+def _reference(value: str) -> str:
+    """An id or reference as trimmed text: ``7`` and ``" 7 "`` are the same contact."""
+    text = value.strip()
+    if not text:
+        raise ValueError("must not be blank")
+    if len(text) > MAX_REFERENCE_LENGTH:
+        raise ValueError(f"is longer than {MAX_REFERENCE_LENGTH} characters")
+    problem = id_problem(text)
     if problem is not None:
-        raise InvalidContact("invalid_contact", f"'id' {problem}")
-    raw_addresses: Any = document.get("emails")
-    if raw_addresses is None and "email" in document:
-        raw_addresses = [document.get("email")]
-    if not isinstance(raw_addresses, list) or not raw_addresses:
-        raise InvalidContact(
-            "invalid_contact", f"contact {crm_contact_id!r} needs 'emails', a non-empty list"
-        )
-    if len(raw_addresses) > MAX_ADDRESSES_PER_CONTACT:
-        raise InvalidContact(
-            "invalid_contact",
-            f"contact {crm_contact_id!r} has more than {MAX_ADDRESSES_PER_CONTACT} addresses",
-        )
-    addresses: set[str] = set()
-    for raw in raw_addresses:
-        if not isinstance(raw, str):
-            raise InvalidContact(
-                "invalid_contact", f"contact {crm_contact_id!r}: addresses must be strings"
-            )
-        try:
-            addresses.add(require_address(raw))
-        except InvalidAddress as error:
-            raise InvalidContact(
-                "invalid_contact", f"contact {crm_contact_id!r}: {error.message}"
-            ) from error
-    return Contact(
-        rep_id=rep_id,
-        crm_contact_id=crm_contact_id,
-        addresses=frozenset(addresses),
-        name=_reference(document, "name"),
-        account_ref=_reference(document, "account_ref"),
-        lead_ref=_reference(document, "lead_ref"),
+        raise ValueError(problem)
+    return text
+
+
+def _address(value: str) -> str:
+    try:
+        return require_address(value)
+    except InvalidAddress as error:
+        raise ValueError(error.message) from None
+
+
+Reference = Annotated[
+    str,
+    BeforeValidator(_as_text),
+    AfterValidator(_reference),
+    WithJsonSchema({"type": ["string", "integer"], "maxLength": MAX_REFERENCE_LENGTH}),
+]
+Address = Annotated[str, AfterValidator(_address)]
+
+
+class ContactInput(BaseModel):
+    """One contact as the CRM sends it: its id, its addresses (``emails``, or one
+    ``email``), and the CRM's own references, shown back on the emails it matches."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "c-1",
+                    "emails": ["Dana <dana@acme.example>"],
+                    "name": "Dana",
+                    "account_ref": "A-9",
+                    "lead_ref": None,
+                }
+            ]
+        },
+    )
+
+    id: Reference = Field(description="the CRM's id of the contact (text or a number)")
+    emails: list[Address] | None = Field(
+        None,
+        min_length=1,
+        max_length=MAX_ADDRESSES_PER_CONTACT,
+        fail_fast=True,
+        description="its addresses, matched case-insensitively",
+    )
+    email: Address | None = Field(None, description="one address, in place of emails")
+    name: Reference | None = Field(None, description="as the CRM shows it")
+    account_ref: Reference | None = Field(None, description="the CRM's account")
+    lead_ref: Reference | None = Field(None, description="the CRM's lead")
+
+    @model_validator(mode="after")
+    def _has_an_address(self) -> ContactInput:
+        if self.emails is None and self.email is None:
+            raise ValueError("needs 'emails', a non-empty list (or one 'email')")
+        return self
+
+    def addresses(self) -> frozenset[str]:
+        if self.emails is not None:
+            return frozenset(self.emails)
+        return frozenset((self.email,)) if self.email is not None else frozenset()
+
+
+class ContactListInput(BaseModel):
+    """The rep's whole contact list, for a bulk replace."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={
+            "examples": [{"contacts": [{"id": "c-1", "email": "dana@acme.example"}]}]
+        },
+    )
+
+    # fail_fast: the first wrong contact is named and the rest not read, so a hostile list
+    # of 200,000 wrong contacts costs no more than one (not 200,000 error records).
+    contacts: list[ContactInput] = Field(
+        description=f"every contact of the rep, at most {MAX_CONTACTS_PER_REPLACE:,}",
+        fail_fast=True,
     )
 
 
-def _reference(document: Mapping[str, Any], key: str) -> str | None:
-    if document.get(key) is None:
-        return None
-    return _required_reference(document, key)
-
-
-def _required_reference(document: Mapping[str, Any], key: str) -> str:
-    value = document.get(key)
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = str(value)
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidContact("invalid_contact", f"'{key}' must be a non-empty string")
-    if len(value) > MAX_REFERENCE_LENGTH:
-        raise InvalidContact(
-            "invalid_contact", f"'{key}' is longer than {MAX_REFERENCE_LENGTH} characters"
-        )
-    return value.strip()
-
-
-MAX_CONTACTS_PER_REPLACE = 200_000
-
-
-def parse_contacts(rep_id: str, documents: object) -> tuple[Contact, ...]:
-    """Read the full list of a rep's contacts for a bulk replace.
+def parse_contact(rep_id: str, document: object) -> Contact:
+    """Read one contact as the CRM sends it through the API, by :class:`ContactInput`.
 
     Raises:
-        InvalidContact: not a list, too long, a contact not valid (its position is named),
-            or the same contact id twice.
+        InvalidInput: not a contact crmsync can match on (``invalid_contact``), or a key
+            it does not have (``unknown_field``); the message names the field.
     """
-    if not isinstance(documents, list):
-        raise InvalidContact("invalid_contacts", "'contacts' must be a list")
-    if len(documents) > MAX_CONTACTS_PER_REPLACE:
+    return _contact(rep_id, read_model(ContactInput, document, "invalid_contact"))
+
+
+def _contact(rep_id: str, given: ContactInput) -> Contact:
+    return Contact(
+        rep_id=rep_id,
+        crm_contact_id=given.id,
+        addresses=given.addresses(),
+        name=given.name,
+        account_ref=given.account_ref,
+        lead_ref=given.lead_ref,
+    )
+
+
+def parse_contacts(rep_id: str, document: object) -> tuple[Contact, ...]:
+    """Read the full list of a rep's contacts for a bulk replace (``{"contacts": [...]}``).
+
+    Raises:
+        InvalidInput: not that shape (``invalid_contacts``), too long, a contact not valid
+            (``invalid_contact``, its position named), or a key no model has.
+        InvalidContact: the same contact id twice (``duplicate_contact``).
+    """
+    listed = document.get("contacts") if isinstance(document, Mapping) else None
+    if isinstance(listed, list) and len(listed) > MAX_CONTACTS_PER_REPLACE:
         raise InvalidContact(
             "invalid_contacts", f"at most {MAX_CONTACTS_PER_REPLACE} contacts per replace"
         )
+    given = read_model(ContactListInput, document, "invalid_contacts", item_reason=_item_reason)
     contacts: list[Contact] = []
     seen: set[str] = set()
-    for position, document in enumerate(documents):
-        try:
-            contact = parse_contact(rep_id, document)
-        except InvalidContact as error:
-            raise InvalidContact(error.reason, f"contacts[{position}]: {error.message}") from error
+    for position, each in enumerate(given.contacts):
+        contact = _contact(rep_id, each)
         if contact.crm_contact_id in seen:
             raise InvalidContact(
                 "duplicate_contact",
@@ -180,6 +243,11 @@ def parse_contacts(rep_id: str, documents: object) -> tuple[Contact, ...]:
         seen.add(contact.crm_contact_id)
         contacts.append(contact)
     return tuple(contacts)
+
+
+def _item_reason(path: str) -> str | None:
+    """A problem inside one contact of the list is that contact's (``invalid_contact``)."""
+    return "invalid_contact" if path.startswith("contacts[") else None
 
 
 def contact_json(contact: Contact) -> dict[str, Any]:

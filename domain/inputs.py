@@ -14,7 +14,7 @@ with their path and what was expected.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
@@ -58,21 +58,32 @@ class InvalidInput(DomainError):
         self.fields = tuple(fields)
 
 
-def read_model(model: type[M], document: object, reason: str) -> M:
+def read_model(
+    model: type[M],
+    document: object,
+    reason: str,
+    item_reason: Callable[[str], str | None] | None = None,
+) -> M:
     """``document`` (decoded JSON) as ``model``, validated strictly: JSON's own types, no
     coercion of ``"yes"`` to true or ``"14"`` to 14.
 
     Raises:
         InvalidInput: ``unknown_field`` when it has a key the model does not, else ``reason``;
             its message names the first field that is wrong and its ``fields`` each of them.
+            ``item_reason`` may give another reason by the first wrong field's path (a
+            contact of a list is ``invalid_contact``, the list ``invalid_contacts``).
     """
     try:
         return model.model_validate(document, strict=True)
     except ValidationError as error:
-        raise invalid_input(error, reason) from None
+        raise invalid_input(error, reason, item_reason) from None
 
 
-def invalid_input(error: ValidationError, reason: str) -> InvalidInput:
+def invalid_input(
+    error: ValidationError,
+    reason: str,
+    item_reason: Callable[[str], str | None] | None = None,
+) -> InvalidInput:
     """The refusal for a failed validation: unknown keys first, as they are the likely typo."""
     details = error.errors(include_url=False, include_input=False, include_context=False)
     unknown = [d for d in details if d["type"] == "extra_forbidden"]
@@ -84,7 +95,8 @@ def invalid_input(error: ValidationError, reason: str) -> InvalidInput:
     named = field_problems(error)
     first = named[0]
     where = f"'{first.path}'" if first.path else "the body"
-    return InvalidInput(reason, f"{where}: {first.problem}", named[:MAX_FIELDS_NAMED])
+    given = (item_reason(first.path) if item_reason is not None else None) or reason
+    return InvalidInput(given, f"{where}: {first.problem}", named)
 
 
 def field_problems(error: ValidationError) -> list[FieldProblem]:
@@ -127,6 +139,9 @@ def _problem(detail: Any) -> str:
         return "must be a JSON object"
     if detail["type"] == "missing":
         return "is required"
+    if detail["type"] in ("too_short", "too_long"):
+        # "List should have at most 50 items after validation, not 51"
+        return "must have" + message.split(" after validation")[0].split("should have", 1)[-1]
     if detail["type"] == "value_error" and message.startswith("Value error, "):
         return message[len("Value error, ") :]
     if message.startswith("Input should be"):

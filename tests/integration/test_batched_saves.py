@@ -49,7 +49,7 @@ def engine(database_url: str) -> Iterator[Engine]:
                 {"id": f"{rep_id}-bob", "email": "bob@x.example", "account_ref": "acct-1"},
                 {"id": f"{rep_id}-cy", "email": "cy@y.example", "lead_ref": "lead-9"},
             ]
-            replace_contacts(session, rep_id, parse_contacts(rep_id, contacts), NOW)
+            replace_contacts(session, rep_id, parse_contacts(rep_id, {"contacts": contacts}), NOW)
             folders = [parse_folder(f, "google") for f in mailbox.gmail_folders(grant_id)]
             replace_folder_cache(session, grant_id, folders, NOW)
     yield engine

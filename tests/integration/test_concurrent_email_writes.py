@@ -57,7 +57,10 @@ def test_concurrent_notifications_of_one_message_make_one_row_and_ordered_versio
     with transaction(engine) as session:
         put_rep(session, "rep-1", parse_rep({"email": "ann@acme.example", "grant_id": GRANT}), NOW)
         replace_contacts(
-            session, "rep-1", parse_contacts("rep-1", [{"id": "c", "email": "bob@x.example"}]), NOW
+            session,
+            "rep-1",
+            parse_contacts("rep-1", {"contacts": [{"id": "c", "email": "bob@x.example"}]}),
+            NOW,
         )
         replace_folder_cache(
             session,

@@ -210,9 +210,18 @@ def test_contacts_are_replaced_in_bulk_writing_only_what_changed(world: EmailSyn
             {"contacts": [{"id": "c-1", "email": "a@b.example"}, {"id": "c-1", "email": "c@d.e"}]},
             "duplicate_contact",
         ),
-        ({"people": []}, "invalid_contacts"),
+        ({"people": []}, "unknown_field"),
+        ({}, "invalid_contacts"),
     ],
-    ids=["not a list", "no id", "no address", "a bad address", "an id twice", "no contacts key"],
+    ids=[
+        "not a list",
+        "no id",
+        "no address",
+        "a bad address",
+        "an id twice",
+        "a key for the list misspelt",
+        "no contacts key",
+    ],
 )
 def test_a_bad_contact_list_is_refused_whole(
     world: EmailSyncWorld, document: dict[str, Any], reason: str

@@ -21,6 +21,7 @@ from domain.contacts import (
     parse_contact,
     parse_contacts,
 )
+from domain.errors import DomainError
 from domain.messages import MailMessage, parse_message
 
 REP = "rep-ann"
@@ -262,71 +263,71 @@ def test_a_contact_from_the_crm_is_read(document: dict[str, Any], expected: Cont
 
 INVALID_CONTACTS = [
     pytest.param(
-        ["c-1"], "a contact must be a JSON object", id="a contact that is not an object is refused"
+        ["c-1"], "the body: must be a JSON object", id="a contact that is not an object is refused"
     ),
     pytest.param(
         {"emails": ["dana@acme.example"]},
-        "'id' must be a non-empty string",
+        "'id': is required",
         id="a contact without an id is refused",
     ),
     pytest.param(
         {"id": None, "emails": ["dana@acme.example"]},
-        "'id' must be a non-empty string",
+        "'id': must be text or a whole number",
         id="a null id is refused",
     ),
     pytest.param(
         {"id": "  ", "emails": ["dana@acme.example"]},
-        "'id' must be a non-empty string",
+        "'id': must not be blank",
         id="a blank id is refused",
     ),
     pytest.param(
         {"id": True, "emails": ["dana@acme.example"]},
-        "'id' must be a non-empty string",
+        "'id': must be text or a whole number",
         id="a boolean id is refused",
     ),
     pytest.param(
         {"id": 4.2, "emails": ["dana@acme.example"]},
-        "'id' must be a non-empty string",
+        "'id': must be text or a whole number",
         id="a fractional id is refused",
     ),
     pytest.param(
         {"id": "c" * 256, "emails": ["dana@acme.example"]},
-        "'id' is longer than 255 characters",
+        "'id': is longer than 255 characters",
         id="an id over 255 characters is refused",
     ),
     pytest.param(
         {"id": "c-1"},
-        "contact 'c-1' needs 'emails', a non-empty list",
+        "the body: needs 'emails', a non-empty list (or one 'email')",
         id="a contact without addresses is refused",
     ),
     pytest.param(
         {"id": "c-1", "emails": []},
-        "contact 'c-1' needs 'emails', a non-empty list",
+        "'emails': must have at least 1 item",
         id="an empty emails list is refused",
     ),
     pytest.param(
         {"id": "c-1", "emails": "dana@acme.example"},
-        "contact 'c-1' needs 'emails', a non-empty list",
+        "'emails': must be a valid list",
         id="emails as text rather than a list is refused",
     ),
     pytest.param(
         {"id": "c-1", "email": None},
-        "contact 'c-1': addresses must be strings",
+        "the body: needs 'emails', a non-empty list (or one 'email')",
         id="a null single email is refused",
     ),
     pytest.param(
         {"id": "c-1", "emails": ["dana@acme.example", 7]},
-        "contact 'c-1': addresses must be strings",
+        "'emails[1]': must be a valid string",
         id="an address that is not text is refused",
     ),
     pytest.param(
         {"id": "c-1", "emails": ["dana.acme.example"]},
-        "contact 'c-1': 'dana.acme.example' is not an email address",
+        "'emails[0]': 'dana.acme.example' is not an email address",
         id="a bad address is refused and named",
     ),
     pytest.param(
         {"id": "c-1", "emails": ["dana@acme.example, priya@acme.example"]},
-        "contact 'c-1': 'dana@acme.example, priya@acme.example' is not an email address",
+        "'emails[0]': 'dana@acme.example, priya@acme.example' is not an email address",
         id="two addresses in one entry are refused rather than one dropped",
     ),
     pytest.param(
@@ -334,17 +335,17 @@ INVALID_CONTACTS = [
             "id": "c-1",
             "emails": [f"d{i}@acme.example" for i in range(MAX_ADDRESSES_PER_CONTACT + 1)],
         },
-        "contact 'c-1' has more than 50 addresses",
+        "'emails': must have at most 50 items",
         id="more than fifty addresses are refused",
     ),
     pytest.param(
         {"id": "c-1", "emails": ["dana@acme.example"], "account_ref": ["A-9"]},
-        "'account_ref' must be a non-empty string",
+        "'account_ref': must be text or a whole number",
         id="a reference that is not text is refused",
     ),
     pytest.param(
         {"id": "c-1", "emails": ["dana@acme.example"], "lead_ref": "L" * 256},
-        "'lead_ref' is longer than 255 characters",
+        "'lead_ref': is longer than 255 characters",
         id="a reference over 255 characters is refused",
     ),
 ]
@@ -352,7 +353,7 @@ INVALID_CONTACTS = [
 
 @pytest.mark.parametrize(("document", "message"), INVALID_CONTACTS)
 def test_a_contact_that_cannot_be_matched_on_is_refused(document: Any, message: str) -> None:
-    with pytest.raises(InvalidContact) as raised:
+    with pytest.raises(DomainError) as raised:
         parse_contact(REP, document)
 
     assert raised.value.reason == "invalid_contact"
@@ -365,14 +366,14 @@ def test_a_bulk_replace_reads_every_contact_in_order() -> None:
         {"id": 1, "email": "dana@acme.example"},
     ]
 
-    assert parse_contacts(REP, documents) == (
+    assert parse_contacts(REP, {"contacts": documents}) == (
         Contact(REP, "c-2", frozenset({"priya@acme.example"})),
         Contact(REP, "1", frozenset({"dana@acme.example"})),
     )
 
 
 def test_an_empty_bulk_replace_is_no_contacts() -> None:
-    assert parse_contacts(REP, []) == ()
+    assert parse_contacts(REP, {"contacts": []}) == ()
 
 
 VALID = {"id": "c-1", "emails": ["dana@acme.example"]}
@@ -384,28 +385,31 @@ VALID = {"id": "c-1", "emails": ["dana@acme.example"]}
         pytest.param(
             {"contacts": []},
             "invalid_contacts",
-            "'contacts' must be a list",
+            "'contacts': must be a valid list",
             id="contacts that are not a list are refused",
         ),
         pytest.param(
-            None, "invalid_contacts", "'contacts' must be a list", id="null contacts are refused"
+            None,
+            "invalid_contacts",
+            "'contacts': must be a valid list",
+            id="null contacts are refused",
         ),
         pytest.param(
             [VALID, {"id": "c-2"}],
             "invalid_contact",
-            "contacts[1]: contact 'c-2' needs 'emails', a non-empty list",
+            "'contacts[1]': needs 'emails', a non-empty list (or one 'email')",
             id="an invalid contact is named by its position",
         ),
         pytest.param(
             [VALID, {"id": "c-2", "emails": ["x"]}],
             "invalid_contact",
-            "contacts[1]: contact 'c-2': 'x' is not an email address",
+            "'contacts[1].emails[0]': 'x' is not an email address",
             id="a bad address is named by its contact's position",
         ),
         pytest.param(
             ["c-1"],
             "invalid_contact",
-            "contacts[0]: a contact must be a JSON object",
+            "'contacts[0]': must be a JSON object",
             id="a contact that is not an object is named by its position",
         ),
         pytest.param(
@@ -423,8 +427,8 @@ VALID = {"id": "c-1", "emails": ["dana@acme.example"]}
     ],
 )
 def test_a_bulk_replace_names_what_is_wrong(documents: Any, reason: str, message: str) -> None:
-    with pytest.raises(InvalidContact) as raised:
-        parse_contacts(REP, documents)
+    with pytest.raises(DomainError) as raised:
+        parse_contacts(REP, {"contacts": documents})
 
     assert (raised.value.reason, raised.value.message) == (reason, message)
 
@@ -434,7 +438,7 @@ def test_a_bulk_replace_over_the_limit_is_refused(monkeypatch: pytest.MonkeyPatc
     documents = [{"id": f"c-{i}", "emails": [f"d{i}@acme.example"]} for i in range(3)]
 
     with pytest.raises(InvalidContact) as raised:
-        parse_contacts(REP, documents)
+        parse_contacts(REP, {"contacts": documents})
 
     assert (raised.value.reason, raised.value.message) == (
         "invalid_contacts",
@@ -503,3 +507,33 @@ def test_matching_is_exactly_this_reps_contacts_on_from_to_or_cc(
         crm_id: roles for crm_id, roles in expected.items() if roles
     }
     assert [m.crm_contact_id for m in found] == sorted(m.crm_contact_id for m in found)
+
+
+@pytest.mark.parametrize(
+    ("document", "path"),
+    [
+        pytest.param(
+            {"contacts": [{"id": "c-1", "email": "dana@acme.example", "nmae": "Dana"}]},
+            "contacts[0].nmae",
+            id="a typo in a contact",
+        ),
+        pytest.param({"contacts": [], "replace": True}, "replace", id="a key beside the list"),
+    ],
+)
+def test_a_key_no_contact_has_is_refused_by_name(document: Any, path: str) -> None:
+    with pytest.raises(DomainError) as raised:
+        parse_contacts(REP, document)
+
+    assert raised.value.reason == "unknown_field"
+    assert path in raised.value.message
+
+
+def test_a_list_of_wrong_contacts_is_refused_at_the_first_without_reading_the_rest() -> None:
+    """A hostile bulk body costs what its first wrong contact costs: one contact's problems
+    are named, not 200,000 error records built."""
+    wrong = {"id": True, "emails": ["nope"] * 1_000}
+    with pytest.raises(DomainError) as raised:
+        parse_contacts(REP, {"contacts": [VALID, *[wrong] * 10_000]})
+
+    assert raised.value.reason == "invalid_contact"
+    assert [f.path for f in raised.value.fields] == ["contacts[1].id", "contacts[1].emails[0]"]
