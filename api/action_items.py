@@ -22,7 +22,7 @@ from api.inputs import ACTION_ITEM_JSON_BYTES, json_body
 from api.operations import Answer, Operation
 from api.queries import PageQuery, QueryModel, Time, read_query
 from api.reps import require_rep
-from domain.action_items import parse_action_item
+from domain.action_items import ActionItemInput, parse_action_item
 from domain.reps import validate_rep_id
 from storage.action_items import delete_item, find_item, item_json, list_items, put_item
 from storage.errors import NotFound
@@ -52,7 +52,7 @@ PUT_ITEM = Operation(
     "action_items",
     "Create or update an action item (last writer wins against the calendar)",
     (Answer(200, "updated", "ActionItem"), Answer(201, "created", "ActionItem")),
-    body="ActionItemInput",
+    body=ActionItemInput,
 )
 GET_ITEM = Operation(
     "GET",

@@ -10,16 +10,14 @@ with its zone, ``true`` or ``false``.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, WithJsonSchema
 from starlette.requests import Request
 
 from api.errors import ApiError
-from domain.inputs import field_problems
+from domain.inputs import ZonedTime, field_problems
 from domain.text import whole_number
-from domain.times import parse_rfc3339
 
 Q = TypeVar("Q", bound=BaseModel)
 
@@ -37,15 +35,6 @@ def _whole_number(value: object) -> object:
     return number
 
 
-def _time(value: object) -> object:
-    if not isinstance(value, str):
-        return value
-    parsed = parse_rfc3339(value)
-    if parsed is None:
-        raise ValueError("must be an RFC 3339 time, e.g. 2026-11-01T00:00:00Z")
-    return parsed
-
-
 def _flag(value: object) -> object:
     if not isinstance(value, str):
         return value
@@ -58,11 +47,7 @@ def _flag(value: object) -> object:
 # Put after a number's bounds (``Annotated[int, Field(ge=1, le=200), WHOLE_NUMBER]``), so
 # that the schema shows them as minimum and maximum.
 WHOLE_NUMBER = BeforeValidator(_whole_number)
-Time = Annotated[
-    datetime,
-    BeforeValidator(_time),
-    WithJsonSchema({"type": "string", "format": "date-time"}),
-]
+Time = ZonedTime
 Flag = Annotated[
     bool,
     BeforeValidator(_flag),

@@ -214,24 +214,6 @@ SCHEMAS: dict[str, Schema] = {
         | {"rep_id": {"type": "string"}},
         ["rep_id", "added", "updated", "removed", "unchanged"],
     ),
-    "ActionItemInput": obj(
-        {
-            "title": {"type": "string", "maxLength": 1024},
-            "description": {"type": "string"},
-            "location": {"type": "string"},
-            "start": TIME,
-            "end": TIME,
-            "timezone": {"type": "string", "description": "IANA zone"},
-            "all_day": {"type": "boolean"},
-            "start_date": {"type": "string", "format": "date"},
-            "end_date": {"type": "string", "format": "date"},
-            "participants": {"type": "array", "items": {"type": "string"}, "maxItems": 100},
-            "sync": {"type": "boolean"},
-            "notify_participants": {"type": "boolean"},
-            "changed_at": TIME,
-        },
-        ["title", "changed_at"],
-    ),
     "ActionItem": obj(
         {
             "id": {"type": "string"},

@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
 from domain.addresses import normalise_address
 from domain.errors import DomainError
+from domain.inputs import IsoDate, NonBlank, ZonedTime, read_model
 from domain.text import without_nul
-from domain.times import format_time, parse_rfc3339
+from domain.times import format_time
 
 MAX_TITLE = 1024
 MAX_TEXT = 64 * 1024
@@ -93,34 +96,117 @@ class ActionItemDocument:
     changed_at: datetime
 
 
-def parse_action_item(document: object) -> ActionItemDocument:
-    """Read an action item from the CRM.
+def _participant(value: object) -> str:
+    """A participant's address, given as text or as an object (as Nylas writes them)."""
+    raw = value.get("email") if isinstance(value, Mapping) else value
+    address = normalise_address(raw) if isinstance(raw, str) else None
+    if address is None:
+        raise ValueError(f"participant {raw!r} is not an email address")
+    return address
 
-    ``{"title", "description", "location", "start", "end", "timezone"}`` for a timed item, or
-    ``{"all_day": true, "start_date", "end_date"}``; ``"participants"`` (addresses), ``"sync"``
-    (default true), ``"notify_participants"`` (default false), ``"changed_at"`` (required: the
-    CRM's own change time, which last-writer-wins compares with the calendar's).
+
+def _zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("must be an IANA zone, e.g. Europe/Paris") from None
+    return value
+
+
+Participant = Annotated[
+    str,
+    BeforeValidator(_participant),
+    WithJsonSchema(
+        {
+            "oneOf": [
+                {"type": "string", "description": "an address"},
+                {
+                    "type": "object",
+                    "properties": {
+                        "email": {"type": "string"},
+                        "name": {"type": ["string", "null"]},
+                    },
+                    "required": ["email"],
+                    "description": "as Nylas writes participants; the name is not kept",
+                },
+            ]
+        }
+    ),
+]
+
+
+class ActionItemInput(BaseModel):
+    """The body of PUT /v1/reps/{rep_id}/action-items/{item_id}: the whole item.
+
+    A timed item has ``start`` and ``end`` (and a ``timezone`` to show it in); an all-day
+    item has ``all_day: true`` and ``start_date`` (and ``end_date``, inclusive).
+    ``changed_at`` is the CRM's own change time, which last-writer-wins compares with the
+    calendar's (C3).
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "title": "Call Dana about the renewal",
+                    "start": "2026-11-23T10:00:00Z",
+                    "end": "2026-11-23T10:30:00Z",
+                    "timezone": "Europe/Paris",
+                    "participants": ["dana@acme.example"],
+                    "changed_at": "2026-11-20T08:30:00Z",
+                },
+                {
+                    "title": "Renewal due",
+                    "all_day": True,
+                    "start_date": "2026-12-01",
+                    "changed_at": "2026-11-20T08:30:00Z",
+                },
+            ]
+        },
+    )
+
+    title: NonBlank = Field(max_length=MAX_TITLE)
+    description: str | None = Field(None, max_length=MAX_TEXT)
+    location: str | None = Field(None, max_length=MAX_TITLE)
+    start: ZonedTime | None = Field(None, description="a timed item's start")
+    end: ZonedTime | None = Field(None, description="a timed item's end")
+    timezone: Annotated[str, AfterValidator(_zone)] | None = Field(
+        None, description="IANA zone the event is shown in"
+    )
+    all_day: bool = Field(False, description="an all-day item, from start_date to end_date")
+    start_date: IsoDate | None = None
+    end_date: IsoDate | None = Field(None, description="inclusive (default: start_date)")
+    participants: list[Participant] | None = Field(
+        None, max_length=MAX_PARTICIPANTS, fail_fast=True, description="their addresses"
+    )
+    sync: bool = Field(True, description="written to the rep's calendar (C1)")
+    notify_participants: bool = Field(False, description="Nylas sends the participants invitations")
+    changed_at: ZonedTime = Field(description="when the CRM changed it (last writer wins)")
+
+
+def parse_action_item(document: object) -> ActionItemDocument:
+    """Read an action item from the CRM: its shape by :class:`ActionItemInput`, then the
+    rules of its time (a timed item or an all-day one, an end not before its start).
 
     Raises:
-        InvalidActionItem: a field is missing or not valid; the message names it.
+        InvalidInput: not that shape (``unknown_field`` for a key it does not have).
+        InvalidActionItem: its time breaks a rule; the message names the field.
     """
-    if not isinstance(document, Mapping):
-        raise InvalidActionItem("invalid_action_item", "an action item must be a JSON object")
-    changed_at = _time(document, "changed_at")
-    if changed_at is None:
-        raise InvalidActionItem("invalid_action_item", "'changed_at' (RFC 3339) is required")
+    given = read_model(ActionItemInput, document, "invalid_action_item")
     content = ItemContent(
-        title=_text(document, "title", MAX_TITLE, required=True),
-        description=_text(document, "description", MAX_TEXT),
-        location=_text(document, "location", MAX_TITLE),
-        when=_when(document),
-        participants=_participants(document.get("participants")),
+        title=given.title,
+        description=given.description or "",
+        location=given.location or "",
+        when=_when(given),
+        participants=_participants(given.participants or ()),
     )
     return ActionItemDocument(
         content=content,
-        sync=_flag(document, "sync", default=True),
-        notify_participants=_flag(document, "notify_participants", default=False),
-        changed_at=changed_at,
+        sync=given.sync,
+        notify_participants=given.notify_participants,
+        changed_at=given.changed_at,
     )
 
 
@@ -207,101 +293,31 @@ def _when_json(when: When) -> dict[str, Any]:
     return {"all_day": True, "start_date": when.start.isoformat(), "end_date": when.end.isoformat()}
 
 
-def _when(document: Mapping[str, Any]) -> When:
-    if document.get("all_day") is True:
-        start, end = _date(document, "start_date"), _date(document, "end_date")
-        if start is None:
+def _when(given: ActionItemInput) -> When:
+    if given.all_day:
+        if given.start_date is None:
             raise InvalidActionItem("invalid_action_item", "'start_date' is required all day")
-        end = end or start
-        if end < start:
+        end = given.end_date or given.start_date
+        if end < given.start_date:
             raise InvalidActionItem("invalid_action_item", "'end_date' is before 'start_date'")
-        return AllDay(start, end)
-    start_at, end_at = _time(document, "start"), _time(document, "end")
-    if start_at is None or end_at is None:
+        return AllDay(given.start_date, end)
+    if given.start is None or given.end is None:
         raise InvalidActionItem(
             "invalid_action_item", "'start' and 'end' (RFC 3339) are required, or all_day"
         )
-    if end_at < start_at:
+    if given.end < given.start:
         raise InvalidActionItem("invalid_action_item", "'end' is before 'start'")
-    timezone = document.get("timezone")
-    if timezone is not None and (not isinstance(timezone, str) or not _known_zone(timezone)):
-        raise InvalidActionItem(
-            "invalid_action_item", "'timezone' must be an IANA zone, e.g. Europe/Paris"
-        )
     # The calendar holds whole seconds (Unix times): so does the item, or what Nylas returns
     # would never read back as what was pushed (C4) and would look like an edit to apply.
-    return Timespan(start_at.replace(microsecond=0), end_at.replace(microsecond=0), timezone)
+    return Timespan(
+        given.start.replace(microsecond=0), given.end.replace(microsecond=0), given.timezone
+    )
 
 
-def _known_zone(name: str) -> bool:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return False
-    return True
-
-
-def _participants(value: object) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if not isinstance(value, list) or len(value) > MAX_PARTICIPANTS:
-        raise InvalidActionItem(
-            "invalid_action_item", f"'participants' must be a list of at most {MAX_PARTICIPANTS}"
-        )
-    found: set[str] = set()
-    for entry in value:
-        raw = entry.get("email") if isinstance(entry, Mapping) else entry
-        address = normalise_address(raw) if isinstance(raw, str) else None
-        if address is None:
-            raise InvalidActionItem(
-                "invalid_action_item", f"participant {raw!r} is not an email address"
-            )
-        found.add(address)
-    return tuple(sorted(found))
-
-
-def _text(document: Mapping[str, Any], key: str, limit: int, *, required: bool = False) -> str:
-    value = document.get(key)
-    if value is None and not required:
-        return ""
-    if not isinstance(value, str) or (required and not value.strip()) or len(value) > limit:
-        raise InvalidActionItem(
-            "invalid_action_item", f"'{key}' must be text of at most {limit} characters"
-        )
-    return value
+def _participants(given: Iterable[str]) -> tuple[str, ...]:
+    return tuple(sorted(set(given)))
 
 
 def _plain(value: object) -> str:
     """Calendar text as crmsync keeps it: a NUL (PostgreSQL stores none) becomes U+FFFD."""
     return without_nul(value) if isinstance(value, str) else ""
-
-
-def _flag(document: Mapping[str, Any], key: str, *, default: bool) -> bool:
-    value = document.get(key, default)
-    if not isinstance(value, bool):
-        raise InvalidActionItem("invalid_action_item", f"'{key}' must be true or false")
-    return value
-
-
-def _time(document: Mapping[str, Any], key: str) -> datetime | None:
-    value = document.get(key)
-    if value is None:
-        return None
-    parsed = parse_rfc3339(value) if isinstance(value, str) else None
-    if parsed is None:
-        raise InvalidActionItem(
-            "invalid_action_item", f"'{key}' must be an RFC 3339 time with a zone"
-        )
-    return parsed
-
-
-def _date(document: Mapping[str, Any], key: str) -> date | None:
-    value = document.get(key)
-    if value is None:
-        return None
-    try:
-        if isinstance(value, str):
-            return date.fromisoformat(value)
-    except ValueError:
-        pass
-    raise InvalidActionItem("invalid_action_item", f"'{key}' must be YYYY-MM-DD")

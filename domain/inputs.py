@@ -16,11 +16,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Annotated, Any, TypeVar
 
-from pydantic import AfterValidator, BaseModel, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    Field,
+    ValidationError,
+    WithJsonSchema,
+)
 
 from domain.errors import DomainError
+from domain.times import parse_rfc3339
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -37,6 +46,35 @@ def _not_blank(value: str) -> str:
 
 # Text with something in it besides spaces (a name, a hint, a URL).
 NonBlank = Annotated[str, AfterValidator(_not_blank), Field(json_schema_extra={"pattern": r"\S"})]
+
+
+def _zoned_time(value: object) -> datetime:
+    parsed = parse_rfc3339(value) if isinstance(value, str) else None
+    if parsed is None:
+        raise ValueError("must be an RFC 3339 time with a zone, e.g. 2026-11-01T00:00:00Z")
+    return parsed
+
+
+def _iso_date(value: object) -> date:
+    if isinstance(value, str) and len(value) == len("YYYY-MM-DD"):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise ValueError("must be YYYY-MM-DD")
+
+
+# An instant as JSON writes it: RFC 3339 text with its zone (a time without one is refused:
+# whose 08:30 would it be?). In a body or a query string alike.
+ZonedTime = Annotated[
+    datetime,
+    BeforeValidator(_zoned_time),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
+# A calendar day as JSON writes it, YYYY-MM-DD.
+IsoDate = Annotated[
+    date, BeforeValidator(_iso_date), WithJsonSchema({"type": "string", "format": "date"})
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +177,11 @@ def _problem(detail: Any) -> str:
         return "must be a JSON object"
     if detail["type"] == "missing":
         return "is required"
+    if detail["type"] == "bool_type":
+        return "must be true or false"
+    if detail["type"] in ("string_too_short", "string_too_long"):
+        # "String should have at most 1024 characters"
+        return "must be text of" + message.split("should have", 1)[-1]
     if detail["type"] in ("too_short", "too_long"):
         # "List should have at most 50 items after validation, not 51"
         return "must have" + message.split(" after validation")[0].split("should have", 1)[-1]

@@ -132,7 +132,7 @@ def test_a_rep_of_the_wrong_shape_names_each_field_and_what_it_must_be(
     assert refusal(response) == (400, "invalid_rep")
     assert response.json()["error"]["fields"] == [
         {"path": "email", "problem": "must be a valid string"},
-        {"path": "settings.email_sync", "problem": "must be a valid boolean"},
+        {"path": "settings.email_sync", "problem": "must be true or false"},
         {"path": "settings.calendar_days_after", "problem": "must be less than or equal to 365"},
     ]
 

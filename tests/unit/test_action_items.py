@@ -21,13 +21,13 @@ from domain.action_items import (
     MAX_TITLE,
     ActionItemDocument,
     AllDay,
-    InvalidActionItem,
     ItemContent,
     Timespan,
     content_from_event,
     event_body,
     parse_action_item,
 )
+from domain.errors import DomainError
 
 CHANGED = "2026-11-20T08:30:00Z"
 CHANGED_AT = datetime(2026, 11, 20, 8, 30, tzinfo=UTC)
@@ -145,7 +145,7 @@ def as_nylas_returns(body: dict[str, Any], **extra: Any) -> dict[str, Any]:
             id="an all-day item may span several days",
         ),
         pytest.param(
-            all_day(start="not read", end="not read either"),
+            all_day(start="2026-11-23T10:00:00Z", end="2026-11-23T11:00:00Z"),
             ItemContent("Trade show", "", "", AllDay(MONDAY, MONDAY)),
             id="an all-day item ignores timed fields",
         ),
@@ -245,7 +245,7 @@ def test_the_crm_change_time_is_read_in_utc() -> None:
         pytest.param(timed(changed_at=None), "'changed_at'", id="a missing change time"),
         pytest.param(
             timed(changed_at="2026-11-20T08:30:00"),
-            "'changed_at' must be an RFC 3339 time with a zone",
+            "'changed_at': must be an RFC 3339 time with a zone",
             id="a change time without a zone",
         ),
         pytest.param(
@@ -253,12 +253,12 @@ def test_the_crm_change_time_is_read_in_utc() -> None:
         ),
         pytest.param(
             timed(start="2026-11-23T10:00:00"),
-            "'start' must be an RFC 3339 time with a zone",
+            "'start': must be an RFC 3339 time with a zone",
             id="a naive start",
         ),
         pytest.param(
             timed(end="2026-11-23T11:00:00"),
-            "'end' must be an RFC 3339 time with a zone",
+            "'end': must be an RFC 3339 time with a zone",
             id="a naive end",
         ),
         pytest.param(timed(start="tomorrow"), "'start'", id="a start that is not a time"),
@@ -277,7 +277,9 @@ def test_the_crm_change_time_is_read_in_utc() -> None:
         pytest.param(timed(timezone="Mars/Olympus_Mons"), "IANA zone", id="an unknown timezone"),
         pytest.param(timed(timezone="europe/paris"), "IANA zone", id="a wrongly cased zone"),
         pytest.param(timed(timezone=""), "IANA zone", id="an empty timezone"),
-        pytest.param(timed(timezone=60), "IANA zone", id="a timezone as a number"),
+        pytest.param(
+            timed(timezone=60), "'timezone': must be a valid string", id="a timezone as a number"
+        ),
         pytest.param(
             timed(timezone="../../etc/passwd"), "IANA zone", id="a path is not a timezone"
         ),
@@ -306,7 +308,7 @@ def test_the_crm_change_time_is_read_in_utc() -> None:
         ),
         pytest.param(
             timed(participants="dana@acme.example"),
-            "'participants' must be a list",
+            "'participants': must be a valid list",
             id="participants as one string",
         ),
         pytest.param(
@@ -319,7 +321,7 @@ def test_the_crm_change_time_is_read_in_utc() -> None:
         pytest.param(timed(title="   "), "'title'", id="a blank title"),
         pytest.param(
             timed(title="x" * (MAX_TITLE + 1)),
-            f"'title' must be text of at most {MAX_TITLE} characters",
+            f"'title': must be text of at most {MAX_TITLE} characters",
             id="a title over the limit",
         ),
         pytest.param(timed(title=["Call"]), "'title'", id="a title that is not text"),
@@ -332,12 +334,17 @@ def test_the_crm_change_time_is_read_in_utc() -> None:
         pytest.param(
             timed(location="x" * (MAX_TITLE + 1)), "'location'", id="a location over the limit"
         ),
-        pytest.param(timed(sync="yes"), "'sync' must be true or false", id="sync as text"),
-        pytest.param(timed(sync=1), "'sync' must be true or false", id="sync as a number"),
+        pytest.param(timed(sync="yes"), "'sync': must be true or false", id="sync as text"),
+        pytest.param(timed(sync=1), "'sync': must be true or false", id="sync as a number"),
         pytest.param(
             timed(notify_participants=0),
-            "'notify_participants' must be true or false",
+            "'notify_participants': must be true or false",
             id="notify_participants as a number",
+        ),
+        pytest.param(
+            all_day(start="not a time"),
+            "'start': must be an RFC 3339 time",
+            id="an all-day item's timed fields are still checked",
         ),
         pytest.param(
             all_day(start_date=None),
@@ -346,22 +353,22 @@ def test_the_crm_change_time_is_read_in_utc() -> None:
         ),
         pytest.param(
             all_day(start_date="2026-13-01"),
-            "'start_date' must be YYYY-MM-DD",
+            "'start_date': must be YYYY-MM-DD",
             id="a month that does not exist",
         ),
         pytest.param(
             all_day(start_date="2026-02-30"),
-            "'start_date' must be YYYY-MM-DD",
+            "'start_date': must be YYYY-MM-DD",
             id="a day that does not exist",
         ),
         pytest.param(
             all_day(start_date=20261123),
-            "'start_date' must be YYYY-MM-DD",
+            "'start_date': must be YYYY-MM-DD",
             id="a date as a number",
         ),
         pytest.param(
             all_day(end_date="next week"),
-            "'end_date' must be YYYY-MM-DD",
+            "'end_date': must be YYYY-MM-DD",
             id="an end date that is not a date",
         ),
         pytest.param(
@@ -372,11 +379,19 @@ def test_the_crm_change_time_is_read_in_utc() -> None:
     ],
 )
 def test_an_invalid_action_item_is_refused_naming_the_field(document: object, reason: str) -> None:
-    with pytest.raises(InvalidActionItem) as raised:
+    with pytest.raises(DomainError) as raised:
         parse_action_item(document)
 
     assert raised.value.reason == "invalid_action_item"
     assert reason in raised.value.message
+
+
+def test_a_typo_in_a_field_name_is_refused_by_name() -> None:
+    with pytest.raises(DomainError) as raised:
+        parse_action_item(timed(notify_participant=True))
+
+    assert raised.value.reason == "unknown_field"
+    assert "'notify_participant'" in raised.value.message
 
 
 # Writing the event and reading it back -----------------------------------------------------

@@ -301,22 +301,22 @@ def test_the_known_providers_are_those_nylas_connects() -> None:
         ),
         pytest.param(
             rep_document(email_sync="yes"),
-            "'settings.email_sync': must be a valid boolean",
+            "'settings.email_sync': must be true or false",
             id="email sync as text is refused",
         ),
         pytest.param(
             rep_document(email_sync=1),
-            "'settings.email_sync': must be a valid boolean",
+            "'settings.email_sync': must be true or false",
             id="email sync as a number is refused",
         ),
         pytest.param(
             rep_document(email_sync=None),
-            "'settings.email_sync': must be a valid boolean",
+            "'settings.email_sync': must be true or false",
             id="a null email sync is refused",
         ),
         pytest.param(
             rep_document(calendar_sync=0),
-            "'settings.calendar_sync': must be a valid boolean",
+            "'settings.calendar_sync': must be true or false",
             id="calendar sync as a number is refused",
         ),
         pytest.param(
