@@ -109,31 +109,6 @@ SCHEMAS: dict[str, Schema] = {
         },
         ["id", "email", "grant_id", "provider", "settings", "account_status"],
     ),
-    "SendInput": obj(
-        {
-            "send_key": {
-                "type": "string",
-                "pattern": "^[A-Za-z0-9._:-]{1,64}$",
-                "description": "the CRM's id for this send, unique per rep: a retry with the "
-                "same key sends nothing more",
-            },
-            "to": {"type": "array", "items": ref("Recipient")},
-            "cc": {"type": "array", "items": ref("Recipient")},
-            "bcc": {"type": "array", "items": ref("Recipient")},
-            "subject": {"type": "string", "maxLength": 998},
-            "body": {"type": "string", "description": "HTML or plain text"},
-            "reply_to_message_id": NULLABLE_TEXT,
-            "reference": obj(
-                {
-                    "lead_id": {"type": "string"},
-                    "contact_id": {"type": "string"},
-                    "account_ref": {"type": "string"},
-                }
-            ),
-        },
-        ["send_key", "subject", "body"],
-    ),
-    "Recipient": obj({"email": {"type": "string"}, "name": NULLABLE_TEXT}, ["email"]),
     "ConnectUrl": obj({"url": {"type": "string"}, "expires_at": TIME}, ["url", "expires_at"]),
     "Disconnected": obj(
         {
@@ -342,14 +317,6 @@ SCHEMAS: dict[str, Schema] = {
         ["data", "next_cursor", "has_more"],
     ),
     "Cursor": obj({"cursor": CURSOR, "at": TIME}, ["cursor"]),
-    "SubscriptionInput": obj(
-        {
-            "url": {"type": "string", "format": "uri"},
-            "event_types": {"type": "array", "items": {"type": "string"}, "maxItems": 50},
-            "description": {"type": "string", "maxLength": 500},
-            "status": {"type": "string", "enum": ["active", "disabled"]},
-        }
-    ),
     "Subscription": obj(
         {
             "id": {"type": "string"},

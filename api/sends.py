@@ -21,7 +21,7 @@ from api.errors import ApiError
 from api.inputs import SEND_JSON_BYTES, json_body
 from api.operations import Answer, Operation
 from api.reps import require_rep
-from domain.sending import parse_send_request
+from domain.sending import SendInput, parse_send_request
 from storage.emails import email_contacts, email_json
 from storage.sends import queue_send
 
@@ -35,7 +35,7 @@ SEND_EMAIL = Operation(
         Answer(202, "stored and queued for sending", "Email"),
         Answer(200, "this send_key was used before: the email it made", "Email"),
     ),
-    body="SendInput",
+    body=SendInput,
     refusals=(409,),
 )
 OPERATIONS = (SEND_EMAIL,)

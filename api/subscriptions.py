@@ -26,7 +26,12 @@ from api.cursors import cursor_number, encode_cursor
 from api.inputs import json_body, read_body
 from api.operations import Answer, Operation
 from api.queries import PageQuery, read_query
-from domain.outbound_webhooks import SECRET_BYTES, parse_subscription, secret_from
+from domain.outbound_webhooks import (
+    SECRET_BYTES,
+    SubscriptionInput,
+    parse_subscription,
+    secret_from,
+)
 from storage.feed import head_position
 from storage.subscriptions import (
     count_subscriptions_to_create,
@@ -66,7 +71,7 @@ CREATE = Operation(
     "subscriptions",
     "Subscribe an endpoint; the secret is shown only in this answer",
     (Answer(201, "created", "Subscription"),),
-    body="SubscriptionInput",
+    body=SubscriptionInput,
     refusals=(429,),
 )
 LIST = Operation(
@@ -92,7 +97,7 @@ UPDATE = Operation(
     "subscriptions",
     "Change or re-enable a subscription",
     (Answer(200, "changed", "Subscription"),),
-    body="SubscriptionInput",
+    body=SubscriptionInput,
 )
 DELETE = Operation(
     "DELETE",

@@ -14,13 +14,16 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from domain.errors import DomainError
+from domain.inputs import read_model
 from domain.outbound_addresses import IPNetwork
 from domain.outbound_urls import InvalidUrl, parse_target, refuse_unreachable
 
@@ -120,35 +123,68 @@ class SubscriptionDocument:
     enabled: bool | None
 
 
+def _change_type(value: str) -> str:
+    name = value[:-2] if value.endswith(".*") else value
+    if not name or not all(c.isalnum() or c in "._" for c in name):
+        raise ValueError("must be a change type (email.stored) or a family (email.*)")
+    return value
+
+
+class SubscriptionInput(BaseModel):
+    """A subscription as the CRM sets it; on an update, what is left out (or null) stays as
+    it is."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "url": "https://crm.example/hooks/crmsync",
+                    "event_types": ["email.*", "contact.removed"],
+                    "description": "CRM production",
+                }
+            ]
+        },
+    )
+
+    url: str | None = Field(
+        None,
+        json_schema_extra={"format": "uri"},
+        description="http(s) endpoint on a public address (required to create)",
+    )
+    event_types: list[Annotated[str, AfterValidator(_change_type)]] | None = Field(
+        None,
+        max_length=MAX_EVENT_TYPES,
+        fail_fast=True,
+        description="change types or families (email.*); empty or left out: every change",
+    )
+    description: str | None = Field(None, max_length=MAX_DESCRIPTION_LENGTH)
+    status: Literal["active", "disabled"] | None = Field(
+        None, description="disabled: no deliveries; active re-enables one disabled"
+    )
+
+
 def parse_subscription(
     document: object, *, creating: bool, allowed_networks: Sequence[IPNetwork] = ()
 ) -> SubscriptionDocument:
-    """Read a subscription from the CRM: ``{"url", "event_types", "description"}`` and
-    optionally ``"status": "active"|"disabled"`` (a subscription may be created disabled).
+    """Read a subscription from the CRM: its shape by :class:`SubscriptionInput`, then its
+    URL's rules.
 
     A URL naming an address deliveries may not reach (not public, not in
     ``allowed_networks``) is refused here, for fast feedback; the delivery client checks
     again, after resolving names, at every attempt.
 
     Raises:
-        InvalidSubscription: a field is missing (on create) or not valid (reason
-            ``invalid_subscription``), or the URL points where deliveries may not go
-            (``url_not_allowed``).
+        InvalidInput: not that shape (``invalid_subscription``, or ``unknown_field``).
+        InvalidSubscription: no URL on create, or one not valid (``invalid_subscription``),
+            or the URL points where deliveries may not go (``url_not_allowed``).
     """
-    if not isinstance(document, Mapping):
-        raise InvalidSubscription("invalid_subscription", "a subscription must be a JSON object")
-    url = _url(document.get("url"), required=creating, allowed_networks=allowed_networks)
-    event_types = _event_types(document.get("event_types"))
-    description = _description(document.get("description"))
-    enabled = None
-    if "status" in document:
-        status = document.get("status")
-        if status not in ("active", "disabled"):
-            raise InvalidSubscription(
-                "invalid_subscription", "'status' must be 'active' or 'disabled'"
-            )
-        enabled = status == "active"
-    return SubscriptionDocument(url, event_types, description, enabled)
+    given = read_model(SubscriptionInput, document, "invalid_subscription")
+    url = _url(given.url, required=creating, allowed_networks=allowed_networks)
+    event_types = tuple(dict.fromkeys(given.event_types)) if given.event_types is not None else None
+    enabled = None if given.status is None else given.status == "active"
+    return SubscriptionDocument(url, event_types, given.description, enabled)
 
 
 def matches_types(change_type: str, event_types: Sequence[str]) -> bool:
@@ -171,32 +207,4 @@ def _url(value: Any, *, required: bool, allowed_networks: Sequence[IPNetwork]) -
         reason = "url_not_allowed" if error.reason == "url_not_allowed" else "invalid_subscription"
         raise InvalidSubscription(reason, error.message) from error
     assert isinstance(value, str)
-    return value
-
-
-def _event_types(value: Any) -> tuple[str, ...] | None:
-    if value is None:
-        return None
-    if not isinstance(value, list) or len(value) > MAX_EVENT_TYPES:
-        raise InvalidSubscription(
-            "invalid_subscription", f"'event_types' must be a list of at most {MAX_EVENT_TYPES}"
-        )
-    for item in value:
-        name = item[:-2] if isinstance(item, str) and item.endswith(".*") else item
-        if not isinstance(name, str) or not name or not all(c.isalnum() or c in "._" for c in name):
-            raise InvalidSubscription(
-                "invalid_subscription",
-                "'event_types' holds change types (email.stored) or families (email.*)",
-            )
-    return tuple(dict.fromkeys(value))
-
-
-def _description(value: Any) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str) or len(value) > MAX_DESCRIPTION_LENGTH:
-        raise InvalidSubscription(
-            "invalid_subscription",
-            f"'description' must be text of at most {MAX_DESCRIPTION_LENGTH} characters",
-        )
     return value

@@ -12,16 +12,19 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from domain.addresses import InvalidAddress, require_address
 from domain.errors import DomainError
+from domain.inputs import NonBlank, read_model
 from domain.messages import Participant
 
 MAX_RECIPIENTS = 100
 MAX_SUBJECT = 998  # RFC 5322's line limit
 MAX_BODY_BYTES = 3 * 1024 * 1024  # above this the SDK switches to multipart, which we do not send
-REFERENCE_KEYS = ("lead_id", "contact_id", "account_ref")
+MAX_REFERENCE_LENGTH = 255
 _SEND_KEY = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 
@@ -91,90 +94,125 @@ class SendRequest:
         return frozenset(p.email for p in (*self.to, *self.cc))
 
 
-def parse_send_request(document: object) -> SendRequest:
-    """Read and check a send request.
-
-    Raises:
-        InvalidSend: naming the first field that is wrong.
-    """
-    if not isinstance(document, Mapping):
-        raise InvalidSend("invalid_send", "send a JSON object")
-    send_key = document.get("send_key")
-    if not isinstance(send_key, str) or not _SEND_KEY.match(send_key):
-        raise InvalidSend(
-            "invalid_send_key",
-            "'send_key' is required: 1 to 64 letters, digits, '.', '_', ':' or '-', "
-            "unique per rep (a retry with the same key never sends twice)",
-        )
-    to, cc, bcc = (_recipients(document, key) for key in ("to", "cc", "bcc"))
-    if not to and not cc and not bcc:
-        raise InvalidSend("no_recipient", "give at least one address in 'to', 'cc' or 'bcc'")
-    if len(to) + len(cc) + len(bcc) > MAX_RECIPIENTS:
-        raise InvalidSend("too_many_recipients", f"at most {MAX_RECIPIENTS} recipients")
-    subject = _text(document, "subject", required=True)
-    assert subject is not None
-    if len(subject) > MAX_SUBJECT or "\n" in subject or "\r" in subject:
-        raise InvalidSend("invalid_subject", "'subject' must be one line of at most 998 characters")
-    body = _text(document, "body", required=True)
-    assert body is not None
-    if len(body.encode()) > MAX_BODY_BYTES:
-        raise InvalidSend("body_too_large", "'body' must be under 3 MiB")
-    return SendRequest(
-        send_key=send_key,
-        to=to,
-        cc=cc,
-        bcc=bcc,
-        subject=subject,
-        body=body,
-        reply_to_message_id=_text(document, "reply_to_message_id", required=False),
-        reference=_reference(document.get("reference")),
-    )
+def _address(value: str) -> str:
+    try:
+        return require_address(value)
+    except InvalidAddress as error:
+        raise ValueError(error.message) from None
 
 
-def _recipients(document: Mapping[str, Any], key: str) -> tuple[Participant, ...]:
-    value = document.get(key)
-    if value is None:
-        return ()
-    if not isinstance(value, list):
-        raise InvalidSend(f"invalid_{key}", f"'{key}' must be a list of {{email, name}}")
-    found: list[Participant] = []
-    for entry in value:
-        raw = entry.get("email") if isinstance(entry, Mapping) else entry
-        name = entry.get("name") if isinstance(entry, Mapping) else None
-        try:
-            if not isinstance(raw, str):
-                raise InvalidAddress("invalid_address", "not a string")
-            address = require_address(raw)
-        except InvalidAddress:
-            raise InvalidSend(f"invalid_{key}", f"'{key}' holds an invalid address") from None
-        if name is not None and not isinstance(name, str):
-            raise InvalidSend(f"invalid_{key}", f"a name in '{key}' must be a string")
-        found.append(Participant(email=address, name=name or None))
-    return tuple(found)
+def _as_recipient(value: object) -> object:
+    """A recipient may be written as its address alone."""
+    return {"email": value} if isinstance(value, str) else value
 
 
-def _text(document: Mapping[str, Any], key: str, *, required: bool) -> str | None:
-    value = document.get(key)
-    if value is None and not required:
-        return None
-    if not isinstance(value, str) or (required and key == "subject" and not value.strip()):
-        raise InvalidSend(f"invalid_{key}", f"'{key}' must be a string")
+def _one_line(value: str) -> str:
+    if "\n" in value or "\r" in value:
+        raise ValueError("must be one line")
     return value
 
 
-def _reference(value: object) -> dict[str, str]:
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping) or not set(value) <= set(REFERENCE_KEYS):
-        raise InvalidSend(
-            "invalid_reference", f"'reference' may hold {', '.join(REFERENCE_KEYS)} only"
-        )
-    reference: dict[str, str] = {}
-    for key, item in value.items():
-        if not isinstance(item, str) or not 0 < len(item) <= 255:
-            raise InvalidSend("invalid_reference", f"reference '{key}' must be a short string")
-        reference[key] = item
-    return reference
+class RecipientInput(BaseModel):
+    """One recipient: an address and the name to show (or its address alone, as text)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    email: Annotated[str, AfterValidator(_address)]
+    name: str | None = Field(None, max_length=MAX_SUBJECT)
+
+
+Recipient = Annotated[RecipientInput, BeforeValidator(_as_recipient)]
+Reference = Annotated[str, Field(min_length=1, max_length=MAX_REFERENCE_LENGTH)]
+
+
+class ReferenceInput(BaseModel):
+    """What the email is about in the CRM: kept on the email, sent as its metadata."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    lead_id: Reference | None = None
+    contact_id: Reference | None = None
+    account_ref: Reference | None = None
+
+
+class SendInput(BaseModel):
+    """The body of POST /v1/reps/{rep_id}/emails: what to send, and the CRM's key for it."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "send_key": "crm-send-8841",
+                    "to": [{"email": "carl@client.example", "name": "Carl"}],
+                    "subject": "Your quote",
+                    "body": "<p>Hi Carl, the quote is attached.</p>",
+                    "reference": {"lead_id": "L-1"},
+                }
+            ]
+        },
+    )
+
+    send_key: str = Field(
+        pattern=_SEND_KEY.pattern,
+        description="the CRM's id for this send, unique per rep: a retry with the same key "
+        "sends nothing more",
+    )
+    to: list[Recipient] = Field([], max_length=MAX_RECIPIENTS, fail_fast=True)
+    cc: list[Recipient] = Field([], max_length=MAX_RECIPIENTS, fail_fast=True)
+    bcc: list[Recipient] = Field(
+        [], max_length=MAX_RECIPIENTS, fail_fast=True, description="never ties to contacts"
+    )
+    subject: Annotated[NonBlank, AfterValidator(_one_line)] = Field(max_length=MAX_SUBJECT)
+    body: str = Field(description="HTML or plain text, under 3 MiB")
+    reply_to_message_id: str | None = Field(None, max_length=MAX_REFERENCE_LENGTH * 4)
+    reference: ReferenceInput | None = None
+
+
+def parse_send_request(document: object) -> SendRequest:
+    """Read a send request: its shape by :class:`SendInput`, then the rules of a send (a
+    recipient at least, at most 100 in all, a body under 3 MiB).
+
+    Raises:
+        InvalidInput: not that shape; the reason names the field (``invalid_send_key``,
+            ``invalid_to``...), or ``unknown_field``.
+        InvalidSend: a rule of sending is broken.
+    """
+    if isinstance(document, Mapping):
+        listed = [document.get(key) for key in ("to", "cc", "bcc")]
+        if sum(len(value) for value in listed if isinstance(value, list)) > MAX_RECIPIENTS:
+            raise InvalidSend("too_many_recipients", f"at most {MAX_RECIPIENTS} recipients")
+    given = read_model(SendInput, document, "invalid_send", item_reason=_field_reason)
+    to, cc, bcc = (
+        tuple(_participant(r) for r in given_list) for given_list in (given.to, given.cc, given.bcc)
+    )
+    if not to and not cc and not bcc:
+        raise InvalidSend("no_recipient", "give at least one address in 'to', 'cc' or 'bcc'")
+    if len(given.body.encode()) > MAX_BODY_BYTES:
+        raise InvalidSend("body_too_large", "'body' must be under 3 MiB")
+    reference = given.reference.model_dump(exclude_none=True) if given.reference else {}
+    return SendRequest(
+        send_key=given.send_key,
+        to=to,
+        cc=cc,
+        bcc=bcc,
+        subject=given.subject,
+        body=given.body,
+        reply_to_message_id=given.reply_to_message_id,
+        reference=reference,
+    )
+
+
+def _participant(recipient: RecipientInput) -> Participant:
+    return Participant(email=recipient.email, name=recipient.name or None)
+
+
+def _field_reason(path: str) -> str | None:
+    """A wrong field is named in the reason (``invalid_to`` for ``to[2].email``), as a CRM
+    handles each differently; the body itself wrong is ``invalid_send``."""
+    field = path.split(".")[0].split("[")[0]
+    return f"invalid_{field}" if field else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,9 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from standardwebhooks import Webhook
 
+from domain.errors import DomainError
 from domain.outbound_webhooks import (
     RETRY_SCHEDULE,
-    InvalidSubscription,
     Verdict,
     matches_types,
     next_retry,
@@ -156,14 +156,21 @@ def test_which_changes_a_subscription_receives(
     ],
 )
 def test_a_bad_subscription_is_refused(document: object) -> None:
-    with pytest.raises(InvalidSubscription):
+    with pytest.raises(DomainError) as raised:
         parse_subscription(document, creating=True)
+    assert raised.value.reason == "invalid_subscription"
+
+
+def test_a_typo_in_a_subscription_is_refused_by_name() -> None:
+    with pytest.raises(DomainError) as raised:
+        parse_subscription({"url": "https://crm.example", "event_type": ["email.*"]}, creating=True)
+    assert (raised.value.reason, raised.value.fields[0].path) == ("unknown_field", "event_type")
 
 
 def test_an_update_may_leave_fields_out_and_set_the_status() -> None:
     document = parse_subscription({"status": "disabled"}, creating=False)
     assert (document.url, document.event_types, document.enabled) == (None, None, False)
-    with pytest.raises(InvalidSubscription):
+    with pytest.raises(DomainError):
         parse_subscription({"status": "paused"}, creating=False)
     kept = parse_subscription(
         {"url": "https://crm.example:8443/h", "event_types": ["email.*", "email.*"]}, creating=True

@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
+from domain.errors import DomainError
 from domain.sending import (
     DeliveryEvent,
     DeliveryState,
-    InvalidSend,
     delivery_report,
     next_delivery_state,
     parse_send_request,
@@ -50,16 +50,21 @@ def test_a_send_request_is_read_with_normalised_addresses() -> None:
         ({"subject": "  "}, "invalid_subject"),
         ({"body": None}, "invalid_body"),
         ({"body": "x" * (3 * 1024 * 1024 + 1)}, "body_too_large"),
-        ({"reference": {"deal_id": "D"}}, "invalid_reference"),
+        ({"reference": {"deal_id": "D"}}, "unknown_field"),
+        ({"sendkey": "k-2"}, "unknown_field"),
+        ({"reply_to_message_id": 5}, "invalid_reply_to_message_id"),
+        ({"to": [{"email": "carl@client.example", "nmae": "Carl"}]}, "unknown_field"),
+        ("not an object", "invalid_send"),
         ({"reference": {"lead_id": ""}}, "invalid_reference"),
         ({"to": [{"email": f"p{i}@x.example"} for i in range(101)]}, "too_many_recipients"),
     ],
 )
 def test_a_send_request_that_cannot_be_sent_is_refused_naming_why(
-    change: dict[str, Any], reason: str
+    change: dict[str, Any] | str, reason: str
 ) -> None:
-    with pytest.raises(InvalidSend) as raised:
-        parse_send_request({**GOOD, **change})
+    document = {**GOOD, **change} if isinstance(change, dict) else change
+    with pytest.raises(DomainError) as raised:
+        parse_send_request(document)
 
     assert raised.value.reason == reason
 
