@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
 
 from sqlmodel import Session
 from starlette.requests import Request
@@ -26,6 +25,7 @@ from api.feed_queries import ChangesQuery, CursorAtQuery
 from api.limits import token_of
 from api.operations import Answer, Operation
 from api.queries import read_query
+from domain import answers
 from domain.times import format_time
 from storage.feed import (
     FeedPosition,
@@ -46,7 +46,7 @@ LIST_CHANGES = Operation(
     "list_changes",
     "changes",
     "Changes after a cursor, in feed order; long-polls with wait",
-    (Answer(200, "a page", "ChangePage"),),
+    (Answer(200, "a page", answers.ChangePage),),
     query=ChangesQuery,
     refusals=(410, 429),
 )
@@ -56,7 +56,7 @@ LATEST_CURSOR = Operation(
     "latest_cursor",
     "changes",
     "A cursor at the head",
-    (Answer(200, "the cursor", "Cursor"),),
+    (Answer(200, "the cursor", answers.Cursor),),
 )
 CURSOR_AT = Operation(
     "GET",
@@ -64,7 +64,7 @@ CURSOR_AT = Operation(
     "cursor_at",
     "changes",
     "A cursor before the first change recorded at or after a time",
-    (Answer(200, "the cursor", "Cursor"),),
+    (Answer(200, "the cursor", answers.Cursor),),
     query=CursorAtQuery,
 )
 OPERATIONS = (LIST_CHANGES, LATEST_CURSOR, CURSOR_AT)
@@ -108,7 +108,7 @@ def change_routes(context: ApiContext) -> list[Route]:
         limit, wait, types, rep_id = query.limit, query.wait, list(query.types), query.rep_id
         after = decode_position(query.cursor) if query.cursor else None
 
-        def read(session: Session) -> tuple[list[dict[str, Any]], FeedPosition]:
+        def read(session: Session) -> tuple[list[answers.Change], FeedPosition]:
             oldest = retained_from(session)
             if after is not None and after < oldest:
                 raise expired_cursor()
@@ -126,23 +126,24 @@ def change_routes(context: ApiContext) -> list[Route]:
         finally:
             if lease is not None:
                 lease.release()
-        return JSONResponse(
-            {
-                "data": found,
-                "next_cursor": cursor_of(next_position),
-                "has_more": len(found) == limit,
-            }
-        )
+        page: answers.ChangePage = {
+            "data": found,
+            "next_cursor": cursor_of(next_position),
+            "has_more": len(found) == limit,
+        }
+        return JSONResponse(page)
 
     async def latest(request: Request) -> JSONResponse:
         """A cursor at the head: follow from now on, without the history."""
         position = await context.in_transaction(head_position)
-        return JSONResponse({"cursor": cursor_of(position)})
+        head: answers.Cursor = {"cursor": cursor_of(position)}
+        return JSONResponse(head)
 
     async def cursor_at(request: Request) -> JSONResponse:
         """A cursor just before the first change recorded at or after ``at``."""
         at = read_query(request, CursorAtQuery).at
         position = await context.in_transaction(lambda session: position_at(session, at))
-        return JSONResponse({"cursor": cursor_of(position), "at": format_time(at)})
+        found: answers.Cursor = {"cursor": cursor_of(position), "at": format_time(at)}
+        return JSONResponse(found)
 
     return [LIST_CHANGES.route(changes), LATEST_CURSOR.route(latest), CURSOR_AT.route(cursor_at)]

@@ -23,6 +23,7 @@ from api.inputs import BULK_JSON_BYTES, json_body
 from api.operations import Answer, Operation
 from api.queries import LargePageQuery, read_query
 from api.reps import require_rep
+from domain import answers
 from domain.contacts import (
     Contact,
     ContactInput,
@@ -49,7 +50,7 @@ REPLACE_CONTACTS = Operation(
     "replace_contacts",
     "contacts",
     "Replace the rep's whole contact list",
-    (Answer(200, "what changed", "ContactsReplaced"),),
+    (Answer(200, "what changed", answers.ContactsReplaced),),
     body=ContactListInput,
 )
 LIST_CONTACTS = Operation(
@@ -68,7 +69,7 @@ PUT_CONTACT = Operation(
     "put_contact",
     "contacts",
     "Add or update one contact",
-    (Answer(200, "updated", "Contact"), Answer(201, "added", "Contact")),
+    (Answer(200, "updated", answers.Contact), Answer(201, "added", answers.Contact)),
     body=ContactInput,
 )
 GET_CONTACT = Operation(
@@ -77,7 +78,7 @@ GET_CONTACT = Operation(
     "get_contact",
     "contacts",
     "One contact",
-    (Answer(200, "the contact", "Contact"),),
+    (Answer(200, "the contact", answers.Contact),),
 )
 DELETE_CONTACT = Operation(
     "DELETE",
@@ -105,7 +106,14 @@ def contact_routes(context: ApiContext) -> list[Route]:
             return summary
 
         summary = await context.in_transaction(write)
-        return JSONResponse({"rep_id": rep_id, **summary.to_json()})
+        replaced: answers.ContactsReplaced = {
+            "rep_id": rep_id,
+            "added": summary.added,
+            "updated": summary.updated,
+            "removed": summary.removed,
+            "unchanged": summary.unchanged,
+        }
+        return JSONResponse(replaced)
 
     async def listing(request: Request) -> JSONResponse:
         rep_id = request.path_params["rep_id"]

@@ -23,6 +23,7 @@ from api.errors import ApiError
 from api.operations import Answer, Operation
 from api.queries import Flag, PageQuery, read_query
 from api.reps import require_rep
+from domain import answers
 from domain.cursors import position_number, position_text
 from domain.text import whole_number
 from domain.times import parse_rfc3339
@@ -62,7 +63,7 @@ GET_EMAIL = Operation(
     "get_email",
     "emails",
     "One email with its body",
-    (Answer(200, "the email", "Email"),),
+    (Answer(200, "the email", answers.Email),),
     path_schemas={"email_id": EMAIL_ID},
 )
 HIDE_EMAIL = Operation(
@@ -71,7 +72,7 @@ HIDE_EMAIL = Operation(
     "hide_email",
     "emails",
     "Hide an email in the CRM only",
-    (Answer(200, "the email, hidden", "Email"),),
+    (Answer(200, "the email, hidden", answers.Email),),
     path_schemas={"email_id": EMAIL_ID},
 )
 OPERATIONS = (LIST_EMAILS, GET_EMAIL, HIDE_EMAIL)
@@ -88,7 +89,7 @@ def email_routes(context: ApiContext) -> list[Route]:
         limit, include_hidden = query.limit, query.include_hidden
         after = _page_key(decode_cursor(query.cursor)) if query.cursor else None
 
-        def read(session: Session) -> list[dict[str, Any]]:
+        def read(session: Session) -> list[answers.Email]:
             if rep_id is not None:
                 require_rep(session, rep_id)
             if contact_id is not None and not contact_exists(session, contact_id):
@@ -115,7 +116,7 @@ def email_routes(context: ApiContext) -> list[Route]:
     async def get_one(request: Request) -> JSONResponse:
         email_id = _email_id(request)
 
-        def read(session: Session) -> dict[str, Any]:
+        def read(session: Session) -> answers.Email:
             row = _require_email(session, email_id)
             links = email_contacts(session, [email_id]).get(email_id, [])
             return email_json(row, links, include_body=True)
@@ -126,7 +127,7 @@ def email_routes(context: ApiContext) -> list[Route]:
         """Hide in the CRM only (E7): the mailbox is not touched; nothing brings it back."""
         email_id = _email_id(request)
 
-        def write(session: Session) -> dict[str, Any]:
+        def write(session: Session) -> answers.Email:
             row = _require_email(session, email_id, for_update=True)
             hide_email(session, row, context.clock())
             links = email_contacts(session, [email_id]).get(email_id, [])

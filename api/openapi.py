@@ -13,8 +13,8 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from pydantic import BaseModel
-from pydantic.json_schema import models_json_schema
+from pydantic import BaseModel, TypeAdapter
+from pydantic.json_schema import JsonSchemaMode
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -111,7 +111,7 @@ def _answer(answer: Answer) -> Schema:
     }
 
 
-def _schema(schema: str | type[BaseModel] | Schema) -> Schema:
+def _schema(schema: str | type | Schema) -> Schema:
     if isinstance(schema, str):
         return ref(schema)
     if isinstance(schema, dict):
@@ -174,17 +174,20 @@ def _not_null(schema: Schema) -> Schema:
 
 
 def _components(operations: Iterable[Operation]) -> dict[str, Schema]:
-    """The schemas of every model an operation takes or answers, and of the models they
-    hold, by name."""
-    models: dict[str, type[BaseModel]] = {}
+    """The schemas of every type an operation takes (a model, as validated) or answers (a
+    TypedDict, as serialised), and of the types they hold, by name."""
+    shapes: dict[str, tuple[JsonSchemaMode, type]] = {}
     for op in operations:
-        for schema in (op.body, *(a.schema for a in op.answers)):
-            if isinstance(schema, type) and issubclass(schema, BaseModel):
-                models[schema.__name__] = schema
-    if not models:
+        if isinstance(op.body, type):
+            shapes[op.body.__name__] = ("validation", op.body)
+        for answer in op.answers:
+            if isinstance(answer.schema, type):
+                shapes[answer.schema.__name__] = ("serialization", answer.schema)
+    if not shapes:
         return {}
-    _, generated = models_json_schema(
-        [(model, "validation") for model in models.values()], ref_template=REF_TEMPLATE
+    _, generated = TypeAdapter.json_schemas(
+        [(name, mode, TypeAdapter(shape)) for name, (mode, shape) in shapes.items()],
+        ref_template=REF_TEMPLATE,
     )
     return dict(generated.get("$defs", {}))
 

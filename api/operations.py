@@ -28,12 +28,13 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 
 @dataclass(frozen=True, slots=True)
 class Answer:
-    """One documented answer: its status, what it means, and the component it holds (by
-    name, or a model whose schema is a component), or nothing (204)."""
+    """One documented answer: its status, what it means, and what it holds: an answer
+    shape (a TypedDict of ``domain.answers``, whose schema becomes a component), a
+    component by name, an inline schema, or nothing (204)."""
 
     status: int
     description: str
-    schema: str | type[BaseModel] | Schema | None = None
+    schema: str | type | Schema | None = None
     content_type: str = "application/json"
 
 

@@ -19,6 +19,7 @@ from api.errors import ApiError
 from api.inputs import json_body
 from api.operations import Answer, Operation
 from api.queries import QueryModel, Time, read_query
+from domain import answers
 from domain.accounts import DEFAULT_SILENCE_AFTER
 from domain.reps import Rep, RepInput, parse_rep, validate_rep_id
 from domain.times import format_time
@@ -42,12 +43,12 @@ PUT_REP = Operation(
     "put_rep",
     "reps",
     "Register or replace a rep",
-    (Answer(200, "replaced", "Rep"), Answer(201, "created", "Rep")),
+    (Answer(200, "replaced", answers.Rep), Answer(201, "created", answers.Rep)),
     body=RepInput,
     refusals=(409,),
 )
 GET_REP = Operation(
-    "GET", "/reps/{rep_id}", "get_rep", "reps", "A rep", (Answer(200, "the rep", "Rep"),)
+    "GET", "/reps/{rep_id}", "get_rep", "reps", "A rep", (Answer(200, "the rep", answers.Rep),)
 )
 GET_ACTIVITY = Operation(
     "GET",

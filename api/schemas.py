@@ -62,53 +62,6 @@ SCHEMAS: dict[str, Schema] = {
         },
         ["error"],
     ),
-    "Rep": obj(
-        {
-            "id": {"type": "string"},
-            "email": {"type": "string"},
-            "grant_id": NULLABLE_TEXT,
-            "provider": NULLABLE_TEXT,
-            "settings": obj(
-                {
-                    "email_sync": {"type": "boolean"},
-                    "folders": {"type": "array", "items": {"type": "string"}},
-                    "calendar_sync": {"type": "boolean"},
-                    "calendar_name": NULLABLE_TEXT,
-                    "calendar_days_after": {"type": "integer"},
-                    "sync_from": TIME,
-                },
-                [
-                    "email_sync",
-                    "folders",
-                    "calendar_sync",
-                    "calendar_name",
-                    "calendar_days_after",
-                    "sync_from",
-                ],
-            ),
-            "account_status": obj(
-                {
-                    "status": {
-                        "type": "string",
-                        "description": "initializing, downloading, running, valid, partial, "
-                        "invalid, invalid-credentials, sync-error, exception or stopped",
-                    },
-                    "meaning": NULLABLE_TEXT,
-                    "next_action": NULLABLE_TEXT,
-                    "since": NULLABLE_TIME,
-                    "connected_at": NULLABLE_TIME,
-                    "last_activity_at": NULLABLE_TIME,
-                    "silent": {
-                        "type": "boolean",
-                        "description": "healthy, but not heard from for "
-                        "CRMSYNC_SILENCE_AFTER_HOURS (not in changes)",
-                    },
-                },
-                ["status", "meaning", "next_action"],
-            ),
-        },
-        ["id", "email", "grant_id", "provider", "settings", "account_status"],
-    ),
     "ConnectUrl": obj({"url": {"type": "string"}, "expires_at": TIME}, ["url", "expires_at"]),
     "Disconnected": obj(
         {
@@ -173,22 +126,6 @@ SCHEMAS: dict[str, Schema] = {
         },
         ["rep_id", "from", "to", "emails"],
     ),
-    "Contact": obj(
-        {
-            "id": {"type": "string"},
-            "rep_id": {"type": "string"},
-            "name": NULLABLE_TEXT,
-            "emails": {"type": "array", "items": {"type": "string"}},
-            "account_ref": NULLABLE_TEXT,
-            "lead_ref": NULLABLE_TEXT,
-        },
-        ["id", "rep_id", "name", "emails", "account_ref", "lead_ref"],
-    ),
-    "ContactsReplaced": obj(
-        {k: {"type": "integer"} for k in ("added", "updated", "removed", "unchanged")}
-        | {"rep_id": {"type": "string"}},
-        ["rep_id", "added", "updated", "removed", "unchanged"],
-    ),
     "ActionItem": obj(
         {
             "id": {"type": "string"},
@@ -228,111 +165,6 @@ SCHEMAS: dict[str, Schema] = {
             "version": {"type": "integer"},
         },
         ["id", "rep_id", "title", "when", "sync", "changed_at", "deleted", "calendar"],
-    ),
-    "Email": obj(
-        {
-            "id": {"type": "integer"},
-            "rep_id": {"type": "string"},
-            "message_id": {
-                "type": ["string", "null"],
-                "description": "null only for a sent email Nylas has not accepted yet",
-            },
-            "grant_id": NULLABLE_TEXT,
-            "thread_id": NULLABLE_TEXT,
-            "source": {"type": "string", "enum": ["synced", "system"]},
-            "subject": {"type": "string"},
-            "snippet": {"type": "string"},
-            "from": {"type": "array", "items": {"type": "object"}},
-            "to": {"type": "array", "items": {"type": "object"}},
-            "cc": {"type": "array", "items": {"type": "object"}},
-            "bcc": {"type": "array", "items": {"type": "object"}},
-            "date": TIME,
-            "folders": {"type": "array", "items": {"type": "string"}},
-            "folder_ids": {"type": "array", "items": {"type": "string"}},
-            "unread": {"type": ["boolean", "null"]},
-            "starred": {"type": ["boolean", "null"]},
-            "attachments": {"type": "array", "items": {"type": "object"}},
-            "contacts": {"type": "array", "items": {"type": "object"}},
-            "hidden": {"type": "boolean"},
-            "mailbox_deleted": {"type": "boolean"},
-            "delivery": {
-                "oneOf": [
-                    {"type": "null"},
-                    obj(
-                        {
-                            "state": {
-                                "type": "string",
-                                "enum": ["queued", "sent", "failed", "bounced"],
-                            },
-                            "error": NULLABLE_TEXT,
-                            "send_key": {"type": "string"},
-                            "reference": {"type": "object"},
-                        },
-                        ["state", "error", "send_key", "reference"],
-                    ),
-                ],
-                "description": "for emails the CRM sent through crmsync; null otherwise",
-            },
-            "version": {"type": "integer"},
-            "created_at": TIME,
-            "updated_at": TIME,
-            "body": NULLABLE_TEXT,
-        },
-        ["id", "rep_id", "message_id", "subject", "date", "hidden", "version"],
-    ),
-    "Change": obj(
-        {
-            "id": {"type": "string"},
-            "seq": {"type": "integer"},
-            "type": {"type": "string"},
-            "entity": {"type": "string"},
-            "entity_id": {"type": "string"},
-            "rep_id": NULLABLE_TEXT,
-            "operation": {"type": "string", "enum": ["create", "update", "delete"]},
-            "entity_version": {"type": "integer"},
-            "created_at": TIME,
-            "cursor": CURSOR,
-            "payload": {"type": "object"},
-        },
-        [
-            "id",
-            "seq",
-            "type",
-            "entity",
-            "entity_id",
-            "rep_id",
-            "operation",
-            "entity_version",
-            "created_at",
-            "cursor",
-            "payload",
-        ],
-    ),
-    "ChangePage": obj(
-        {
-            "data": {"type": "array", "items": ref("Change")},
-            "next_cursor": CURSOR,
-            "has_more": {"type": "boolean"},
-        },
-        ["data", "next_cursor", "has_more"],
-    ),
-    "Cursor": obj({"cursor": CURSOR, "at": TIME}, ["cursor"]),
-    "Subscription": obj(
-        {
-            "id": {"type": "string"},
-            "url": {"type": "string"},
-            "event_types": {"type": "array", "items": {"type": "string"}},
-            "description": NULLABLE_TEXT,
-            "status": {"type": "string", "enum": ["active", "disabled"]},
-            "disabled_reason": NULLABLE_TEXT,
-            "disabled_at": NULLABLE_TIME,
-            "failing_since": NULLABLE_TIME,
-            "previous_secret_until": NULLABLE_TIME,
-            "created_at": TIME,
-            "updated_at": TIME,
-            "secret": {"type": "string", "description": "only when just created or rotated"},
-        },
-        ["id", "url", "event_types", "status", "created_at", "updated_at"],
     ),
     "Explanation": obj(
         {

@@ -9,8 +9,6 @@ already made (200) and sends nothing more.
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlmodel import Session
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -21,6 +19,7 @@ from api.errors import ApiError
 from api.inputs import SEND_JSON_BYTES, json_body
 from api.operations import Answer, Operation
 from api.reps import require_rep
+from domain import answers
 from domain.sending import SendInput, parse_send_request
 from storage.emails import email_contacts, email_json
 from storage.sends import queue_send
@@ -32,8 +31,8 @@ SEND_EMAIL = Operation(
     "emails",
     "Send an email from the rep's mailbox; stored at once as system-generated",
     (
-        Answer(202, "stored and queued for sending", "Email"),
-        Answer(200, "this send_key was used before: the email it made", "Email"),
+        Answer(202, "stored and queued for sending", answers.Email),
+        Answer(200, "this send_key was used before: the email it made", answers.Email),
     ),
     body=SendInput,
     refusals=(409,),
@@ -46,7 +45,7 @@ def send_routes(context: ApiContext) -> list[Route]:
         rep_id = request.path_params["rep_id"]
         send_request = parse_send_request(await json_body(request, SEND_JSON_BYTES))
 
-        def write(session: Session) -> tuple[dict[str, Any], bool]:
+        def write(session: Session) -> tuple[answers.Email, bool]:
             rep = require_rep(session, rep_id)
             if rep.grant_id is None:
                 raise ApiError(409, "not_connected", f"rep {rep_id!r} has no connected mailbox")

@@ -28,6 +28,7 @@ from api.feed_queries import StreamQuery
 from api.limits import Lease, token_of
 from api.operations import Answer, Operation
 from api.queries import read_query
+from domain import answers
 from storage.feed import FeedPosition, change_json, read_changes, retained_from
 
 BATCH = 200
@@ -62,7 +63,7 @@ def stream_routes(context: ApiContext) -> list[Route]:
         position = await context.in_transaction(start)
         lease = context.limits.streams.acquire(token_of(request))
 
-        def read(session: Session) -> tuple[list[dict[str, Any]], FeedPosition]:
+        def read(session: Session) -> tuple[list[answers.Change], FeedPosition]:
             page = read_changes(session, position, BATCH, types=types, rep_id=rep_id)
             return [change_json(row) for row in page.changes], page.next_position
 

@@ -26,6 +26,7 @@ from api.cursors import cursor_number, encode_cursor
 from api.inputs import json_body, read_body
 from api.operations import Answer, Operation
 from api.queries import PageQuery, read_query
+from domain import answers
 from domain.outbound_webhooks import (
     SECRET_BYTES,
     SubscriptionInput,
@@ -70,7 +71,7 @@ CREATE = Operation(
     "create_subscription",
     "subscriptions",
     "Subscribe an endpoint; the secret is shown only in this answer",
-    (Answer(201, "created", "Subscription"),),
+    (Answer(201, "created", answers.Subscription),),
     body=SubscriptionInput,
     refusals=(429,),
 )
@@ -88,7 +89,7 @@ GET = Operation(
     "get_subscription",
     "subscriptions",
     "One subscription",
-    (Answer(200, "it", "Subscription"),),
+    (Answer(200, "it", answers.Subscription),),
 )
 UPDATE = Operation(
     "PATCH",
@@ -96,7 +97,7 @@ UPDATE = Operation(
     "update_subscription",
     "subscriptions",
     "Change or re-enable a subscription",
-    (Answer(200, "changed", "Subscription"),),
+    (Answer(200, "changed", answers.Subscription),),
     body=SubscriptionInput,
 )
 DELETE = Operation(
@@ -113,7 +114,7 @@ ROTATE = Operation(
     "rotate_subscription_secret",
     "subscriptions",
     "A new secret; the old one signs beside it for the overlap",
-    (Answer(200, "with the new secret", "Subscription"),),
+    (Answer(200, "with the new secret", answers.Subscription),),
     body=RotateInput,
     body_required=False,
 )
@@ -141,7 +142,7 @@ def subscription_routes(context: ApiContext) -> list[Route]:
             allowed_networks=context.webhook_allowed_networks,
         )
 
-        def write(session: Session) -> dict[str, Any]:
+        def write(session: Session) -> answers.Subscription:
             if count_subscriptions_to_create(session) >= context.limits.max_subscriptions:
                 raise context.limits.too_many_subscriptions()
             row = create_subscription(
@@ -152,7 +153,7 @@ def subscription_routes(context: ApiContext) -> list[Route]:
         return JSONResponse(await context.in_transaction(write), status_code=201)
 
     async def listing(request: Request) -> JSONResponse:
-        def read(session: Session) -> list[dict[str, Any]]:
+        def read(session: Session) -> list[answers.Subscription]:
             return [subscription_json(row) for row in list_subscriptions(session)]
 
         return JSONResponse({"data": await context.in_transaction(read)})
@@ -160,7 +161,7 @@ def subscription_routes(context: ApiContext) -> list[Route]:
     async def get_one(request: Request) -> JSONResponse:
         subscription_id = request.path_params["subscription_id"]
 
-        def read(session: Session) -> dict[str, Any]:
+        def read(session: Session) -> answers.Subscription:
             return subscription_json(require_subscription(session, subscription_id))
 
         return JSONResponse(await context.in_transaction(read))
@@ -173,7 +174,7 @@ def subscription_routes(context: ApiContext) -> list[Route]:
             allowed_networks=context.webhook_allowed_networks,
         )
 
-        def write(session: Session) -> dict[str, Any]:
+        def write(session: Session) -> answers.Subscription:
             row = require_subscription(session, subscription_id, for_update=True)
             update_subscription(session, row, document, context.clock())
             return subscription_json(row)
@@ -194,7 +195,7 @@ def subscription_routes(context: ApiContext) -> list[Route]:
         given = await read_body(request, RotateInput, "invalid_overlap", optional=True)
         overlap_hours = given.overlap_hours
 
-        def write(session: Session) -> dict[str, Any]:
+        def write(session: Session) -> answers.Subscription:
             row = require_subscription(session, subscription_id, for_update=True)
             rotate_secret(
                 session, row, new_secret(), timedelta(hours=overlap_hours), context.clock()

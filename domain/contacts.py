@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import (
     AfterValidator,
@@ -23,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from domain import answers
 from domain.addresses import InvalidAddress, require_address
 from domain.errors import DomainError
 from domain.inputs import read_model
@@ -250,7 +251,7 @@ def _item_reason(path: str) -> str | None:
     return "invalid_contact" if path.startswith("contacts[") else None
 
 
-def contact_json(contact: Contact) -> dict[str, Any]:
+def contact_json(contact: Contact) -> answers.Contact:
     """A contact as the API shows it and its changes carry it."""
     return {
         "id": contact.crm_contact_id,

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal, get_args
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from domain import answers
 from domain.accounts import DEFAULT_SILENCE_AFTER, explain, is_silent
 from domain.addresses import InvalidAddress, require_address
 from domain.email_rules import EmailSyncSettings
@@ -83,14 +84,14 @@ class Rep:
 
     def to_json(
         self, now: datetime | None = None, silence_after: timedelta = DEFAULT_SILENCE_AFTER
-    ) -> dict[str, Any]:
+    ) -> answers.Rep:
         """The rep as the API shows it and its changes carry it.
 
         Given ``now``, the account status also says whether the mailbox has gone silent;
         a change records the rep as it was, so it carries no such judgement of the moment.
         """
         explanation = explain(self.account_status)
-        account: dict[str, Any] = {
+        account: answers.AccountStatus = {
             "status": self.account_status,
             "meaning": explanation.meaning if explanation else None,
             "next_action": explanation.next_action if explanation else None,

@@ -8,7 +8,7 @@ The change feed and outbound webhooks read these rows; their shape is their cont
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -31,7 +31,7 @@ class Change:
     rep_id: str | None
     operation: str
     entity_version: int
-    payload: dict[str, Any]
+    payload: Mapping[str, Any]
 
 
 def append_change(
@@ -43,7 +43,7 @@ def append_change(
     rep_id: str | None,
     operation: str,
     entity_version: int,
-    payload: dict[str, Any],
+    payload: Mapping[str, Any],
     now: datetime,
 ) -> None:
     """Record one change in ``session``."""

@@ -11,12 +11,14 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Table, func, insert
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
+from domain import answers
+from domain.answers import DeliveryStateName
 from domain.contacts import ContactMatch
 from domain.email_rules import EmailUpdate, StoredMailboxState
 from domain.messages import MailMessage
@@ -188,11 +190,11 @@ def _new_row_values(rep_id: str, email: NewEmail, now: datetime) -> dict[str, An
     }
 
 
-def _roles(match: ContactMatch) -> list[str]:
+def _roles(match: ContactMatch) -> list[answers.HeaderRoleName]:
     return sorted(role.value for role in match.roles)
 
 
-def _contact_json(indexed: IndexedContact, match: ContactMatch) -> dict[str, Any]:
+def _contact_json(indexed: IndexedContact, match: ContactMatch) -> answers.EmailContact:
     """A linked contact as :func:`email_contacts` reads it back."""
     contact = indexed.contact
     return {
@@ -306,7 +308,9 @@ def activity_counts(
     return counts
 
 
-def email_contacts(session: Session, email_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
+def email_contacts(
+    session: Session, email_ids: Sequence[int]
+) -> dict[int, list[answers.EmailContact]]:
     """The contacts linked to each of ``email_ids``, as the API shows them."""
     if not email_ids:
         return {}
@@ -322,7 +326,7 @@ def email_contacts(session: Session, email_ids: Sequence[int]) -> dict[int, list
         .where(col(EmailContactRow.email_id).in_(email_ids))
         .order_by(col(ContactRow.crm_contact_id))
     ).all()
-    found: dict[int, list[dict[str, Any]]] = {}
+    found: dict[int, list[answers.EmailContact]] = {}
     for email_id, crm_contact_id, account_ref, lead_ref, roles in rows:
         found.setdefault(email_id, []).append(
             {"id": crm_contact_id, "account_ref": account_ref, "lead_ref": lead_ref, "roles": roles}
@@ -331,37 +335,42 @@ def email_contacts(session: Session, email_ids: Sequence[int]) -> dict[int, list
 
 
 def email_json(
-    row: EmailRow, contacts: list[dict[str, Any]], *, include_body: bool
-) -> dict[str, Any]:
-    """An email as the API shows it; changes carry it without the body."""
-    document: dict[str, Any] = {
+    row: EmailRow, contacts: list[answers.EmailContact], *, include_body: bool
+) -> answers.Email:
+    """An email as the API shows it; changes carry it without the body.
+
+    Its JSON columns (participants, attachments, the CRM's reference) were written from the
+    same shapes when the email was stored; they are read back as those shapes.
+    """
+    assert row.id is not None, "an email is shown once it is stored"
+    document: answers.Email = {
         "id": row.id,
         "rep_id": row.rep_id,
         "message_id": row.message_id,
         "grant_id": row.grant_id,
         "thread_id": row.thread_id,
-        "source": row.source,
+        "source": cast(answers.EmailSource, row.source),
         "subject": row.subject,
         "snippet": row.snippet,
-        "from": row.sender,
-        "to": row.to,
-        "cc": row.cc,
-        "bcc": row.bcc,
+        "from": cast(list[answers.EmailAddress], row.sender),
+        "to": cast(list[answers.EmailAddress], row.to),
+        "cc": cast(list[answers.EmailAddress], row.cc),
+        "bcc": cast(list[answers.EmailAddress], row.bcc),
         "date": format_time(row.date),
         "folders": row.folder_names,
         "folder_ids": row.folder_ids,
         "unread": row.unread,
         "starred": row.starred,
-        "attachments": row.attachments,
+        "attachments": cast(list[answers.Attachment], row.attachments),
         "contacts": contacts,
         "hidden": row.hidden,
         "mailbox_deleted": row.mailbox_deleted_at is not None,
         "delivery": (
             {
-                "state": row.delivery_state,
+                "state": cast(DeliveryStateName, row.delivery_state),
                 "error": row.delivery_error,
                 "send_key": row.send_key,
-                "reference": row.crm_reference or {},
+                "reference": cast(dict[str, str], row.crm_reference or {}),
             }
             if row.send_key is not None
             else None
@@ -405,13 +414,13 @@ def record_email_change(
 
 def _email_change(
     row: EmailRow,
-    contacts: list[dict[str, Any]],
+    contacts: list[answers.EmailContact],
     change_type: str,
     operation: str,
     changed: list[str] | None = None,
 ) -> Change:
     assert row.id is not None
-    payload = email_json(row, contacts, include_body=False)
+    payload: dict[str, Any] = {**email_json(row, contacts, include_body=False)}
     if changed is not None:
         payload["changed"] = changed
     return Change(

@@ -19,6 +19,7 @@ and positions are (0, seq).
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,6 +28,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Table, Text, cast, delete, func, or_, tuple_
 from sqlmodel import Session, col, select
 
+from domain import answers
 from domain.cursors import decode_opaque, encode_opaque, position_number
 from domain.times import format_time
 from storage.tables import ChangeRow, FeedRetentionRow
@@ -75,16 +77,16 @@ def position_from_cursor(cursor: str) -> FeedPosition | None:
     return FeedPosition(txid, seq)
 
 
-def change_json(row: ChangeRow) -> dict[str, Any]:
+def change_json(row: ChangeRow) -> answers.Change:
     """A change as the feed, the stream and outbound webhooks carry it."""
     return {
         "id": row.change_id,
-        "seq": row.seq,
+        "seq": row.seq or 0,  # a stored change always has its seq
         "type": row.type,
         "entity": row.entity,
         "entity_id": row.entity_id,
         "rep_id": row.rep_id,
-        "operation": row.operation,
+        "operation": typing.cast(answers.ChangeOperation, row.operation),
         "entity_version": row.entity_version,
         "created_at": format_time(row.created_at),
         "cursor": cursor_of(position_of(row)),

@@ -10,11 +10,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Table, delete, func, update
 from sqlmodel import Session, col, select
 
+from domain import answers
+from domain.answers import SubscriptionStatus
 from domain.outbound_webhooks import SubscriptionDocument
 from domain.times import format_time
 from storage.errors import NotFound
@@ -153,7 +155,7 @@ def dispatchable_subscriptions(session: Session) -> list[SubscriptionRow]:
 
 
 def create_deliveries(
-    session: Session, row: SubscriptionRow, changes: Sequence[dict[str, Any]], now: datetime
+    session: Session, row: SubscriptionRow, changes: Sequence[answers.Change], now: datetime
 ) -> list[int]:
     """A pending delivery per change (none twice); the ids of those created."""
     return insert_ignore_returning(
@@ -295,14 +297,14 @@ def list_deliveries(
     ]
 
 
-def subscription_json(row: SubscriptionRow, *, with_secret: bool = False) -> dict[str, Any]:
+def subscription_json(row: SubscriptionRow, *, with_secret: bool = False) -> answers.Subscription:
     """A subscription as the API shows it; the secret only when it was just made."""
-    document: dict[str, Any] = {
+    document: answers.Subscription = {
         "id": row.id,
         "url": row.url,
         "event_types": row.event_types,
         "description": row.description,
-        "status": row.status,
+        "status": cast(SubscriptionStatus, row.status),
         "disabled_reason": row.disabled_reason,
         "disabled_at": format_time(row.disabled_at) if row.disabled_at else None,
         "failing_since": format_time(row.failing_since) if row.failing_since else None,

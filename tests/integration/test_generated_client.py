@@ -296,8 +296,8 @@ def test_a_whole_crm_scenario_through_the_generated_client(crm: Crm) -> None:
         assert email.hidden is False
         assert isinstance(email.body, unset)  # lists leave bodies out
     assert emails["m-to"].date == at(NOW - DAY)
-    assert [a["email"] for a in emails["m-from"].from_] == ["bob@customer.example"]
-    assert [a["email"] for a in emails["m-cc"].cc] == ["carol.alt@other.example"]
+    assert [a.email for a in emails["m-from"].from_] == ["bob@customer.example"]
+    assert [a.email for a in emails["m-cc"].cc] == ["carol.alt@other.example"]
     by_contact = crm.call("list_emails", contact_id="c-bob")
     assert [e.message_id for e in by_contact.data] == ["m-to", "m-from"]
     by_account = crm.call("list_emails", account_ref="acct-2")

@@ -13,7 +13,6 @@ from api.errors import ApiError
 from api.feed_queries import ChangesQuery, StreamQuery
 from api.queries import LargePageQuery, PageQuery, read_query
 from api.reps import ActivityQuery
-from api.v1 import OPERATIONS, v1_document
 
 
 def request_with(query: bytes) -> Request:
@@ -89,35 +88,3 @@ def test_a_required_parameter_left_out_is_named() -> None:
     from api.feed_queries import CursorAtQuery
 
     assert refusal(CursorAtQuery, b"") == ("invalid_at", "'at' is required")
-
-
-def test_the_document_lists_each_query_models_parameters_and_nothing_else() -> None:
-    document = v1_document()
-    for op in OPERATIONS:
-        described = document["paths"]["/v1" + op.path][op.method.lower()]
-        listed = {p["name"] for p in described.get("parameters", []) if p["in"] == "query"}
-        named = {f.alias or n for n, f in op.query.model_fields.items()}
-        assert listed == named, op.operation_id
-
-
-def test_query_defaults_are_written_as_a_query_string_writes_them() -> None:
-    parameters = {
-        p["name"]: p["schema"] for p in v1_document()["paths"]["/v1/emails"]["get"]["parameters"]
-    }
-    assert parameters["include_hidden"] == {
-        "type": "string",
-        "enum": ["true", "false"],
-        "default": "false",
-    }
-    assert parameters["limit"] == {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}
-    assert parameters["rep_id"] == {"type": "string"}
-
-
-def test_every_operation_has_its_own_id_and_documents_its_refusals() -> None:
-    document = v1_document()
-    ids = [op.operation_id for op in OPERATIONS]
-    assert len(ids) == len(set(ids))
-    for op in OPERATIONS:
-        responses = document["paths"]["/v1" + op.path][op.method.lower()]["responses"]
-        assert {"400", "401", "404"} <= set(responses), op.operation_id
-        assert ("413" in responses) == (op.body is not None), op.operation_id
