@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session
@@ -27,6 +27,7 @@ from api.errors import ApiError
 from api.inputs import read_body
 from api.operations import Answer, Operation
 from api.reps import require_rep
+from domain import answers
 from domain.accounts import DEFAULT_SILENCE_AFTER
 from domain.backfill import BackfillKind
 from domain.inputs import NonBlank
@@ -80,7 +81,7 @@ CONNECT = Operation(
     "connect_rep",
     "accounts",
     "Start connecting the rep's mailbox: a hosted OAuth URL for its browser",
-    (Answer(200, "the URL, valid until expires_at", "ConnectUrl"),),
+    (Answer(200, "the URL, valid until expires_at", answers.ConnectUrl),),
     body=ConnectInput,
     body_required=False,
     refusals=(503,),
@@ -91,7 +92,7 @@ DISCONNECT = Operation(
     "disconnect_rep",
     "accounts",
     "Disconnect the rep's mailbox: the grant is destroyed, stored emails stay",
-    (Answer(200, "the rep, stopped", "Disconnected"),),
+    (Answer(200, "the rep, stopped", answers.Disconnected),),
 )
 START_BACKFILL = Operation(
     "POST",
@@ -99,7 +100,7 @@ START_BACKFILL = Operation(
     "start_backfill",
     "accounts",
     "Read the rep's mail since its sync-from again (replaces a running backfill)",
-    (Answer(202, "recorded; it starts within a second", "Backfill"),),
+    (Answer(202, "recorded; it starts within a second", answers.Backfill),),
     refusals=(409,),
 )
 GET_BACKFILL = Operation(
@@ -108,7 +109,7 @@ GET_BACKFILL = Operation(
     "get_backfill",
     "accounts",
     "The rep's latest mailbox backfill and its running contact backfills",
-    (Answer(200, "progress", "BackfillStatus"),),
+    (Answer(200, "progress", answers.BackfillStatus),),
 )
 OPERATIONS = (CONNECT, DISCONNECT, START_BACKFILL, GET_BACKFILL)
 
@@ -188,7 +189,11 @@ def account_routes(context: ApiContext, config: AccountsConfig) -> list[Route]:
             provider=given.provider or rep.provider,
             login_hint=login_hint or rep.email,
         )
-        return JSONResponse({"url": url, "expires_at": format_time(now + STATE_LIFETIME)})
+        started: answers.ConnectUrl = {
+            "url": url,
+            "expires_at": format_time(now + STATE_LIFETIME),
+        }
+        return JSONResponse(started)
 
     async def disconnect(request: Request) -> JSONResponse:
         rep_id = request.path_params["rep_id"]
@@ -202,20 +207,19 @@ def account_routes(context: ApiContext, config: AccountsConfig) -> list[Route]:
                 destroyed = await run_in_threadpool(config.connector.destroy_grant, grant_id)
             except ConnectFailed as failure:
                 error = failure.message
-        return JSONResponse(
-            {
-                "rep": rep.to_json(context.clock(), config.silence_after),
-                "grant_id": grant_id,
-                "grant_destroyed": destroyed,
-                "grant_error": error,
-            }
-        )
+        stopped: answers.Disconnected = {
+            "rep": rep.to_json(context.clock(), config.silence_after),
+            "grant_id": grant_id,
+            "grant_destroyed": destroyed,
+            "grant_error": error,
+        }
+        return JSONResponse(stopped)
 
     async def start_backfill(request: Request) -> JSONResponse:
         rep_id = request.path_params["rep_id"]
         now = context.clock()
 
-        def write(session: Session) -> dict[str, Any]:
+        def write(session: Session) -> answers.Backfill:
             rep = require_rep(session, rep_id)
             if rep.grant_id is None:
                 raise ApiError(409, "not_connected", f"rep {rep_id!r} has no connected mailbox")
@@ -235,7 +239,7 @@ def account_routes(context: ApiContext, config: AccountsConfig) -> list[Route]:
     async def backfill_status(request: Request) -> JSONResponse:
         rep_id = request.path_params["rep_id"]
 
-        def read(session: Session) -> dict[str, Any]:
+        def read(session: Session) -> answers.BackfillStatus:
             require_rep(session, rep_id)
             latest = latest_backfill(session, rep_id, BackfillKind.MAILBOX)
             contacts = [

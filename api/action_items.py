@@ -8,8 +8,6 @@ error), unlinked (its event was deleted in the calendar), or not synced.
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import Field
 from sqlmodel import Session
 from starlette.requests import Request
@@ -22,6 +20,7 @@ from api.inputs import ACTION_ITEM_JSON_BYTES, json_body
 from api.operations import Answer, Operation
 from api.queries import PageQuery, QueryModel, Time, read_query
 from api.reps import require_rep
+from domain import answers
 from domain.action_items import ActionItemInput, parse_action_item
 from domain.reps import validate_rep_id
 from storage.action_items import delete_item, find_item, item_json, list_items, put_item
@@ -41,7 +40,7 @@ LIST_ITEMS = Operation(
     "list_action_items",
     "action_items",
     "The rep's action items, in id order",
-    (Answer(200, "a page", "ActionItemPage"),),
+    (Answer(200, "a page", answers.ActionItemPage),),
     query=PageQuery,
 )
 ONE_ITEM = "/reps/{rep_id}/action-items/{item_id}"
@@ -51,7 +50,7 @@ PUT_ITEM = Operation(
     "put_action_item",
     "action_items",
     "Create or update an action item (last writer wins against the calendar)",
-    (Answer(200, "updated", "ActionItem"), Answer(201, "created", "ActionItem")),
+    (Answer(200, "updated", answers.ActionItem), Answer(201, "created", answers.ActionItem)),
     body=ActionItemInput,
 )
 GET_ITEM = Operation(
@@ -60,7 +59,7 @@ GET_ITEM = Operation(
     "get_action_item",
     "action_items",
     "One action item and its calendar sync state",
-    (Answer(200, "the item", "ActionItem"),),
+    (Answer(200, "the item", answers.ActionItem),),
 )
 DELETE_ITEM = Operation(
     "DELETE",
@@ -68,7 +67,7 @@ DELETE_ITEM = Operation(
     "delete_action_item",
     "action_items",
     "Delete an action item in the CRM; its event is deleted, the item kept, marked",
-    (Answer(200, "the item, deleted", "ActionItem"),),
+    (Answer(200, "the item, deleted", answers.ActionItem),),
     query=DeleteQuery,
 )
 OPERATIONS = (LIST_ITEMS, PUT_ITEM, GET_ITEM, DELETE_ITEM)
@@ -80,7 +79,7 @@ def action_item_routes(context: ApiContext) -> list[Route]:
         item_id = validate_rep_id(request.path_params["item_id"])
         document = parse_action_item(await json_body(request, ACTION_ITEM_JSON_BYTES))
 
-        def write(session: Session) -> tuple[dict[str, Any], bool]:
+        def write(session: Session) -> tuple[answers.ActionItem, bool]:
             require_rep(session, rep_id)
             result = put_item(session, rep_id, item_id, document, context.clock())
             return item_json(result.row), result.created
@@ -91,7 +90,7 @@ def action_item_routes(context: ApiContext) -> list[Route]:
     async def get_one(request: Request) -> JSONResponse:
         rep_id, item_id = request.path_params["rep_id"], request.path_params["item_id"]
 
-        def read(session: Session) -> dict[str, Any]:
+        def read(session: Session) -> answers.ActionItem:
             return item_json(_require_item(session, rep_id, item_id))
 
         return JSONResponse(await context.in_transaction(read))
@@ -102,20 +101,21 @@ def action_item_routes(context: ApiContext) -> list[Route]:
         limit = query.limit
         after = cursor_text(query.cursor, "after") if query.cursor else None
 
-        def read(session: Session) -> list[dict[str, Any]]:
+        def read(session: Session) -> list[answers.ActionItem]:
             require_rep(session, rep_id)
             return [item_json(r) for r in list_items(session, rep_id, after=after, limit=limit)]
 
         items = await context.in_transaction(read)
         next_cursor = encode_cursor({"after": items[-1]["id"]}) if len(items) == limit else None
-        return JSONResponse({"data": items, "next_cursor": next_cursor})
+        page: answers.ActionItemPage = {"data": items, "next_cursor": next_cursor}
+        return JSONResponse(page)
 
     async def delete(request: Request) -> JSONResponse:
         """Deleted in the CRM: its event is deleted; the item is kept, marked deleted."""
         rep_id, item_id = request.path_params["rep_id"], request.path_params["item_id"]
         at = read_query(request, DeleteQuery).changed_at or context.clock()
 
-        def write(session: Session) -> dict[str, Any]:
+        def write(session: Session) -> answers.ActionItem:
             row = _require_item(session, rep_id, item_id, for_update=True)
             delete_item(session, row, at, context.clock())
             return item_json(row)

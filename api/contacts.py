@@ -59,7 +59,7 @@ LIST_CONTACTS = Operation(
     "list_contacts",
     "contacts",
     "The rep's contacts, in id order",
-    (Answer(200, "a page", "ContactPage"),),
+    (Answer(200, "a page", answers.ContactPage),),
     query=LargePageQuery,
 )
 ONE_CONTACT = "/reps/{rep_id}/contacts/{contact_id}"
@@ -131,9 +131,11 @@ def contact_routes(context: ApiContext) -> list[Route]:
             if len(contacts) == limit
             else None
         )
-        return JSONResponse(
-            {"data": [contact_json(c) for c in contacts], "next_cursor": next_cursor}
-        )
+        page: answers.ContactPage = {
+            "data": [contact_json(c) for c in contacts],
+            "next_cursor": next_cursor,
+        }
+        return JSONResponse(page)
 
     async def put_one(request: Request) -> JSONResponse:
         rep_id = request.path_params["rep_id"]

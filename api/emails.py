@@ -54,7 +54,7 @@ LIST_EMAILS = Operation(
     "list_emails",
     "emails",
     "Emails by rep, contact or account, newest first (at least one filter)",
-    (Answer(200, "a page", "EmailPage"),),
+    (Answer(200, "a page", answers.EmailPage),),
     query=EmailListQuery,
 )
 GET_EMAIL = Operation(
@@ -111,7 +111,8 @@ def email_routes(context: ApiContext) -> list[Route]:
         if len(emails) == limit:
             last = emails[-1]
             next_cursor = encode_cursor({"date": last["date"], "id": last["id"]})
-        return JSONResponse({"data": emails, "next_cursor": next_cursor})
+        page: answers.EmailPage = {"data": emails, "next_cursor": next_cursor}
+        return JSONResponse(page)
 
     async def get_one(request: Request) -> JSONResponse:
         email_id = _email_id(request)

@@ -56,7 +56,7 @@ GET_ACTIVITY = Operation(
     "get_activity",
     "emails",
     "Synced and system-generated email counts over a period",
-    (Answer(200, "the counts", "Activity"),),
+    (Answer(200, "the counts", answers.Activity),),
     query=ActivityQuery,
 )
 OPERATIONS = (PUT_REP, GET_REP, GET_ACTIVITY)
@@ -107,17 +107,16 @@ def rep_routes(
             return activity_counts(session, rep_id, start, end)
 
         counts = await context.in_transaction(count)
-        return JSONResponse(
-            {
-                "rep_id": rep_id,
-                "from": format_time(start),
-                "to": format_time(end),
-                "emails": {
-                    "synced": counts["synced"],
-                    "system_generated": counts["system"],
-                    "total": counts["synced"] + counts["system"],
-                },
-            }
-        )
+        counted: answers.Activity = {
+            "rep_id": rep_id,
+            "from": format_time(start),
+            "to": format_time(end),
+            "emails": {
+                "synced": counts["synced"],
+                "system_generated": counts["system"],
+                "total": counts["synced"] + counts["system"],
+            },
+        }
+        return JSONResponse(counted)
 
     return [PUT_REP.route(put), GET_REP.route(get), GET_ACTIVITY.route(activity)]

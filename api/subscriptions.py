@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import secrets
 from datetime import timedelta
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session
@@ -81,7 +80,7 @@ LIST = Operation(
     "list_subscriptions",
     "subscriptions",
     "Every subscription",
-    (Answer(200, "the list", "SubscriptionList"),),
+    (Answer(200, "the list", answers.SubscriptionList),),
 )
 GET = Operation(
     "GET",
@@ -124,7 +123,7 @@ DELIVERIES = Operation(
     "list_deliveries",
     "subscriptions",
     "The delivery log, newest first",
-    (Answer(200, "a page", "DeliveryPage"),),
+    (Answer(200, "a page", answers.DeliveryPage),),
     query=PageQuery,
 )
 OPERATIONS = (CREATE, LIST, GET, UPDATE, DELETE, ROTATE, DELIVERIES)
@@ -156,7 +155,8 @@ def subscription_routes(context: ApiContext) -> list[Route]:
         def read(session: Session) -> list[answers.Subscription]:
             return [subscription_json(row) for row in list_subscriptions(session)]
 
-        return JSONResponse({"data": await context.in_transaction(read)})
+        listed: answers.SubscriptionList = {"data": await context.in_transaction(read)}
+        return JSONResponse(listed)
 
     async def get_one(request: Request) -> JSONResponse:
         subscription_id = request.path_params["subscription_id"]
@@ -210,13 +210,14 @@ def subscription_routes(context: ApiContext) -> list[Route]:
         limit = query.limit
         before = cursor_number(query.cursor, "before") if query.cursor else None
 
-        def read(session: Session) -> list[dict[str, Any]]:
+        def read(session: Session) -> list[answers.Delivery]:
             require_subscription(session, subscription_id)
             return list_deliveries(session, subscription_id, before_id=before, limit=limit)
 
         found = await context.in_transaction(read)
         next_cursor = encode_cursor({"before": found[-1]["id"]}) if len(found) == limit else None
-        return JSONResponse({"data": found, "next_cursor": next_cursor})
+        page: answers.DeliveryPage = {"data": found, "next_cursor": next_cursor}
+        return JSONResponse(page)
 
     return [
         CREATE.route(create),

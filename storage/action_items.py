@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from domain import answers
 from domain.action_items import ActionItemDocument, AllDay, ItemContent, Timespan, When
 from domain.calendar_sync import (
     Change,
@@ -239,7 +240,7 @@ def content_from_json(document: dict[str, Any]) -> ItemContent:
     )
 
 
-def sync_status(row: ActionItemRow) -> str:
+def sync_status(row: ActionItemRow) -> answers.CalendarSyncStatus:
     """Where the item stands with its calendar, in a word."""
     if row.deleted_in_crm_at is not None:
         return "deleted" if row.event_id is None else "pending_delete"
@@ -252,16 +253,21 @@ def sync_status(row: ActionItemRow) -> str:
     return "linked" if row.event_id else "not_synced"
 
 
-def item_json(row: ActionItemRow) -> dict[str, Any]:
+def item_json(row: ActionItemRow) -> answers.ActionItem:
     """An action item as the API shows it and its changes carry it."""
     return {
         "id": row.crm_item_id,
         "rep_id": row.rep_id,
-        **row.content,
+        # The content was written by ItemContent.to_json (the same keys, always all).
+        "title": row.content["title"],
+        "description": row.content["description"],
+        "location": row.content["location"],
+        "when": row.content["when"],
+        "participants": row.content["participants"],
         "sync": row.sync_enabled,
         "notify_participants": row.notify_participants,
         "changed_at": format_time(row.version_at),
-        "changed_by": Side(row.version_side).name.lower(),
+        "changed_by": "crm" if row.version_side == Side.CRM else "calendar",
         "deleted": row.deleted_in_crm_at is not None,
         "calendar": {
             "status": sync_status(row),

@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any
+from typing import cast
 
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
+from domain import answers
 from domain.backfill import (
     ACTIVE_STATES,
     BackfillKind,
@@ -139,14 +140,15 @@ def progress_of(row: BackfillRow) -> Progress:
     )
 
 
-def backfill_json(row: BackfillRow) -> dict[str, Any]:
+def backfill_json(row: BackfillRow) -> answers.Backfill:
     """A backfill as the API and the CLI show it."""
     progress = progress_of(row)
+    assert row.id is not None, "a backfill is shown once it is stored"
     return {
         "id": row.id,
         "rep_id": row.rep_id,
-        "kind": row.kind,
-        "state": row.state,
+        "kind": cast(answers.BackfillKindName, row.kind),
+        "state": cast(answers.BackfillStateName, row.state),
         "addresses": list(row.addresses),
         "since": format_time(row.since),
         "until": format_time(row.until),

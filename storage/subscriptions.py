@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import cast
 
 from sqlalchemy import Table, delete, func, update
 from sqlmodel import Session, col, select
@@ -258,14 +258,14 @@ def record_attempt(
 
 def list_deliveries(
     session: Session, subscription_id: str, *, before_id: int | None, limit: int
-) -> list[dict[str, Any]]:
+) -> list[answers.Delivery]:
     """The subscription's deliveries, newest first, each with its attempts."""
     query = select(DeliveryRow).where(DeliveryRow.subscription_id == subscription_id)
     if before_id is not None:
         query = query.where(col(DeliveryRow.id) < before_id)
     deliveries = list(session.exec(query.order_by(col(DeliveryRow.id).desc()).limit(limit)))
     ids = [d.id for d in deliveries if d.id is not None]
-    attempts: dict[int, list[dict[str, Any]]] = {}
+    attempts: dict[int, list[answers.DeliveryAttempt]] = {}
     if ids:
         for attempt in session.exec(
             select(DeliveryAttemptRow)
@@ -283,10 +283,10 @@ def list_deliveries(
             )
     return [
         {
-            "id": d.id,
+            "id": cast(int, d.id),  # read from the table: stored rows have their id
             "change_id": d.change_id,
             "type": d.change_type,
-            "state": d.state,
+            "state": cast(answers.DeliveryOutcome, d.state),
             "attempts": attempts.get(d.id or 0, []),
             "next_attempt_at": format_time(d.next_attempt_at)
             if d.next_attempt_at and d.state == PENDING
