@@ -25,6 +25,7 @@ from api.errors import ApiError
 from api.operations import Answer, Operation
 from api.queries import Flag, PageQuery, Time, read_query
 from api.reps import require_rep
+from domain import answers
 from domain.cursors import position_number, position_text
 from domain.grants import GRANT_ID_SHAPE, is_grant_id
 from domain.message_verdicts import validate_message_id
@@ -60,7 +61,7 @@ EXPLAIN_MESSAGE = Operation(
     "notifications",
     "Why a Nylas message is or is not in the CRM: the decision, every notification "
     "seen for it, the stored email",
-    (Answer(200, "the decision", "MessageDecision"),),
+    (Answer(200, "the decision", answers.MessageDecision),),
     path_schemas={"message_id": {"type": "string", "minLength": 1, "maxLength": 1024}},
 )
 LIST_NOTIFICATIONS = Operation(
@@ -69,7 +70,7 @@ LIST_NOTIFICATIONS = Operation(
     "list_notifications",
     "notifications",
     "A rep's (or a grant's) stored notifications, newest first, outcomes explained",
-    (Answer(200, "a page", "NotificationPage"),),
+    (Answer(200, "a page", answers.NotificationPage),),
     query=NotificationListQuery,
 )
 OPERATIONS = (EXPLAIN_MESSAGE, LIST_NOTIFICATIONS)
@@ -80,7 +81,7 @@ def notification_routes(context: ApiContext) -> list[Route]:
         rep_id = request.path_params["rep_id"]
         message_id = validate_message_id(request.path_params["message_id"])
 
-        def read(session: Session) -> dict[str, Any]:
+        def read(session: Session) -> answers.MessageDecision:
             return explain_message(session, require_rep(session, rep_id), message_id)
 
         return JSONResponse(await context.in_transaction(read))
@@ -110,7 +111,7 @@ def notification_routes(context: ApiContext) -> list[Route]:
             )
         after = _page_key(decode_cursor(query.cursor)) if query.cursor else None
 
-        def read(session: Session) -> list[dict[str, Any]]:
+        def read(session: Session) -> list[answers.Notification]:
             grants: list[str] = []
             if rep_id is not None:
                 grants = rep_grant_ids(session, require_rep(session, rep_id))
@@ -131,7 +132,8 @@ def notification_routes(context: ApiContext) -> list[Route]:
         if len(notifications) == limit:
             last = notifications[-1]
             next_cursor = encode_cursor({"at": last["received_at"], "id": last["id"]})
-        return JSONResponse({"data": notifications, "next_cursor": next_cursor})
+        page: answers.NotificationPage = {"data": notifications, "next_cursor": next_cursor}
+        return JSONResponse(page)
 
     return [EXPLAIN_MESSAGE.route(explain), LIST_NOTIFICATIONS.route(listing)]
 

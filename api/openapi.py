@@ -21,9 +21,18 @@ from starlette.routing import Route
 
 from api.operations import Answer, Operation
 from api.queries import NoQuery
-from api.schemas import ID, REF_TEMPLATE, SCHEMAS, ref
+from domain import answers
 
 Schema = dict[str, Any]
+
+REF_TEMPLATE = "#/components/schemas/{model}"
+# A path parameter (an id of the CRM's, a subscription's...) unless the operation says.
+ID = {"type": "string", "minLength": 1, "maxLength": 255}
+
+
+def ref(name: str) -> Schema:
+    return {"$ref": REF_TEMPLATE.format(model=name)}
+
 
 ERROR = ref("Error")
 
@@ -66,7 +75,7 @@ def openapi_document(operations: Sequence[Operation], prefix: str) -> Schema:
         "security": [{"bearer": []}],
         "paths": paths,
         "components": {
-            "schemas": {"Error": SCHEMAS["Error"], **_components(operations), **SCHEMAS},
+            "schemas": _components(operations),
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
     }
@@ -175,16 +184,15 @@ def _not_null(schema: Schema) -> Schema:
 
 def _components(operations: Iterable[Operation]) -> dict[str, Schema]:
     """The schemas of every type an operation takes (a model, as validated) or answers (a
-    TypedDict, as serialised), and of the types they hold, by name."""
-    shapes: dict[str, tuple[JsonSchemaMode, type]] = {}
+    TypedDict of ``domain.answers``, as serialised), of the refusal, and of the types they
+    hold, by name."""
+    shapes: dict[str, tuple[JsonSchemaMode, type]] = {"Error": ("serialization", answers.Error)}
     for op in operations:
         if isinstance(op.body, type):
             shapes[op.body.__name__] = ("validation", op.body)
         for answer in op.answers:
             if isinstance(answer.schema, type):
                 shapes[answer.schema.__name__] = ("serialization", answer.schema)
-    if not shapes:
-        return {}
     _, generated = TypeAdapter.json_schemas(
         [(name, mode, TypeAdapter(shape)) for name, (mode, shape) in shapes.items()],
         ref_template=REF_TEMPLATE,

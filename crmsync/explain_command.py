@@ -9,13 +9,13 @@ The same decision as ``GET /v1/reps/{rep_id}/messages/{message_id}`` (one docume
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 from sqlmodel import Session
 
 from crmsync.operator_context import OperatorContext, err, line, out, print_json, shown
+from domain import answers
 from domain.errors import DomainError
 from domain.message_verdicts import validate_message_id
 from domain.reps import validate_rep_id
@@ -48,7 +48,7 @@ def run_explain(args: argparse.Namespace) -> int:
     return 0
 
 
-def print_explanation(console: Console, document: dict[str, Any]) -> None:
+def print_explanation(console: Console, document: answers.MessageDecision) -> None:
     """The decision document as a person reads it."""
     decision = document["decision"]
     console.print(
@@ -119,7 +119,7 @@ def print_explanation(console: Console, document: dict[str, Any]) -> None:
     )
 
 
-def _notification_table(document: dict[str, Any]) -> Table:
+def _notification_table(document: answers.MessageDecision) -> Table:
     table = Table(title=f"Notifications seen for it ({len(document['notifications'])})")
     for header in ("received", "type", "grant", "state", "outcome", "rule", "error"):
         table.add_column(header, overflow="fold")

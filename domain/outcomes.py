@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from domain import answers
 from domain.calendar_sync import Effect
 from domain.email_rules import SkipReason
 from domain.sending import DeliveryEvent
@@ -58,7 +59,7 @@ class Explanation:
     would_change: str
     bearing: Bearing
 
-    def to_json(self) -> dict[str, str]:
+    def to_json(self) -> answers.Explanation:
         return {
             "outcome": self.outcome,
             "rule": self.rule,

@@ -18,10 +18,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Literal, cast
 
 from sqlmodel import Session, col, func, select
 
+from domain import answers
 from domain.backfill import BackfillKind
 from domain.folders import resolve_folders
 from domain.message_verdicts import (
@@ -123,13 +124,14 @@ def list_notifications(
 
 def notification_json(
     row: RawNotification, *, include_payload: bool = False, rep_id: str | None = None
-) -> dict[str, Any]:
+) -> answers.Notification:
     """A stored notification as support staff read it, its outcome explained; the payload
     (what Nylas sent, message content included) only when asked for."""
-    document: dict[str, Any] = {
+    assert row.id is not None, "a notification is shown once it is stored"
+    document: answers.Notification = {
         "id": row.id,
         "notification_id": row.notification_id,
-        "api_version": row.api_version,
+        "api_version": cast(Literal["v3", "v2"], row.api_version),
         "type": row.type,
         "trigger": row.trigger,
         "grant_id": row.grant_id,
@@ -147,7 +149,7 @@ def notification_json(
     return document
 
 
-def explain_message(session: Session, rep: Rep, message_id: str) -> dict[str, Any]:
+def explain_message(session: Session, rep: Rep, message_id: str) -> answers.MessageDecision:
     """The decision for ``message_id`` and the rep: every notification seen for it, the
     stored email if any, and what of the rep's settings bears on it."""
     email = find_email(session, rep.rep_id, message_id)
@@ -215,7 +217,7 @@ def explain_message(session: Session, rep: Rep, message_id: str) -> dict[str, An
     }
 
 
-def _parked_json(session: Session, rep: Rep, message_id: str) -> dict[str, Any] | None:
+def _parked_json(session: Session, rep: Rep, message_id: str) -> answers.ParkedMessage | None:
     """The message's wait for its folders (N2), when it is parked for the rep's mailbox."""
     if rep.grant_id is None:
         return None
@@ -232,7 +234,7 @@ def _parked_json(session: Session, rep: Rep, message_id: str) -> dict[str, Any] 
     }
 
 
-def _explained(word: str, rep_id: str | None) -> dict[str, str]:
+def _explained(word: str, rep_id: str | None) -> answers.Explanation:
     document = explain_outcome(word).to_json()
     if rep_id is not None:
         document["would_change"] = document["would_change"].replace("{rep_id}", rep_id)

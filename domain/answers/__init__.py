@@ -10,6 +10,39 @@ null. A CRM may meet keys that are not described yet: new keys are added, never 
 
 from __future__ import annotations
 
+from domain.answers.errors import (
+    Error as Error,
+)
+from domain.answers.errors import (
+    ErrorDetail as ErrorDetail,
+)
+from domain.answers.errors import (
+    FieldProblem as FieldProblem,
+)
+from domain.answers.explanations import (
+    Decision as Decision,
+)
+from domain.answers.explanations import (
+    Explanation as Explanation,
+)
+from domain.answers.explanations import (
+    MailboxBackfillSummary as MailboxBackfillSummary,
+)
+from domain.answers.explanations import (
+    MessageDecision as MessageDecision,
+)
+from domain.answers.explanations import (
+    Notification as Notification,
+)
+from domain.answers.explanations import (
+    NotificationPage as NotificationPage,
+)
+from domain.answers.explanations import (
+    ParkedMessage as ParkedMessage,
+)
+from domain.answers.explanations import (
+    SyncBearing as SyncBearing,
+)
 from domain.answers.feed import (
     Change as Change,
 )
