@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 
+from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -32,6 +33,7 @@ from starlette.routing import Route
 from api.accounts import CALLBACK_PATH, AccountsConfig, ConnectFailed
 from api.context import ApiContext
 from api.errors import ApiError
+from api.queries import read_query
 from api.reps import require_rep
 from domain.backfill import BackfillKind
 from domain.mailbox_binding import mailbox_belongs_to_rep
@@ -51,10 +53,24 @@ from storage.reps import rep_for_grant
 
 logger = logging.getLogger(__name__)
 
+# A code, a state or Nylas's error text is far shorter; a longer value is not Nylas's.
+MAX_CALLBACK_VALUE = 8192
 _REFUSALS = {
     "state_used": "this connection link was already used; start again",
     "expired_state": "the connection took too long; start it again",
 }
+
+
+class CallbackQuery(BaseModel):
+    """What Nylas adds to the callback URL. It is Nylas's redirect, not the CRM's call, so
+    parameters Nylas may add one day are let through (ignored), not refused."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    state: str = Field("", max_length=MAX_CALLBACK_VALUE)
+    code: str | None = Field(None, max_length=MAX_CALLBACK_VALUE)
+    error: str | None = Field(None, max_length=MAX_CALLBACK_VALUE)
+    error_description: str | None = Field(None, max_length=MAX_CALLBACK_VALUE)
 
 
 def callback_routes(context: ApiContext, config: AccountsConfig) -> list[Route]:
@@ -64,9 +80,9 @@ def callback_routes(context: ApiContext, config: AccountsConfig) -> list[Route]:
         await context.in_transaction(lambda session: record_connect_outcome(session, nonce, value))
 
     async def callback(request: Request) -> Response:
-        params = request.query_params
+        params = read_query(request, CallbackQuery)
         now = context.clock()
-        state = read_state(params.get("state") or "", config.state_secrets, now)
+        state = read_state(params.state, config.state_secrets, now)
 
         def spend(session: Session) -> tuple[SpentAttempt, Rep] | str:
             attempt = spend_connect_attempt(session, state.nonce, state.rep_id, now, STATE_LIFETIME)
@@ -78,12 +94,12 @@ def callback_routes(context: ApiContext, config: AccountsConfig) -> list[Route]:
         if isinstance(spent, str):
             raise ApiError(400, spent, _REFUSALS[spent])
         attempt, rep = spent
-        denied = params.get("error")
+        denied = params.error
         if denied:
             await outcome(attempt.nonce, "denied")
-            detail = params.get("error_description") or denied
+            detail = params.error_description or denied
             return _finish(attempt, "denied", 400, detail)
-        code = params.get("code")
+        code = params.code
         if not code:
             await outcome(attempt.nonce, "missing_code")
             raise ApiError(400, "missing_code", "the callback has no 'code'")

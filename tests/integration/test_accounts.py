@@ -147,6 +147,25 @@ def test_a_callback_cannot_be_replayed_forged_or_moved_to_another_rep(
     assert accounts.rep("rep-bob")["grant_id"] is None
 
 
+def test_a_callback_reads_what_nylas_adds_and_refuses_what_nylas_never_sends(
+    accounts: AccountsWorld,
+) -> None:
+    register(accounts)
+    path = accounts.consent(accounts.connect_url("rep-ann"))
+    params = {k: v[0] for k, v in parse_qs(urlsplit(path).query).items()}
+
+    overlong = accounts.callback(
+        f"{urlsplit(path).path}?{urlencode({**params, 'code': 'c' * 9000})}"
+    )
+    assert (overlong.status_code, overlong.json()["error"]["reason"]) == (400, "invalid_code")
+    assert accounts.rep("rep-ann")["grant_id"] is None
+
+    # A parameter Nylas may add (scope, say) is not the CRM's typo: it is let through.
+    answer = accounts.callback(f"{urlsplit(path).path}?{urlencode({**params, 'scope': 'email'})}")
+    assert answer.status_code == 200, answer.text
+    assert accounts.rep("rep-ann")["grant_id"] is not None
+
+
 def test_a_refusal_at_the_provider_returns_the_browser_to_the_crm_saying_so(
     accounts: AccountsWorld, fake: FakeNylas
 ) -> None:
