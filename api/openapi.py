@@ -22,6 +22,7 @@ from starlette.routing import Route
 from api.operations import Answer, Operation
 from api.queries import NoQuery
 from domain import answers
+from domain.answers.examples import EXAMPLES
 
 Schema = dict[str, Any]
 
@@ -197,7 +198,11 @@ def _components(operations: Iterable[Operation]) -> dict[str, Schema]:
         [(name, mode, TypeAdapter(shape)) for name, (mode, shape) in shapes.items()],
         ref_template=REF_TEMPLATE,
     )
-    return dict(generated.get("$defs", {}))
+    components: dict[str, Schema] = dict(generated.get("$defs", {}))
+    for name, example in EXAMPLES.items():
+        if name in components and "examples" not in components[name]:
+            components[name]["examples"] = [example]
+    return components
 
 
 def openapi_routes(document: Schema) -> list[Route]:

@@ -95,40 +95,7 @@ Email = TypedDict(
 )
 with_config(
     ConfigDict(
-        json_schema_extra={
-            "description": "An email of a rep with its own contacts, as stored.",
-            "examples": [
-                {
-                    "id": 4711,
-                    "rep_id": "rep-ann",
-                    "message_id": "18c2f0a9b3d4e5f6",
-                    "grant_id": "0e8f1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b",
-                    "thread_id": "18c2f0a9b3d4e000",
-                    "source": "synced",
-                    "subject": "Re: the renewal",
-                    "snippet": "Thanks Ann, see you Monday",
-                    "from": [{"email": "dana@acme.example", "name": "Dana"}],
-                    "to": [{"email": "ann@crm-customer.example", "name": None}],
-                    "cc": [],
-                    "bcc": [],
-                    "date": "2026-11-20T08:30:00Z",
-                    "folders": ["INBOX"],
-                    "folder_ids": ["INBOX"],
-                    "unread": True,
-                    "starred": False,
-                    "attachments": [],
-                    "contacts": [
-                        {"id": "c-1", "account_ref": "A-9", "lead_ref": None, "roles": ["from"]}
-                    ],
-                    "hidden": False,
-                    "mailbox_deleted": False,
-                    "delivery": None,
-                    "version": 1,
-                    "created_at": "2026-11-20T08:30:02Z",
-                    "updated_at": "2026-11-20T08:30:02Z",
-                }
-            ],
-        }
+        json_schema_extra={"description": "An email of a rep with its own contacts, as stored."}
     )
 )(Email)
 

@@ -6,6 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
 from api.v1 import OPERATIONS, v1_document
 
 
@@ -65,3 +69,35 @@ def test_every_operation_has_its_own_id_and_documents_its_refusals() -> None:
         responses = document["paths"]["/v1" + op.path][op.method.lower()]["responses"]
         assert {"400", "401", "404"} <= set(responses), op.operation_id
         assert ("413" in responses) == (op.body is not None), op.operation_id
+
+
+def operation_components() -> set[str]:
+    """The components an operation takes or answers directly, and the refusal."""
+    named = {"Error"}
+    for item in v1_document()["paths"].values():
+        for operation in item.values():
+            body = operation.get("requestBody", {}).get("content", {}).get("application/json")
+            answers = [
+                a.get("content", {}).get("application/json")
+                for a in operation["responses"].values()
+            ]
+            for content in [body, *answers]:
+                if content and "$ref" in content["schema"]:
+                    named.add(content["schema"]["$ref"].removeprefix("#/components/schemas/"))
+    return named
+
+
+def test_every_body_and_answer_has_an_example_its_schema_accepts() -> None:
+    document = v1_document()
+    schemas = document["components"]["schemas"]
+    registry: Registry[Any] = Registry().with_resource(
+        "urn:crmsync", Resource.from_contents(document, default_specification=DRAFT202012)
+    )
+    for name in sorted(operation_components()):
+        examples = schemas[name].get("examples")
+        assert examples, f"{name} has no example"
+        schema = {"$ref": f"urn:crmsync#/components/schemas/{name}"}
+        validator = Draft202012Validator(schema, registry=registry)
+        for example in examples:
+            problems = [e.message for e in validator.iter_errors(example)]
+            assert problems == [], f"{name}'s example: {problems}"
