@@ -15,7 +15,6 @@ import pytest
 import redis
 from dramatiq import Worker
 from sqlalchemy import make_url
-from starlette.datastructures import Secret
 from starlette.testclient import TestClient
 
 from crmsync.app import build_app
@@ -27,7 +26,7 @@ from simulator.nylas_api import build_nylas_api
 from storage.engine import create_database_engine
 from storage.migrate import upgrade
 from tests.support.calendar_sync import CalendarWorld, open_calendar_world
-from tests.support.email_sync import EmailSyncWorld
+from tests.support.email_sync import EmailSyncWorld, running_stack
 from tests.support.fake_api import RecordedSleeps
 from tests.support.harness import empty_database, settings_for
 from tests.support.live_server import serve
@@ -159,22 +158,11 @@ def world(
 ) -> Iterator[EmailSyncWorld]:
     """crmsync on the real Redis and the parametrised database, its Nylas API the fake one
     served over real HTTP, with real worker threads."""
-    with serve(build_nylas_api(fake_nylas)) as nylas_url:
-        runtime = make_runtime(
-            settings_for(
-                database_url,
-                redis_namespace,
-                nylas_api_uri=nylas_url,
-                nylas_api_key=Secret(fake_nylas.api_key),
-            )
-        )
-        declare(runtime)
-        worker = start_worker(runtime, threads=2, worker_timeout_ms=100)
-        try:
-            with TestClient(build_app(runtime=runtime)) as test_client:
-                yield EmailSyncWorld(test_client, runtime, fake_nylas)
-        finally:
-            worker.stop()
+    with (
+        running_stack(database_url, redis_namespace, make_runtime, fake_nylas) as runtime,
+        TestClient(build_app(runtime=runtime)) as test_client,
+    ):
+        yield EmailSyncWorld(test_client, runtime, fake_nylas)
 
 
 @pytest.fixture

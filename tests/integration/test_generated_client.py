@@ -23,20 +23,17 @@ from typing import Any
 import httpx2
 import pytest
 from sqlmodel import Session, col, select
-from starlette.datastructures import Secret
 
 from crmsync.app import build_app
 from crmsync.runtime import Runtime
 from crmsync.settings import Settings
-from crmsync.worker import declare, start_worker
 from domain.notifications import parse_document
 from simulator import notifications as sim
 from simulator.mailbox import FakeNylas
-from simulator.nylas_api import build_nylas_api
 from storage.tables import RawNotification
 from tests.integration.conftest import GMAIL_GRANT
 from tests.integration.test_email_sync import DAY, NOW, SYNC_FROM, created
-from tests.support.email_sync import API_TOKEN
+from tests.support.email_sync import API_TOKEN, running_stack
 from tests.support.generated_client import GeneratedClient, disagreements, generate_client
 from tests.support.harness import settings_for
 from tests.support.live_server import serve
@@ -152,35 +149,24 @@ def crm(
 ) -> Iterator[Crm]:
     """crmsync under uvicorn on the parametrised database and the real Redis, real worker
     threads, the fake Nylas API over HTTP, and the generated client pointed at it."""
-    with serve(build_nylas_api(fake_nylas)) as nylas_url:
-        runtime = make_runtime(
-            settings_for(
-                database_url,
-                redis_namespace,
-                nylas_api_uri=nylas_url,
-                nylas_api_key=Secret(fake_nylas.api_key),
-            )
+    with (
+        running_stack(database_url, redis_namespace, make_runtime, fake_nylas) as runtime,
+        serve(build_app(runtime=runtime)) as base_url,
+    ):
+        answers: list[Any] = []
+
+        def keep(response: Any) -> None:
+            response.read()
+            answers.append(response)
+
+        client = generated.package.AuthenticatedClient(
+            base_url=base_url,
+            token=API_TOKEN,
+            raise_on_unexpected_status=True,  # an undocumented status is an error
+            httpx_args={"event_hooks": {"response": [keep]}},
         )
-        declare(runtime)
-        worker = start_worker(runtime, threads=2, worker_timeout_ms=100)
-        try:
-            with serve(build_app(runtime=runtime)) as base_url:
-                answers: list[Any] = []
-
-                def keep(response: Any) -> None:
-                    response.read()
-                    answers.append(response)
-
-                client = generated.package.AuthenticatedClient(
-                    base_url=base_url,
-                    token=API_TOKEN,
-                    raise_on_unexpected_status=True,  # an undocumented status is an error
-                    httpx_args={"event_hooks": {"response": [keep]}},
-                )
-                with client:
-                    yield Crm(generated, client, base_url, runtime, answers)
-        finally:
-            worker.stop()
+        with client:
+            yield Crm(generated, client, base_url, runtime, answers)
 
 
 def follow_feed(crm: Crm, cursor: str, **filters: Any) -> tuple[list[Any], str]:

@@ -6,17 +6,25 @@ notifications to the ingress) and reads back the exact rows and change records s
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 from sqlmodel import Session, col, select
+from starlette.datastructures import Secret
 from starlette.testclient import TestClient
 
 from crmsync.runtime import Runtime
+from crmsync.settings import Settings
+from crmsync.worker import declare, start_worker
 from domain.notifications import parse_document
 from simulator.mailbox import FakeNylas
+from simulator.nylas_api import build_nylas_api
 from storage.tables import ChangeRow, EmailContactRow, EmailRow, RawNotification
+from tests.support.harness import settings_for
+from tests.support.live_server import serve
 from tests.support.nylas import signed
 from tests.support.services import wait_for
 
@@ -109,3 +117,29 @@ class EmailSyncWorld:
             if entity is not None:
                 query = query.where(ChangeRow.entity == entity)
             return list(session.exec(query))
+
+
+@contextmanager
+def running_stack(
+    database_url: str,
+    redis_namespace: str,
+    make_runtime: Callable[[Settings], Runtime],
+    fake_nylas: FakeNylas,
+) -> Iterator[Runtime]:
+    """crmsync's runtime on the real Redis and ``database_url``, its Nylas API the fake one
+    served over real HTTP, with real worker threads running while the block runs."""
+    with serve(build_nylas_api(fake_nylas)) as nylas_url:
+        runtime = make_runtime(
+            settings_for(
+                database_url,
+                redis_namespace,
+                nylas_api_uri=nylas_url,
+                nylas_api_key=Secret(fake_nylas.api_key),
+            )
+        )
+        declare(runtime)
+        worker = start_worker(runtime, threads=2, worker_timeout_ms=100)
+        try:
+            yield runtime
+        finally:
+            worker.stop()
