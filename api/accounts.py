@@ -85,6 +85,12 @@ CONNECT = Operation(
     body=ConnectInput,
     body_required=False,
     refusals=(503,),
+    description=(
+        "A URL to send the rep's browser to (Nylas's hosted sign-in), carrying a state signed by "
+        "crmsync, valid 15 minutes and usable once. Nylas brings the browser back to "
+        "/oauth/nylas/callback, which stores the grant (only if it is the rep's own mailbox) and "
+        "redirects to return_url with status=connected or failed."
+    ),
 )
 DISCONNECT = Operation(
     "POST",
@@ -93,6 +99,10 @@ DISCONNECT = Operation(
     "accounts",
     "Disconnect the rep's mailbox: the grant is destroyed, stored emails stay",
     (Answer(200, "the rep, stopped", answers.Disconnected),),
+    description=(
+        "Destroys the grant at Nylas, stops syncing and cancels backfills; stored emails stay. "
+        "grant_destroyed says whether Nylas confirmed it."
+    ),
 )
 START_BACKFILL = Operation(
     "POST",
@@ -102,6 +112,10 @@ START_BACKFILL = Operation(
     "Read the rep's mail since its sync-from again (replaces a running backfill)",
     (Answer(202, "recorded; it starts within a second", answers.Backfill),),
     refusals=(409,),
+    description=(
+        "Reads the rep's mail since its sync-from again, replacing a running backfill (409 "
+        "not_connected without a mailbox)."
+    ),
 )
 GET_BACKFILL = Operation(
     "GET",
@@ -110,6 +124,10 @@ GET_BACKFILL = Operation(
     "accounts",
     "The rep's latest mailbox backfill and its running contact backfills",
     (Answer(200, "progress", answers.BackfillStatus),),
+    description=(
+        "Progress of the latest mailbox backfill and of running contact backfills: windows (a "
+        "day of mail each) done of total, pages, messages scanned, emails stored, percent."
+    ),
 )
 OPERATIONS = (CONNECT, DISCONNECT, START_BACKFILL, GET_BACKFILL)
 

@@ -42,6 +42,7 @@ LIST_ITEMS = Operation(
     "The rep's action items, in id order",
     (Answer(200, "a page", answers.ActionItemPage),),
     query=PageQuery,
+    description="The rep's action items in id order, each with where it stands with the calendar.",
 )
 ONE_ITEM = "/reps/{rep_id}/action-items/{item_id}"
 PUT_ITEM = Operation(
@@ -52,6 +53,10 @@ PUT_ITEM = Operation(
     "Create or update an action item (last writer wins against the calendar)",
     (Answer(200, "updated", answers.ActionItem), Answer(201, "created", answers.ActionItem)),
     body=ActionItemInput,
+    description=(
+        "Creates or updates an item and writes it to the rep's calendar (C1); the calendar's own "
+        "edits come back the other way, and the later changed_at wins (C3)."
+    ),
 )
 GET_ITEM = Operation(
     "GET",
@@ -60,6 +65,10 @@ GET_ITEM = Operation(
     "action_items",
     "One action item and its calendar sync state",
     (Answer(200, "the item", answers.ActionItem),),
+    description=(
+        "One item and its calendar state: linked, pending_push (with last_push_error), "
+        "push_failed, unlinked, not_synced, pending_delete or deleted."
+    ),
 )
 DELETE_ITEM = Operation(
     "DELETE",
@@ -69,6 +78,10 @@ DELETE_ITEM = Operation(
     "Delete an action item in the CRM; its event is deleted, the item kept, marked",
     (Answer(200, "the item, deleted", answers.ActionItem),),
     query=DeleteQuery,
+    description=(
+        "Deletes the item's event; the item is kept, marked deleted. changed_at (default now) is "
+        "the CRM's time of the deletion, compared with the calendar's edits."
+    ),
 )
 OPERATIONS = (LIST_ITEMS, PUT_ITEM, GET_ITEM, DELETE_ITEM)
 

@@ -49,6 +49,13 @@ LIST_CHANGES = Operation(
     (Answer(200, "a page", answers.ChangePage),),
     query=ChangesQuery,
     refusals=(410, 429),
+    description=(
+        "Everything crmsync stores, as a gap-free feed: the changes after cursor in feed order, "
+        "and the cursor to read from next; a reader that keeps the last cursor never misses a "
+        "change nor sees one twice. Without a cursor, from the oldest retained. wait=S "
+        "long-polls an empty page up to S seconds. A cursor older than the retention is 410 "
+        "cursor_expired, with how to resync."
+    ),
 )
 LATEST_CURSOR = Operation(
     "GET",
@@ -57,6 +64,7 @@ LATEST_CURSOR = Operation(
     "changes",
     "A cursor at the head",
     (Answer(200, "the cursor", answers.Cursor),),
+    description="A cursor at the head: follow the feed from now on, without its history.",
 )
 CURSOR_AT = Operation(
     "GET",
@@ -66,6 +74,10 @@ CURSOR_AT = Operation(
     "A cursor before the first change recorded at or after a time",
     (Answer(200, "the cursor", answers.Cursor),),
     query=CursorAtQuery,
+    description=(
+        "A cursor just before the first change recorded at or after `at`: replay the feed from a "
+        "time."
+    ),
 )
 OPERATIONS = (LIST_CHANGES, LATEST_CURSOR, CURSOR_AT)
 

@@ -52,6 +52,12 @@ REPLACE_CONTACTS = Operation(
     "Replace the rep's whole contact list",
     (Answer(200, "what changed", answers.ContactsReplaced),),
     body=ContactListInput,
+    description=(
+        'Makes the list the rep\'s whole "My Contacts"; only differences are written, so '
+        "sending the same list again costs nothing. Addresses the rep gains get their past mail "
+        "searched (E11). The first wrong contact is named by its position (invalid_contact); the "
+        "same id twice is duplicate_contact."
+    ),
 )
 LIST_CONTACTS = Operation(
     "GET",
@@ -61,6 +67,9 @@ LIST_CONTACTS = Operation(
     "The rep's contacts, in id order",
     (Answer(200, "a page", answers.ContactPage),),
     query=LargePageQuery,
+    description=(
+        "The rep's contacts in id order, a page at a time; pass next_cursor back as cursor."
+    ),
 )
 ONE_CONTACT = "/reps/{rep_id}/contacts/{contact_id}"
 PUT_CONTACT = Operation(
@@ -71,6 +80,10 @@ PUT_CONTACT = Operation(
     "Add or update one contact",
     (Answer(200, "updated", answers.Contact), Answer(201, "added", answers.Contact)),
     body=ContactInput,
+    description=(
+        "Adds or updates one contact; its addresses' past mail is searched if new to the rep "
+        "(E11). A body id other than the URL's is 400 id_mismatch."
+    ),
 )
 GET_CONTACT = Operation(
     "GET",
@@ -79,6 +92,7 @@ GET_CONTACT = Operation(
     "contacts",
     "One contact",
     (Answer(200, "the contact", answers.Contact),),
+    description="One contact of the rep.",
 )
 DELETE_CONTACT = Operation(
     "DELETE",
@@ -87,6 +101,7 @@ DELETE_CONTACT = Operation(
     "contacts",
     "Remove one contact",
     (Answer(204, "removed"),),
+    description="Removes one contact; emails already stored stay.",
 )
 OPERATIONS = (REPLACE_CONTACTS, LIST_CONTACTS, PUT_CONTACT, GET_CONTACT, DELETE_CONTACT)
 

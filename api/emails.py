@@ -56,6 +56,10 @@ LIST_EMAILS = Operation(
     "Emails by rep, contact or account, newest first (at least one filter)",
     (Answer(200, "a page", answers.EmailPage),),
     query=EmailListQuery,
+    description=(
+        "Stored emails newest first, without bodies, by rep, contact or account (at least one; "
+        "they combine). Hidden ones only with include_hidden=true."
+    ),
 )
 GET_EMAIL = Operation(
     "GET",
@@ -65,6 +69,7 @@ GET_EMAIL = Operation(
     "One email with its body",
     (Answer(200, "the email", answers.Email),),
     path_schemas={"email_id": EMAIL_ID},
+    description="One stored email with its body.",
 )
 HIDE_EMAIL = Operation(
     "POST",
@@ -74,6 +79,10 @@ HIDE_EMAIL = Operation(
     "Hide an email in the CRM only",
     (Answer(200, "the email, hidden", answers.Email),),
     path_schemas={"email_id": EMAIL_ID},
+    description=(
+        "Hides the email in the CRM only (E7): the mailbox is not touched, and no later update, "
+        "replay or reprocess shows it again."
+    ),
 )
 OPERATIONS = (LIST_EMAILS, GET_EMAIL, HIDE_EMAIL)
 

@@ -63,6 +63,12 @@ EXPLAIN_MESSAGE = Operation(
     "seen for it, the stored email",
     (Answer(200, "the decision", answers.MessageDecision),),
     path_schemas={"message_id": {"type": "string", "minLength": 1, "maxLength": 1024}},
+    description=(
+        "Why a Nylas message is or is not in the CRM for the rep: the decision (an outcome in a "
+        "word, the rule that decided, a sentence, what would change it), every stored "
+        "notification seen for it, the stored email, whether it waits for its folders, and the "
+        "rep's settings that bear on it. A message crmsync has no record of is never_seen."
+    ),
 )
 LIST_NOTIFICATIONS = Operation(
     "GET",
@@ -72,6 +78,11 @@ LIST_NOTIFICATIONS = Operation(
     "A rep's (or a grant's) stored notifications, newest first, outcomes explained",
     (Answer(200, "a page", answers.NotificationPage),),
     query=NotificationListQuery,
+    description=(
+        "For support staff: a rep's (or a mailbox grant's) stored notifications, newest first, "
+        "each outcome explained; outcome filters by word, since by received time. What Nylas "
+        "sent, message content included, only with include_payload=true, at most 20 a page."
+    ),
 )
 OPERATIONS = (EXPLAIN_MESSAGE, LIST_NOTIFICATIONS)
 

@@ -46,9 +46,25 @@ PUT_REP = Operation(
     (Answer(200, "replaced", answers.Rep), Answer(201, "created", answers.Rep)),
     body=RepInput,
     refusals=(409,),
+    description=(
+        "The whole rep, every time; the id is the CRM's own. Left-out settings take the "
+        "defaults: email and calendar sync on, folders the inbox and sent ones, action items up "
+        "to 30 days after today, sync-from 30 days before registration (kept on later updates "
+        "unless sent). A grant belongs to one rep (409 grant_in_use)."
+    ),
 )
 GET_REP = Operation(
-    "GET", "/reps/{rep_id}", "get_rep", "reps", "A rep", (Answer(200, "the rep", answers.Rep),)
+    "GET",
+    "/reps/{rep_id}",
+    "get_rep",
+    "reps",
+    "A rep",
+    (Answer(200, "the rep", answers.Rep),),
+    description=(
+        "The rep, its settings, and its account status with what it means and what to do next, "
+        "in plain words; `silent` when a healthy mailbox has not been heard from for "
+        "CRMSYNC_SILENCE_AFTER_HOURS."
+    ),
 )
 GET_ACTIVITY = Operation(
     "GET",
@@ -58,6 +74,10 @@ GET_ACTIVITY = Operation(
     "Synced and system-generated email counts over a period",
     (Answer(200, "the counts", answers.Activity),),
     query=ActivityQuery,
+    description=(
+        "E10: the rep's synced and system-generated emails dated in [from, to), by default the "
+        "last 30 days, at most 366; hidden emails are not counted."
+    ),
 )
 OPERATIONS = (PUT_REP, GET_REP, GET_ACTIVITY)
 

@@ -36,6 +36,12 @@ SEND_EMAIL = Operation(
     ),
     body=SendInput,
     refusals=(409,),
+    description=(
+        "The email is stored at once as system-generated, linked to the rep's contacts in To and "
+        "CC, and sent by a worker; delivery.state moves from queued to sent, failed or bounced "
+        "in later versions, seen in the feed. send_key is the CRM's id for the send: the same "
+        "key again answers 200 with the email it made and sends nothing."
+    ),
 )
 OPERATIONS = (SEND_EMAIL,)
 

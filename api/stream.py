@@ -43,6 +43,11 @@ STREAM_CHANGES = Operation(
     (Answer(200, "an endless event stream", {"type": "string"}, "text/event-stream"),),
     query=StreamQuery,
     refusals=(410, 429),
+    description=(
+        "The same feed as Server-Sent Events: each event's id is the cursor after it, so "
+        "reconnecting with Last-Event-ID resumes exactly after the last event received; a "
+        "comment line every heartbeat seconds of quiet."
+    ),
 )
 OPERATIONS = (STREAM_CHANGES,)
 

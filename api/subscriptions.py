@@ -73,6 +73,12 @@ CREATE = Operation(
     (Answer(201, "created", answers.Subscription),),
     body=SubscriptionInput,
     refusals=(429,),
+    description=(
+        "The endpoint receives the changes recorded from now on, signed as Standard Webhooks "
+        "(webhook-id, webhook-timestamp, webhook-signature); event_types takes types or families "
+        "(email.*), empty for all. The secret (whsec_...) is shown only in this answer. The URL "
+        "must be http(s) on a public address (400 url_not_allowed otherwise)."
+    ),
 )
 LIST = Operation(
     "GET",
@@ -81,6 +87,7 @@ LIST = Operation(
     "subscriptions",
     "Every subscription",
     (Answer(200, "the list", answers.SubscriptionList),),
+    description="Every subscription with its status, failing_since and disabled_reason.",
 )
 GET = Operation(
     "GET",
@@ -89,6 +96,7 @@ GET = Operation(
     "subscriptions",
     "One subscription",
     (Answer(200, "it", answers.Subscription),),
+    description="One subscription; its secret is not shown again.",
 )
 UPDATE = Operation(
     "PATCH",
@@ -98,6 +106,10 @@ UPDATE = Operation(
     "Change or re-enable a subscription",
     (Answer(200, "changed", answers.Subscription),),
     body=SubscriptionInput,
+    description=(
+        "Changes url, event_types or description; status active re-enables a subscription "
+        "disabled after failing, disabled stops it."
+    ),
 )
 DELETE = Operation(
     "DELETE",
@@ -106,6 +118,7 @@ DELETE = Operation(
     "subscriptions",
     "Delete a subscription",
     (Answer(204, "deleted"),),
+    description="Deletes the subscription and its pending deliveries.",
 )
 ROTATE = Operation(
     "POST",
@@ -116,6 +129,10 @@ ROTATE = Operation(
     (Answer(200, "with the new secret", answers.Subscription),),
     body=RotateInput,
     body_required=False,
+    description=(
+        "A new secret, shown once; the old one keeps signing beside it for overlap_hours (0 to "
+        "168, default 24), so the endpoint can switch without losing a delivery."
+    ),
 )
 DELIVERIES = Operation(
     "GET",
@@ -125,6 +142,10 @@ DELIVERIES = Operation(
     "The delivery log, newest first",
     (Answer(200, "a page", answers.DeliveryPage),),
     query=PageQuery,
+    description=(
+        "The delivery log, newest first: each change's delivery state and every attempt's status "
+        "code, latency and error."
+    ),
 )
 OPERATIONS = (CREATE, LIST, GET, UPDATE, DELETE, ROTATE, DELIVERIES)
 

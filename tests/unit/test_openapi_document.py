@@ -101,3 +101,9 @@ def test_every_body_and_answer_has_an_example_its_schema_accepts() -> None:
         for example in examples:
             problems = [e.message for e in validator.iter_errors(example)]
             assert problems == [], f"{name}'s example: {problems}"
+
+
+def test_every_operation_says_what_it_does_beyond_its_summary() -> None:
+    for op in OPERATIONS:
+        assert op.description, f"{op.operation_id} has no description"
+        assert op.description != op.summary, op.operation_id
