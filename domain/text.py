@@ -100,19 +100,54 @@ def whole_number(text: str, max_digits: int) -> int | None:
 
 def nul_location(document: object) -> str | None:
     """Where a JSON ``document`` holds a NUL in a string or a key (``contacts[3].name``),
-    or None when it holds none. Iterative: a deeply nested document costs no recursion."""
-    pending: list[tuple[str, object]] = [("", document)]
+    or None when it holds none; a key is named by its first characters.
+
+    Iterative: a deeply nested document costs no recursion. A path is written only for the
+    NUL found: each element's path written as it is reached would cost, under a long key, that
+    key's length for each element (a 62 KB body, 450 MB).
+    """
+    # What leads to each string or container reached: (its parent's step, key or index).
+    steps: list[tuple[int, str | int]] = [(-1, "")]
+    pending: list[tuple[int, object]] = [(0, document)]
     while pending:
-        path, value = pending.pop()
+        step, value = pending.pop()
         if isinstance(value, str):
             if contains_nul(value):
-                return path or "the body"
+                return _path_of(steps, step) or "the body"
         elif isinstance(value, dict):
             for key, item in value.items():
-                name = f"{path}.{key}" if path else str(key)
+                steps.append((step, str(key)))
                 if contains_nul(str(key)):
-                    return f"the key {name!r}"
-                pending.append((name, item))
+                    return f"the key {_path_of(steps, len(steps) - 1)!r}"
+                if isinstance(item, str | dict | list):
+                    pending.append((len(steps) - 1, item))
         elif isinstance(value, list):
-            pending.extend((f"{path}[{index}]", item) for index, item in enumerate(value))
+            for index, item in enumerate(value):
+                if isinstance(item, str | dict | list):
+                    steps.append((step, index))
+                    pending.append((len(steps) - 1, item))
     return None
+
+
+def _path_of(steps: list[tuple[int, str | int]], step: int) -> str:
+    parts: list[str | int] = []
+    while step > 0:
+        step, part = steps[step]
+        parts.append(part)
+    path = ""
+    for part in reversed(parts):
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{clipped(part)}" if path else clipped(part)
+    return path
+
+
+# How much of a value from outside a message quotes: enough to say which, never all of it.
+QUOTED_CHARACTERS = 64
+
+
+def clipped(text: str, limit: int = QUOTED_CHARACTERS) -> str:
+    """``text``, or its first ``limit`` characters and an ellipsis: what a refusal quotes of a
+    value the client sent, which may be megabytes."""
+    return text if len(text) <= limit else f"{text[:limit]}\u2026"

@@ -1,0 +1,91 @@
+"""A hostile CRM client against the typed edge of the `/v1` API (bodies and query strings
+read through models), on SQLite and PostgreSQL.
+
+Each attack is small (a body within its endpoint's limit) and aims at what the edge does
+with it: a refusal must be a 400 with a reason, cost memory and time in proportion to the
+body, and quote the attacker's value only in part. Memory is measured with tracemalloc around
+one request (generous bounds: a sign of proportion, not a benchmark).
+"""
+
+from __future__ import annotations
+
+import time
+import tracemalloc
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from api.inputs import MAX_JSON_BYTES
+from tests.integration.conftest import GMAIL_GRANT
+from tests.support.email_sync import EmailSyncWorld
+
+REP = {"email": "ann@acme.example", "grant_id": GMAIL_GRANT, "provider": "google"}
+ITEM = {
+    "title": "Call",
+    "start": "2026-12-01T10:00:00Z",
+    "end": "2026-12-01T10:30:00Z",
+    "changed_at": "2026-11-30T00:00:00Z",
+}
+# A refusal is a few hundred bytes; one that quotes a value quotes a short part of it.
+SHORT_ANSWER = 2048
+MEBIBYTE = 1024 * 1024
+
+
+def measured(request: Callable[[], Any]) -> tuple[Any, int, float]:
+    """The response, the peak bytes Python allocated while it was made, and its duration."""
+    tracemalloc.start()
+    started = time.monotonic()
+    try:
+        response = request()
+        elapsed = time.monotonic() - started
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return response, peak, elapsed
+
+
+def long_key_and_long_list(tail: bytes) -> bytes:
+    """A body under 64 KiB: ``tail`` (a member holding ``\\u0000`` as written, so that the body
+    is walked for NULs), then one key of 30,000 characters over a list of 15,000 numbers, which
+    the walk reads first."""
+    body = b"{" + tail + b', "' + b"k" * 30_000 + b'": [' + b",".join([b"0"] * 15_000) + b"]}"
+    assert len(body) < MAX_JSON_BYTES
+    return body
+
+
+@pytest.mark.parametrize(
+    ("tail", "reason"),
+    [
+        (b'"x": "\\\\u0000"', "unknown_field"),  # an escaped backslash: text, not a NUL
+        (b'"x": "\\u0000"', "invalid_text"),
+    ],
+    ids=["no NUL", "a NUL after them"],
+)
+def test_a_long_key_over_a_long_list_costs_memory_in_proportion_to_the_body(
+    world: EmailSyncWorld, tail: bytes, reason: str
+) -> None:
+    world.put_rep("rep-ann", **REP)
+    body = long_key_and_long_list(tail)
+
+    # The NUL walk built each element's path whole: 15,000 paths of 30,000 characters, about
+    # 450 MB and a second and a half on the event loop for this 62 KB body.
+    response, peak, _ = measured(lambda: world.api("PUT", "/v1/reps/rep-ann", content=body))
+
+    assert response.status_code == 400
+    assert response.json()["error"]["reason"] == reason
+    assert peak < 20 * MEBIBYTE
+
+
+def test_a_nul_deep_under_long_keys_is_named_in_short(world: EmailSyncWorld) -> None:
+    world.put_rep("rep-ann", **REP)
+    body = b'{"' + b"k" * 30_000 + b'": {"' + b"j" * 30_000 + b'": "\\u0000"}}'
+
+    response = world.api("PUT", "/v1/reps/rep-ann", content=body)
+
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["reason"] == "invalid_text"
+    assert error["message"].startswith("kkkk")
+    assert "contains a NUL" in error["message"]
+    assert len(response.content) < SHORT_ANSWER
