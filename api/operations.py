@@ -21,6 +21,7 @@ from starlette.routing import Route
 from api.errors import ApiError
 from api.inputs import refuse_control_characters
 from api.queries import NoQuery, parameter_names
+from domain.text import clipped
 
 Schema = dict[str, Any]
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -69,11 +70,12 @@ class Operation:
         async def checked(request: Request) -> Response:
             unknown = sorted(set(request.query_params) - allowed)
             if unknown:
+                # Named by their start, five at most: they are the client's own text.
+                named = ", ".join(repr(clipped(name)) for name in unknown[:5])
                 raise ApiError(
                     400,
                     "unknown_parameter",
-                    f"unknown query parameter(s) {', '.join(map(repr, unknown))}; "
-                    f"this operation takes {takes or 'none'}",
+                    f"unknown query parameter(s) {named}; this operation takes {takes or 'none'}",
                 )
             refuse_control_characters(request)
             return await endpoint(request)

@@ -21,7 +21,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from domain.addresses import normalise_address
 from domain.errors import DomainError
 from domain.inputs import IsoDate, NonBlank, ZonedTime, read_model
-from domain.text import without_nul
+from domain.text import clipped, without_nul
 from domain.times import format_time
 
 MAX_TITLE = 1024
@@ -101,7 +101,8 @@ def _participant(value: object) -> str:
     raw = value.get("email") if isinstance(value, Mapping) else value
     address = normalise_address(raw) if isinstance(raw, str) else None
     if address is None:
-        raise ValueError(f"participant {raw!r} is not an email address")
+        shown = repr(clipped(raw)) if isinstance(raw, str) else clipped(repr(raw))
+        raise ValueError(f"participant {shown} is not an email address")
     return address
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from domain.errors import DomainError
+from domain.text import clipped
 
 # Characters that never appear in an address as people write one (outside RFC 5322 quoting,
 # which no CRM contact or mail header crmsync meets uses): their presence means the text
@@ -68,7 +69,7 @@ def require_address(raw: str) -> str:
     """
     address = normalise_address(raw)
     if address is None:
-        raise InvalidAddress("invalid_address", f"{raw!r} is not an email address")
+        raise InvalidAddress("invalid_address", f"{clipped(raw)!r} is not an email address")
     return address
 
 

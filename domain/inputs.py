@@ -29,6 +29,7 @@ from pydantic import (
 )
 
 from domain.errors import DomainError
+from domain.text import clipped
 from domain.times import parse_rfc3339
 
 M = TypeVar("M", bound=BaseModel)
@@ -156,7 +157,9 @@ def _path(location: Sequence[Any]) -> str:
         if isinstance(part, int):
             path += f"[{part}]"
         elif "[" not in str(part) and str(part) not in _UNION_MEMBERS:
-            path += f".{part}" if path else str(part)
+            # An unknown key is the client's own text, of any length: named by its start.
+            name = clipped(str(part))
+            path += f".{name}" if path else name
     return path
 
 

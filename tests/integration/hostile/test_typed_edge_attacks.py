@@ -75,6 +75,7 @@ def test_a_long_key_over_a_long_list_costs_memory_in_proportion_to_the_body(
     assert response.status_code == 400
     assert response.json()["error"]["reason"] == reason
     assert peak < 20 * MEBIBYTE
+    assert len(response.content) < SHORT_ANSWER
 
 
 def test_a_nul_deep_under_long_keys_is_named_in_short(world: EmailSyncWorld) -> None:
@@ -88,4 +89,79 @@ def test_a_nul_deep_under_long_keys_is_named_in_short(world: EmailSyncWorld) -> 
     assert error["reason"] == "invalid_text"
     assert error["message"].startswith("kkkk")
     assert "contains a NUL" in error["message"]
+    assert len(response.content) < SHORT_ANSWER
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "document", "reason"),
+    [
+        (
+            "PUT",
+            "/v1/reps/rep-ann/action-items/i-1",
+            {**ITEM, "participants": ["x" * 900_000]},
+            "invalid_action_item",
+        ),
+        (
+            "PUT",
+            "/v1/reps/rep-ann/action-items/i-1",
+            {**ITEM, "participants": [{"email": {"x": "x" * 900_000}}]},
+            "invalid_action_item",
+        ),
+        (
+            "POST",
+            "/v1/reps/rep-ann/emails",
+            {"send_key": "k-1", "to": ["x" * 4_000_000], "subject": "Hi", "body": "b"},
+            "invalid_to",
+        ),
+        (
+            "PUT",
+            "/v1/reps/rep-ann/contacts/c-1",
+            {"email": "x" * 60_000},
+            "invalid_contact",
+        ),
+        (
+            "PUT",
+            "/v1/reps/rep-ann/contacts",
+            {"contacts": [{"id": "c-1", "emails": ["x" * 1_000_000]}]},
+            "invalid_contact",
+        ),
+        ("PUT", "/v1/reps/rep-bob", {"email": "b@acme.example", "k" * 60_000: 1}, "unknown_field"),
+        (
+            "PUT",
+            "/v1/reps/rep-bob",
+            {"email": "b@acme.example", "settings": {"k" * 60_000: 1}},
+            "unknown_field",
+        ),
+    ],
+    ids=[
+        "a participant",
+        "a participant's email that is an object",
+        "a recipient",
+        "a contact's email",
+        "an address in the bulk replace",
+        "an unknown field",
+        "an unknown setting",
+    ],
+)
+def test_a_refusal_quotes_a_huge_value_in_part(
+    world: EmailSyncWorld, method: str, path: str, document: dict[str, Any], reason: str
+) -> None:
+    """The value was quoted whole, twice (message and fields): 20 MB back for a 10 MB value."""
+    world.put_rep("rep-ann", **REP)
+
+    response = world.api(method, path, json=document)
+
+    assert response.status_code == 400, response.text[:500]
+    error = response.json()["error"]
+    assert error["reason"] == reason
+    assert len(response.content) < SHORT_ANSWER, error["message"][:500]
+    assert "xxxx" in error["message"] or "kkkk" in error["message"]  # still says which
+
+
+def test_an_unknown_query_parameter_is_quoted_in_part(world: EmailSyncWorld) -> None:
+    response = world.api("GET", "/v1/changes", params={"x" * 30_000: "1"})
+
+    assert response.status_code == 400
+    assert response.json()["error"]["reason"] == "unknown_parameter"
+    assert "xxxx" in response.json()["error"]["message"]
     assert len(response.content) < SHORT_ANSWER
