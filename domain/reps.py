@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal, get_args
+from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -140,7 +140,9 @@ class RepSettingsInput(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     email_sync: bool = Field(True, description="store the rep's emails (E2)")
-    folders: str | list[str] | None = Field(
+    # fail_fast: a list of wrong names is refused at the first, the rest not read (32,000
+    # numbers in a 64 KiB body were 32,000 error records: 50 MB, 0.4 s on the event loop).
+    folders: str | Annotated[list[str], Field(fail_fast=True)] | None = Field(
         None,
         description="the final names of the folders to sync, ';'-separated "
         '("CoolStuff;Awesome") or a list; empty or null: the inbox and sent folders',

@@ -92,6 +92,24 @@ def test_a_nul_deep_under_long_keys_is_named_in_short(world: EmailSyncWorld) -> 
     assert len(response.content) < SHORT_ANSWER
 
 
+def test_a_list_of_folders_all_wrong_is_refused_at_the_first(world: EmailSyncWorld) -> None:
+    folders = b",".join([b"1"] * 32_000)
+    body = b'{"email": "bob@acme.example", "settings": {"folders": [' + folders + b"]}}"
+    assert len(body) < MAX_JSON_BYTES
+
+    # Each of the 32,000 numbers was an error record (50 MB, 0.4 s on the event loop).
+    response, peak, _ = measured(lambda: world.api("PUT", "/v1/reps/rep-bob", content=body))
+
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["reason"] == "invalid_rep"
+    paths = [field["path"] for field in error["fields"]]
+    assert "settings.folders[0]" in paths
+    assert "settings.folders[1]" not in paths  # the rest is not read
+    assert peak < 10 * MEBIBYTE
+    assert world.api("GET", "/v1/reps/rep-bob").status_code == 404
+
+
 @pytest.mark.parametrize(
     ("method", "path", "document", "reason"),
     [
