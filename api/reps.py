@@ -116,7 +116,10 @@ def rep_routes(
         rep_id = request.path_params["rep_id"]
         query = read_query(request, ActivityQuery)
         end = query.until or context.clock()
-        start = query.since or end - timedelta(days=30)
+        try:
+            start = query.since or end - timedelta(days=30)
+        except OverflowError:  # 'to' in January of year 1: 30 days before is no time
+            start = end
         if start >= end or end - start > MAX_ACTIVITY_PERIOD:
             raise ApiError(
                 400, "invalid_period", "'from' must be before 'to', at most 366 days apart"

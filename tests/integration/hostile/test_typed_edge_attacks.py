@@ -183,3 +183,25 @@ def test_an_unknown_query_parameter_is_quoted_in_part(world: EmailSyncWorld) -> 
     assert response.json()["error"]["reason"] == "unknown_parameter"
     assert "xxxx" in response.json()["error"]["message"]
     assert len(response.content) < SHORT_ANSWER
+
+
+@pytest.mark.parametrize("until", ["0001-01-01T00:00:00Z", "0001-01-30T23:59:59Z"])
+def test_a_period_ending_in_the_first_month_of_year_1_is_refused(
+    world: EmailSyncWorld, until: str
+) -> None:
+    """Its default start, 30 days before, is before year 1: an OverflowError, a 500."""
+    world.put_rep("rep-ann", **REP)
+
+    response = world.api("GET", "/v1/reps/rep-ann/activity", params={"to": until})
+
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["reason"] == "invalid_period"
+
+
+def test_the_earliest_period_with_its_default_start_is_counted(world: EmailSyncWorld) -> None:
+    world.put_rep("rep-ann", **REP)
+
+    response = world.api("GET", "/v1/reps/rep-ann/activity", params={"to": "0001-01-31T00:00:00Z"})
+
+    assert response.status_code == 200, response.text
+    assert response.json()["from"] == "0001-01-01T00:00:00Z"
