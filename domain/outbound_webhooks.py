@@ -41,6 +41,9 @@ RETRY_SCHEDULE: tuple[timedelta, ...] = (
 MAX_RETRY_AFTER = timedelta(hours=24)
 MAX_DESCRIPTION_LENGTH = 500
 MAX_EVENT_TYPES = 50
+# A change type has at most this many characters (changes.type holds no more, the feed's
+# filter allows no more): a longer event type could never match a change.
+MAX_EVENT_TYPE_LENGTH = 64
 
 
 class InvalidSubscription(DomainError):
@@ -153,7 +156,10 @@ class SubscriptionInput(BaseModel):
         json_schema_extra={"format": "uri"},
         description="http(s) endpoint on a public address (required to create)",
     )
-    event_types: list[Annotated[str, AfterValidator(_change_type)]] | None = Field(
+    event_types: (
+        list[Annotated[str, Field(max_length=MAX_EVENT_TYPE_LENGTH), AfterValidator(_change_type)]]
+        | None
+    ) = Field(
         None,
         max_length=MAX_EVENT_TYPES,
         fail_fast=True,

@@ -205,3 +205,18 @@ def test_the_earliest_period_with_its_default_start_is_counted(world: EmailSyncW
 
     assert response.status_code == 200, response.text
     assert response.json()["from"] == "0001-01-01T00:00:00Z"
+
+
+def test_an_event_type_longer_than_any_change_type_is_refused(world: EmailSyncWorld) -> None:
+    """A change type has at most 64 characters (the feed's filter says so, the column holds
+    no more): a subscription to a longer one was stored, echoed in every answer, and never
+    matched a change."""
+    document = {"url": "https://crm.example/hooks", "event_types": ["a" * 60_000]}
+
+    response = world.api("POST", "/v1/subscriptions", json=document)
+
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["reason"] == "invalid_subscription"
+    assert error["fields"][0]["path"] == "event_types[0]"
+    assert world.api("GET", "/v1/subscriptions").json()["data"] == []
