@@ -12,8 +12,7 @@ import ipaddress
 import socket
 import threading
 import time
-import tracemalloc
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ from tests.support.hostile_subscriber import (
     huge_head,
     trap,
 )
+from tests.support.measuring import measured
 from tests.support.services import wait_for
 from workers.outbound_http import AttemptFailed, OutboundClient, Reply, resolve
 
@@ -45,19 +45,6 @@ SHOWN = OutboundClient(allowed_networks=LOOPBACK_NETWORKS, shows_body=lambda _: 
 def subscriber() -> Iterator[HostileSubscriber]:
     with hostile_subscriber() as server:
         yield server
-
-
-def measured(attempt: Callable[[], Reply]) -> tuple[Reply, int, float]:
-    """The reply, the peak bytes Python allocated during the attempt, and its duration."""
-    tracemalloc.start()
-    started = time.monotonic()
-    try:
-        reply = attempt()
-        elapsed = time.monotonic() - started
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    return reply, peak, elapsed
 
 
 @pytest.mark.parametrize("status", [200, 500])

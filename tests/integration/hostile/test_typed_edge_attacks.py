@@ -9,9 +9,6 @@ one request (generous bounds: a sign of proportion, not a benchmark).
 
 from __future__ import annotations
 
-import time
-import tracemalloc
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -19,6 +16,7 @@ import pytest
 from api.inputs import MAX_JSON_BYTES
 from tests.integration.conftest import GMAIL_GRANT
 from tests.support.email_sync import EmailSyncWorld
+from tests.support.measuring import measured
 
 REP = {"email": "ann@acme.example", "grant_id": GMAIL_GRANT, "provider": "google"}
 ITEM = {
@@ -30,19 +28,6 @@ ITEM = {
 # A refusal is a few hundred bytes; one that quotes a value quotes a short part of it.
 SHORT_ANSWER = 2048
 MEBIBYTE = 1024 * 1024
-
-
-def measured(request: Callable[[], Any]) -> tuple[Any, int, float]:
-    """The response, the peak bytes Python allocated while it was made, and its duration."""
-    tracemalloc.start()
-    started = time.monotonic()
-    try:
-        response = request()
-        elapsed = time.monotonic() - started
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    return response, peak, elapsed
 
 
 def long_key_and_long_list(tail: bytes) -> bytes:
