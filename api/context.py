@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from api.limits import RequestLimits
 from domain.outbound_addresses import IPNetwork
 from storage.engine import transaction
+from storage.sealing import SecretBox
 
 T = TypeVar("T")
 
@@ -32,6 +33,8 @@ class ApiContext:
     # so that a URL deliveries could never reach is refused when it is set, not days later.
     webhook_allowed_networks: tuple[IPNetwork, ...] = ()
     limits: RequestLimits = field(default_factory=RequestLimits)
+    # Seals and opens organizations' secrets (CRMSYNC_SECRET_KEYS; none: secrets refused).
+    secret_box: SecretBox = field(default_factory=SecretBox)
 
     async def in_transaction(self, work: Callable[[Session], T]) -> T:
         """Run ``work`` in one database transaction on a worker thread (the driver blocks)."""

@@ -2,7 +2,8 @@
 
 Every refusal is JSON, ``{"error": {"reason": ..., "message": ...}}``, the same shape as the
 Nylas ingress: a client reads ``reason`` (stable, machine-readable) and shows ``message``.
-Domain validation errors are 400, unknown entities 404, conflicts 409.
+Domain validation errors are 400, unknown entities 404, conflicts 409, secrets that no
+configured key opens 503.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from starlette.responses import JSONResponse
 from domain.errors import DomainError
 from domain.inputs import InvalidInput
 from storage.errors import NotFound, StorageConflict
+from storage.sealing import SecretsUnavailable
 
 
 class ApiError(Exception):
@@ -72,6 +74,13 @@ async def conflict(request: Request, error: Exception) -> JSONResponse:
     return error_response(409, error.reason, error.message)
 
 
+async def secrets_unavailable(request: Request, error: Exception) -> JSONResponse:
+    """Stored secrets no configured key seals or opens: the operator's to fix, not the
+    caller's, so 503 and the reason that names what to set."""
+    assert isinstance(error, SecretsUnavailable)
+    return error_response(503, error.reason, error.message)
+
+
 async def http_error(request: Request, error: Exception) -> JSONResponse:
     """Starlette's own refusals (no such route, method not allowed) in the same JSON shape."""
     assert isinstance(error, HTTPException)
@@ -86,4 +95,5 @@ EXCEPTION_HANDLERS = {
     DomainError: domain_error,
     NotFound: not_found,
     StorageConflict: conflict,
+    SecretsUnavailable: secrets_unavailable,
 }

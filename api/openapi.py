@@ -48,7 +48,8 @@ REFUSAL_TEXT = {
     413: "the body is too large",
     429: "a limit is reached (CRMSYNC_MAX_SUBSCRIPTIONS, or this token's open streams or "
     "long-polls); `error.reason` names which",
-    503: "Nylas is not configured (NYLAS_API_KEY, NYLAS_CLIENT_ID)",
+    503: "a part of the deployment is not configured: Nylas (NYLAS_API_KEY, NYLAS_CLIENT_ID) "
+    "or the keys of stored secrets (CRMSYNC_SECRET_KEYS); `error.reason` names which",
 }
 ALWAYS_REFUSED = (400, 401, 404)
 RETRY_AFTER = {

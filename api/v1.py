@@ -1,4 +1,5 @@
-"""The CRM API under ``/v1``: bearer tokens in front of reps, contacts, emails and changes.
+"""The CRM API under ``/v1``: bearer tokens in front of reps, contacts, emails, changes and
+the organizations they belong to.
 
 :data:`OPERATIONS` is every operation the router serves, in the order the document lists
 them; :func:`v1_document` is ``/openapi.json``, written from them.
@@ -18,6 +19,7 @@ from api import (
     contacts,
     emails,
     notifications,
+    organizations,
     reps,
     sends,
     stream,
@@ -33,6 +35,7 @@ from api.emails import email_routes
 from api.notifications import notification_routes
 from api.openapi import Schema, openapi_document
 from api.operations import Operation
+from api.organizations import organization_routes
 from api.reps import rep_routes
 from api.security_headers import PrivateAnswers
 from api.sends import send_routes
@@ -52,6 +55,7 @@ OPERATIONS: tuple[Operation, ...] = (
     *changes.OPERATIONS,
     *stream.OPERATIONS,
     *subscriptions.OPERATIONS,
+    *organizations.OPERATIONS,
 )
 
 
@@ -74,6 +78,7 @@ def v1_mount(context: ApiContext, tokens: tuple[bytes, ...], accounts: AccountsC
         *change_routes(context),
         *stream_routes(context),
         *subscription_routes(context),
+        *organization_routes(context),
     ]
     served = sorted(route.name for route in routes)
     declared = sorted(op.operation_id for op in OPERATIONS)

@@ -31,6 +31,7 @@ from crmsync.connector import NylasConnector
 from crmsync.logs import configure_logging
 from crmsync.runtime import Runtime
 from crmsync.settings import Settings, SettingsError
+from storage.sealing import SecretBox
 from webhooks.routes import IngressConfig, nylas_routes
 from workers.nylas_client import NylasGateway
 from workers.queue_metrics import QueueMetrics
@@ -81,6 +82,7 @@ def build_app(
             max_streams_per_token=runtime.settings.max_streams_per_token,
             max_long_polls_per_token=runtime.settings.max_long_polls_per_token,
         ),
+        secret_box=SecretBox(tuple(str(key) for key in runtime.settings.secret_keys)),
     )
     accounts = accounts_config(runtime.settings)
 

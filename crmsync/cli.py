@@ -91,12 +91,26 @@ def _parser() -> argparse.ArgumentParser:
         help="API key of that simulator (default: NYLAS_API_KEY, else the built-in one's)",
     )
     demo.set_defaults(command=_demo)
+    secret_key = commands.add_parser(
+        "secret-key",
+        help="print a new key for CRMSYNC_SECRET_KEYS",
+        description="Print a new key that seals organizations' secrets at rest. To rotate, "
+        "put it first in CRMSYNC_SECRET_KEYS and keep the old keys after it.",
+    )
+    secret_key.set_defaults(command=_secret_key)
     add_simulator_command(commands)
     add_operator_commands(commands)
     add_reprocess_command(commands)
     add_bench_command(commands)
     add_worker_command(commands)
     return parser
+
+
+def _secret_key(args: argparse.Namespace) -> int:
+    from storage.sealing import new_key
+
+    print(new_key())
+    return 0
 
 
 def _settings() -> Settings:

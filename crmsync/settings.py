@@ -23,9 +23,12 @@ from domain.mailbox_binding import parse_domain
 from domain.outbound_addresses import LOOPBACK_NETWORKS, IPNetwork, parse_networks
 from domain.return_urls import origin_of, parse_origin
 from domain.text import whole_number
+from storage.sealing import check_key
 
 DEV_WEBHOOK_SECRET = "crmsync-dev-webhook-secret"  # noqa: S105  (published for development)
 DEV_API_TOKEN = "crmsync-dev-token"  # noqa: S105  (published for development)
+# base64 of "crmsync published development ky": seals secrets in the embedded mode only.
+DEV_SECRET_KEY = "Y3Jtc3luYyBwdWJsaXNoZWQgZGV2ZWxvcG1lbnQga3k="  # noqa: S105
 DEFAULT_DATABASE_URL = "sqlite:///./crmsync.db"
 DEFAULT_NYLAS_API_URI = "https://api.us.nylas.com"
 
@@ -100,6 +103,10 @@ class Settings:
     max_subscriptions: int = 50
     max_streams_per_token: int = 10
     max_long_polls_per_token: int = 10
+    # The keys organizations' secrets are sealed with (storage.sealing): the first seals,
+    # every one opens, so a key rotates by putting the new one first. None: no secrets are
+    # accepted. The embedded mode falls back to a published development key.
+    secret_keys: tuple[Secret, ...] = field(default=(Secret(DEV_SECRET_KEY),), repr=False)
 
     @property
     def embedded(self) -> bool:
@@ -211,6 +218,7 @@ class Settings:
             max_subscriptions=reader.positive_int("CRMSYNC_MAX_SUBSCRIPTIONS", 50),
             max_streams_per_token=reader.positive_int("CRMSYNC_MAX_STREAMS_PER_TOKEN", 10),
             max_long_polls_per_token=reader.positive_int("CRMSYNC_MAX_LONG_POLLS_PER_TOKEN", 10),
+            secret_keys=reader.secret_keys("CRMSYNC_SECRET_KEYS", embedded),
         )
         if reader.problems:
             raise SettingsError(reader.problems)
@@ -284,6 +292,26 @@ class _Reader:
             if value not in values:
                 values.append(value)
         return tuple(values)
+
+    def secret_keys(self, name: str, embedded: bool) -> tuple[Secret, ...]:
+        """Keys that seal stored secrets; a value that is not one is named by position
+        only (it is a secret, even when wrong). Unset: the development key when embedded,
+        else none (organizations' secrets are then refused, 503)."""
+        keys: list[Secret] = []
+        for position, part in enumerate(self.csv(name), start=1):
+            if part == DEV_SECRET_KEY and not embedded:
+                self.problems.append(
+                    f"{name}: key {position} is the published development key; make one "
+                    "with crmsync secret-key"
+                )
+                continue
+            try:
+                keys.append(Secret(check_key(part)))
+            except ValueError as error:
+                self.problems.append(f"{name}: key {position}: {error}")
+        if not keys and embedded and not self.csv(name):
+            return (Secret(DEV_SECRET_KEY),)
+        return tuple(keys)
 
     def whole_number(self, name: str, default: int) -> int:
         """A number of 0 or more (ASCII digits only)."""

@@ -476,3 +476,7 @@ class DeadLetterAuditRow(SQLModel, table=True):
     detail: str | None = Field(default=None, sa_column=Column(Text()))
     started_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     finished_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+
+
+# Registered with the rest, so that whoever imports this module sees every table.
+from storage.org_tables import OrganizationRow as OrganizationRow  # noqa: E402

@@ -85,6 +85,21 @@ from domain.answers.mail import (
 from domain.answers.mail import (
     EmailPage as EmailPage,
 )
+from domain.answers.orgs import (
+    NylasApplication as NylasApplication,
+)
+from domain.answers.orgs import (
+    Organization as Organization,
+)
+from domain.answers.orgs import (
+    OrganizationPage as OrganizationPage,
+)
+from domain.answers.orgs import (
+    OrgDefaults as OrgDefaults,
+)
+from domain.answers.orgs import (
+    ProviderApp as ProviderApp,
+)
 from domain.answers.reps import (
     AccountStatus as AccountStatus,
 )

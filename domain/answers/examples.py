@@ -188,6 +188,30 @@ DELIVERY: dict[str, Any] = {
     "delivered_at": "2026-11-20T08:30:03Z",
 }
 
+ORGANIZATION: dict[str, Any] = {
+    "id": "acme",
+    "name": "Acme Corp",
+    "provider_apps": {
+        "microsoft": {
+            "client_id": "5a7c1e2f-0b3d-4c8e-9f6a-1b2c3d4e5f60",
+            "client_secret_set": True,
+            "credential_id": None,
+        }
+    },
+    "nylas_application": None,
+    "defaults": {
+        "lookback_days": 90,
+        "folders": None,
+        "calendar_name": None,
+        "calendar_days_after": None,
+        "return_url_origins": ["https://acme.crm.example"],
+        "connect_allowed_domains": ["acme.example"],
+    },
+    "version": 1,
+    "created_at": "2026-11-20T08:00:00Z",
+    "updated_at": "2026-11-20T08:00:00Z",
+}
+
 # By component name: what /openapi.json shows as each answer's example.
 EXAMPLES: dict[str, dict[str, Any]] = {
     "Rep": REP,
@@ -252,6 +276,8 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "SubscriptionList": {"data": [{k: v for k, v in SUBSCRIPTION.items() if k != "secret"}]},
     "Delivery": DELIVERY,
     "DeliveryPage": {"data": [DELIVERY], "next_cursor": None},
+    "Organization": ORGANIZATION,
+    "OrganizationPage": {"data": [ORGANIZATION], "next_cursor": None},
     "Error": {
         "error": {
             "reason": "unknown_field",

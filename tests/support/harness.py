@@ -4,6 +4,7 @@ PostgreSQL database, and looking into Redis."""
 from __future__ import annotations
 
 import dataclasses
+from datetime import UTC, datetime
 from typing import Any
 
 import redis
@@ -13,7 +14,8 @@ from starlette.datastructures import Secret
 
 from crmsync.settings import Settings
 from domain.outbound_addresses import LOOPBACK_NETWORKS
-from storage.engine import create_database_engine
+from storage.engine import create_database_engine, transaction
+from storage.organizations import add_default_org
 from tests.support.services import REDIS_URL, WEBHOOK_SECRET
 from workers.queues import all_queue_names
 
@@ -66,9 +68,12 @@ def operator_environment(settings: Settings) -> dict[str, str]:
 
 def empty_database(url: str) -> None:
     """Empty every table of the database at ``url`` (the session's PostgreSQL database, which
-    tests share one after another), restarting its sequences."""
+    tests share one after another), restarting its sequences, and put back the default
+    organization as a migrated database has it."""
     engine = create_database_engine(url)
     tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
     with engine.begin() as connection:
         connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    with transaction(engine) as session:
+        add_default_org(session, datetime.now(UTC))
     engine.dispose()

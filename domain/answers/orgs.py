@@ -1,0 +1,63 @@
+"""An organization (a CRM customer) as the API answers it: its Nylas access, with whether
+each secret is set and never the secret, and its reps' defaults."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field
+from typing_extensions import TypedDict
+
+from domain.answers.words import NextCursor, Timestamp
+
+
+class ProviderApp(TypedDict):
+    """A customer's own provider app, used through a Credential of the deployment's Nylas
+    application."""
+
+    client_id: str
+    client_secret_set: bool
+    credential_id: Annotated[
+        str | None, Field(description="the Credential at Nylas, once made (null before)")
+    ]
+
+
+class NylasApplication(TypedDict):
+    """A Nylas application of the organization's own."""
+
+    client_id: Annotated[str, Field(description="also the application_id of its notifications")]
+    region: Annotated[str, Field(description="us or eu")]
+    api_uri: str
+    api_key_set: bool
+    webhook_secrets_set: Annotated[
+        int | None, Field(description="how many secrets it accepts (null: keys cannot open them)")
+    ]
+
+
+class OrgDefaults(TypedDict):
+    """What the organization's reps start from; null: the deployment's setting."""
+
+    lookback_days: int | None
+    folders: list[str] | None
+    calendar_name: str | None
+    calendar_days_after: int | None
+    return_url_origins: list[str] | None
+    connect_allowed_domains: list[str] | None
+
+
+class Organization(TypedDict):
+    """A CRM customer of this deployment."""
+
+    id: str
+    name: str
+    provider_apps: dict[str, ProviderApp]
+    nylas_application: NylasApplication | None
+    defaults: OrgDefaults
+    version: int
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class OrganizationPage(TypedDict):
+    data: list[Organization]
+    next_cursor: NextCursor

@@ -1,0 +1,35 @@
+"""The tables of organizations: columns and unique keys only, like ``storage.tables``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Column, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from storage.types import JsonDocument, UTCDateTime
+
+
+class OrganizationRow(SQLModel, table=True):
+    """A CRM customer: its Nylas access, its reps' defaults, and its secrets sealed apart.
+
+    Unique on ``nylas_client_id``: the ingress routes a notification to the organization of
+    its ``application_id``, so two organizations cannot claim one application.
+    """
+
+    __tablename__ = "organizations"
+    __table_args__ = (UniqueConstraint("nylas_client_id", name="uq_organizations_nylas_client_id"),)
+
+    id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=200)
+    # {provider: {"client_id", "credential_id"}}: the customer's own provider apps.
+    provider_apps: dict[str, Any] = Field(sa_column=Column(JsonDocument, nullable=False))
+    nylas_client_id: str | None = Field(default=None, max_length=255)
+    nylas_region: str | None = Field(default=None, max_length=8)
+    defaults: dict[str, Any] = Field(sa_column=Column(JsonDocument, nullable=False))
+    # The secrets document, sealed by storage.sealing (never in the clear).
+    sealed_secrets: str | None = Field(default=None, sa_column=Column(Text()))
+    version: int = Field(default=1)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

@@ -1,0 +1,203 @@
+"""Organizations' rules as tables: ids, documents, write-only secrets, and sealing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from crmsync.settings import DEV_SECRET_KEY, Settings, SettingsError
+from domain.inputs import InvalidInput
+from domain.organizations import (
+    InvalidOrganization,
+    OrgSecrets,
+    merged_secrets,
+    missing_secrets,
+    parse_org,
+    validate_org_id,
+)
+from storage.sealing import SecretBox, SecretsUnavailable, new_key
+
+
+@pytest.mark.parametrize(
+    ("org_id", "valid"),
+    [
+        ("acme", True),
+        ("Acme-Corp_2.eu", True),
+        ("a" * 64, True),
+        ("a" * 65, False),
+        ("", False),
+        ("-acme", False),
+        (".acme", False),
+        ("acme corp", False),
+        ("acme/eu", False),
+        ("açme", False),
+        ("acme\n", False),
+    ],
+)
+def test_an_organization_id_is_plain_and_short(org_id: str, valid: bool) -> None:
+    if valid:
+        assert validate_org_id(org_id) == org_id
+    else:
+        with pytest.raises(InvalidOrganization):
+            validate_org_id(org_id)
+
+
+OWN = {"client_id": "app-1", "api_key": "key-1", "webhook_secrets": ["s1"]}
+STORED = OrgSecrets(api_key="old-key", webhook_secrets=("old",), client_secrets={"google": "g"})
+
+
+@pytest.mark.parametrize(
+    ("document", "expected"),
+    [
+        # Given secrets replace the stored ones.
+        ({"name": "A", "nylas_application": OWN}, OrgSecrets("key-1", ("s1",), {})),
+        # Left out, the stored ones stay while the application is still named.
+        (
+            {"name": "A", "nylas_application": {"client_id": "app-1"}},
+            OrgSecrets("old-key", ("old",), {}),
+        ),
+        # A provider app left without its secret keeps the stored one...
+        (
+            {"name": "A", "provider_apps": {"google": {"client_id": "c"}}},
+            OrgSecrets(None, (), {"google": "g"}),
+        ),
+        # ... and one no longer named takes its secret with it.
+        ({"name": "A"}, OrgSecrets()),
+        (
+            {"name": "A", "provider_apps": {"microsoft": {"client_id": "m", "client_secret": "x"}}},
+            OrgSecrets(None, (), {"microsoft": "x"}),
+        ),
+    ],
+    ids=["replaced", "kept", "app kept", "all dropped", "app swapped"],
+)
+def test_secrets_are_write_only_and_kept_when_left_out(
+    document: dict[str, Any], expected: OrgSecrets
+) -> None:
+    assert merged_secrets(STORED, parse_org(document)) == expected
+
+
+@pytest.mark.parametrize(
+    ("document", "missing"),
+    [
+        ({"name": "A"}, []),
+        ({"name": "A", "nylas_application": OWN}, []),
+        (
+            {"name": "A", "nylas_application": {"client_id": "a"}},
+            ["nylas_application.api_key", "nylas_application.webhook_secrets"],
+        ),
+        (
+            {"name": "A", "provider_apps": {"google": {"client_id": "c"}}},
+            ["provider_apps.google.client_secret"],
+        ),
+    ],
+)
+def test_what_an_access_needs_is_named_by_its_field(
+    document: dict[str, Any], missing: list[str]
+) -> None:
+    parsed = parse_org(document)
+    assert missing_secrets(parsed, merged_secrets(OrgSecrets(), parsed)) == missing
+
+
+@pytest.mark.parametrize(
+    ("document", "error"),
+    [
+        (
+            {
+                "name": "A",
+                "provider_apps": {"google": {"client_id": "c"}},
+                "nylas_application": OWN,
+            },
+            InvalidOrganization,
+        ),
+        ({"name": "A", "defaults": {"folders": ["Inbox", 3]}}, InvalidInput),
+        (
+            {"name": "A", "defaults": {"return_url_origins": ["ftp://crm.example"]}},
+            InvalidOrganization,
+        ),
+        ({"name": "A", "defaults": {"calendar_days_after": 366}}, InvalidInput),
+        ({"name": "A", "nylas_application": {"client_id": " "}}, InvalidInput),
+        ({"name": "A", "provider_apps": {"imap": {"client_id": "c"}}}, InvalidInput),
+    ],
+    ids=[
+        "both accesses",
+        "a folder that is a number",
+        "an ftp origin",
+        "366 days after",
+        "a blank client id",
+        "imap has no Credentials",
+    ],
+)
+def test_a_bad_document_is_refused(document: dict[str, Any], error: type[Exception]) -> None:
+    with pytest.raises(error):
+        parse_org(document)
+
+
+def test_defaults_are_normalised_and_deduplicated() -> None:
+    defaults = parse_org(
+        {
+            "name": "A",
+            "defaults": {
+                "folders": "Inbox; Sent",
+                "return_url_origins": ["HTTPS://CRM.example:443", "https://crm.example/"],
+                "connect_allowed_domains": ["Acme.example", "@acme.example"],
+            },
+        }
+    ).defaults
+    assert defaults.folders == ("Inbox", "Sent")
+    assert defaults.return_url_origins == ("https://crm.example",)
+    assert defaults.connect_allowed_domains == ("acme.example",)
+
+
+def test_a_sealed_document_opens_with_any_key_and_reseals_with_the_first() -> None:
+    old, new = new_key(), new_key()
+    sealed = SecretBox([old]).seal({"api_key": "k"})
+
+    rotated = SecretBox([new, old])
+    assert rotated.open(sealed) == {"api_key": "k"}
+    resealed = rotated.reseal(sealed)
+    assert SecretBox([new]).open(resealed) == {"api_key": "k"}
+    with pytest.raises(SecretsUnavailable) as refused:
+        SecretBox([new_key()]).open(sealed)
+    assert refused.value.reason == "secret_key_mismatch"
+    assert "k" not in refused.value.message.split()
+
+
+def test_no_key_seals_nothing() -> None:
+    with pytest.raises(SecretsUnavailable) as refused:
+        SecretBox().seal({"api_key": "k"})
+    assert refused.value.reason == "secret_keys_not_configured"
+
+
+REDIS = {
+    "REDIS_URL": "redis://localhost",
+    "NYLAS_API_KEY": "k",
+    "NYLAS_WEBHOOK_SECRETS": "w",
+    "CRMSYNC_API_TOKENS": "t",
+}
+
+
+def test_keys_come_from_the_environment_first_first() -> None:
+    first, second = new_key(), new_key()
+    settings = Settings.from_environ({**REDIS, "CRMSYNC_SECRET_KEYS": f"{first}, {second}"})
+    assert [str(k) for k in settings.secret_keys] == [first, second]
+    assert first not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("environ", "keys"),
+    [({}, [DEV_SECRET_KEY]), (REDIS, [])],
+    ids=["embedded: the development key", "deployed: none"],
+)
+def test_without_keys(environ: dict[str, str], keys: list[str]) -> None:
+    assert [str(k) for k in Settings.from_environ(environ).secret_keys] == keys
+
+
+@pytest.mark.parametrize(
+    "value", ["not-a-key-but-a-secret-typo", DEV_SECRET_KEY], ids=["not a key", "the dev key"]
+)
+def test_a_bad_key_stops_start_up_without_showing_it(value: str) -> None:
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_environ({**REDIS, "CRMSYNC_SECRET_KEYS": f"{new_key()},{value}"})
+    assert "key 2" in str(refused.value)
+    assert value not in str(refused.value)
