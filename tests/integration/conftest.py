@@ -7,6 +7,7 @@ Redis key namespace, removed afterwards. Nothing here stands in for Redis or Pos
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -52,15 +53,26 @@ def postgres_database_url() -> Iterator[str]:
         connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated once for the session, copied for each test that needs one:
+    migrating (table rebuilds included) costs a fifth of a second, a copy a millisecond."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "crmsync.db"
+    engine = create_database_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()  # the last connection closing checkpoints the WAL into the file
+    return path
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, migrated_sqlite: Path
+) -> Iterator[str]:
     """A migrated, empty database: a SQLite file, then the session's PostgreSQL database."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'crmsync.db'}"
-        engine = create_database_engine(url)
-        upgrade(engine)
-        engine.dispose()
-        yield url
+        path = tmp_path / "crmsync.db"
+        shutil.copyfile(migrated_sqlite, path)
+        yield f"sqlite:///{path}"
         return
     url = request.getfixturevalue("postgres_database_url")
     yield url
