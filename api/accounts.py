@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from api.callers import org_of
 from api.context import ApiContext
 from api.errors import ApiError
 from api.inputs import read_body
@@ -32,12 +33,14 @@ from domain.accounts import DEFAULT_SILENCE_AFTER
 from domain.backfill import BackfillKind
 from domain.inputs import NonBlank
 from domain.oauth_state import STATE_LIFETIME, ConnectState, sign_state
+from domain.organizations import listed_or
 from domain.reps import Provider, Rep
 from domain.return_urls import MAX_RETURN_URL_LENGTH, check_return_url
 from domain.times import format_time
 from storage.accounts import Connection, disconnect_rep
 from storage.backfills import active_backfills, backfill_json, create_backfill, latest_backfill
 from storage.connect_attempts import start_connect_attempt
+from storage.organizations import org_defaults
 
 CALLBACK_PATH = "/oauth/nylas/callback"
 
@@ -187,17 +190,20 @@ def account_routes(context: ApiContext, config: AccountsConfig) -> list[Route]:
         return config.connector
 
     async def connect(request: Request) -> JSONResponse:
+        org_id = org_of(request)
         rep_id = request.path_params["rep_id"]
         given = await read_body(request, ConnectInput, "invalid_connect", optional=True)
         login_hint = given.login_hint.strip() if given.login_hint else None
         return_url = given.return_url.strip() if given.return_url else None
-        if return_url is not None:
-            check_return_url(return_url, config.return_url_origins)  # InvalidReturnUrl: 400
         now = context.clock()
 
         def start(session: Session) -> tuple[Rep, str]:
-            rep = require_rep(session, rep_id)
-            return rep, start_connect_attempt(session, rep_id, return_url, now)
+            if return_url is not None:
+                # The organization's origins where it lists them (InvalidReturnUrl: 400).
+                origins = org_defaults(session, org_id).return_url_origins
+                check_return_url(return_url, listed_or(origins, config.return_url_origins))
+            rep = require_rep(session, org_id, rep_id)
+            return rep, start_connect_attempt(session, org_id, rep_id, return_url, now)
 
         rep, nonce = await context.in_transaction(start)
         state = sign_state(ConnectState(rep_id, nonce, now), config.state_secrets[0])
@@ -214,9 +220,10 @@ def account_routes(context: ApiContext, config: AccountsConfig) -> list[Route]:
         return JSONResponse(started)
 
     async def disconnect(request: Request) -> JSONResponse:
+        org_id = org_of(request)
         rep_id = request.path_params["rep_id"]
         rep, grant_id = await context.in_transaction(
-            lambda session: disconnect_rep(session, rep_id, context.clock())
+            lambda session: disconnect_rep(session, org_id, rep_id, context.clock())
         )
         destroyed: bool | None = None
         error: str | None = None
@@ -234,15 +241,17 @@ def account_routes(context: ApiContext, config: AccountsConfig) -> list[Route]:
         return JSONResponse(stopped)
 
     async def start_backfill(request: Request) -> JSONResponse:
+        org_id = org_of(request)
         rep_id = request.path_params["rep_id"]
         now = context.clock()
 
         def write(session: Session) -> answers.Backfill:
-            rep = require_rep(session, rep_id)
+            rep = require_rep(session, org_id, rep_id)
             if rep.grant_id is None:
                 raise ApiError(409, "not_connected", f"rep {rep_id!r} has no connected mailbox")
             row = create_backfill(
                 session,
+                org_id=org_id,
                 rep_id=rep_id,
                 grant_id=rep.grant_id,
                 kind=BackfillKind.MAILBOX,
@@ -255,14 +264,15 @@ def account_routes(context: ApiContext, config: AccountsConfig) -> list[Route]:
         return JSONResponse(await context.in_transaction(write), status_code=202)
 
     async def backfill_status(request: Request) -> JSONResponse:
+        org_id = org_of(request)
         rep_id = request.path_params["rep_id"]
 
         def read(session: Session) -> answers.BackfillStatus:
-            require_rep(session, rep_id)
-            latest = latest_backfill(session, rep_id, BackfillKind.MAILBOX)
+            require_rep(session, org_id, rep_id)
+            latest = latest_backfill(session, org_id, rep_id, BackfillKind.MAILBOX)
             contacts = [
                 backfill_json(row)
-                for row in active_backfills(session, rep_id)
+                for row in active_backfills(session, org_id, rep_id)
                 if row.kind == BackfillKind.CONTACT.value
             ]
             return {

@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from api.callers import org_of
 from api.context import ApiContext
 from api.cursors import cursor_text, encode_cursor
 from api.inputs import ACTION_ITEM_JSON_BYTES, json_body
@@ -88,35 +89,39 @@ OPERATIONS = (LIST_ITEMS, PUT_ITEM, GET_ITEM, DELETE_ITEM)
 
 def action_item_routes(context: ApiContext) -> list[Route]:
     async def put(request: Request) -> JSONResponse:
+        org_id = org_of(request)
         rep_id = request.path_params["rep_id"]
         item_id = validate_rep_id(request.path_params["item_id"])
         document = parse_action_item(await json_body(request, ACTION_ITEM_JSON_BYTES))
 
         def write(session: Session) -> tuple[answers.ActionItem, bool]:
-            require_rep(session, rep_id)
-            result = put_item(session, rep_id, item_id, document, context.clock())
+            require_rep(session, org_id, rep_id)
+            result = put_item(session, org_id, rep_id, item_id, document, context.clock())
             return item_json(result.row), result.created
 
         item, created = await context.in_transaction(write)
         return JSONResponse(item, status_code=201 if created else 200)
 
     async def get_one(request: Request) -> JSONResponse:
+        org_id = org_of(request)
         rep_id, item_id = request.path_params["rep_id"], request.path_params["item_id"]
 
         def read(session: Session) -> answers.ActionItem:
-            return item_json(_require_item(session, rep_id, item_id))
+            return item_json(_require_item(session, org_id, rep_id, item_id))
 
         return JSONResponse(await context.in_transaction(read))
 
     async def listing(request: Request) -> JSONResponse:
+        org_id = org_of(request)
         rep_id = request.path_params["rep_id"]
         query = read_query(request, PageQuery)
         limit = query.limit
         after = cursor_text(query.cursor, "after") if query.cursor else None
 
         def read(session: Session) -> list[answers.ActionItem]:
-            require_rep(session, rep_id)
-            return [item_json(r) for r in list_items(session, rep_id, after=after, limit=limit)]
+            require_rep(session, org_id, rep_id)
+            rows = list_items(session, org_id, rep_id, after=after, limit=limit)
+            return [item_json(row) for row in rows]
 
         items = await context.in_transaction(read)
         next_cursor = encode_cursor({"after": items[-1]["id"]}) if len(items) == limit else None
@@ -125,11 +130,12 @@ def action_item_routes(context: ApiContext) -> list[Route]:
 
     async def delete(request: Request) -> JSONResponse:
         """Deleted in the CRM: its event is deleted; the item is kept, marked deleted."""
+        org_id = org_of(request)
         rep_id, item_id = request.path_params["rep_id"], request.path_params["item_id"]
         at = read_query(request, DeleteQuery).changed_at or context.clock()
 
         def write(session: Session) -> answers.ActionItem:
-            row = _require_item(session, rep_id, item_id, for_update=True)
+            row = _require_item(session, org_id, rep_id, item_id, for_update=True)
             delete_item(session, row, at, context.clock())
             return item_json(row)
 
@@ -144,10 +150,10 @@ def action_item_routes(context: ApiContext) -> list[Route]:
 
 
 def _require_item(
-    session: Session, rep_id: str, item_id: str, *, for_update: bool = False
+    session: Session, org_id: str, rep_id: str, item_id: str, *, for_update: bool = False
 ) -> ActionItemRow:
-    require_rep(session, rep_id)
-    row = find_item(session, rep_id, item_id, for_update=for_update)
+    require_rep(session, org_id, rep_id)
+    row = find_item(session, org_id, rep_id, item_id, for_update=for_update)
     if row is None:
         raise NotFound("unknown_action_item", f"rep {rep_id!r} has no action item {item_id!r}")
     return row

@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from api.callers import org_of
 from api.context import ApiContext
 from api.errors import ApiError
 from api.feed_queries import ChangesQuery, CursorAtQuery
@@ -116,6 +117,7 @@ def expired_cursor() -> ApiError:
 
 def change_routes(context: ApiContext) -> list[Route]:
     async def changes(request: Request) -> JSONResponse:
+        org_id = org_of(request)
         query = read_query(request, ChangesQuery)
         limit, wait, types, rep_id = query.limit, query.wait, list(query.types), query.rep_id
         after = decode_position(query.cursor) if query.cursor else None
@@ -124,7 +126,9 @@ def change_routes(context: ApiContext) -> list[Route]:
             oldest = retained_from(session)
             if after is not None and after < oldest:
                 raise expired_cursor()
-            page = read_changes(session, after or oldest, limit, types=types, rep_id=rep_id)
+            page = read_changes(
+                session, after or oldest, limit, org_id=org_id, types=types, rep_id=rep_id
+            )
             return [change_json(row) for row in page.changes], page.next_position
 
         # A long-poll holds one of its token's few slots while it waits (api.limits).

@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from api.callers import org_of
 from api.context import ApiContext
 from api.cursors import cursor_text, encode_cursor
 from api.errors import ApiError
@@ -108,15 +109,16 @@ OPERATIONS = (REPLACE_CONTACTS, LIST_CONTACTS, PUT_CONTACT, GET_CONTACT, DELETE_
 
 def contact_routes(context: ApiContext) -> list[Route]:
     async def replace(request: Request) -> JSONResponse:
+        org_id = org_of(request)
         rep_id = request.path_params["rep_id"]
         document = await json_body(request, BULK_JSON_BYTES)
         # Checking 100,000 contacts takes a while: off the event loop the ingress shares.
         contacts = await run_in_threadpool(parse_contacts, rep_id, document)
 
         def write(session: Session) -> ReplaceSummary:
-            rep = require_rep(session, rep_id)
-            known = rep_addresses(session, rep_id)
-            summary = replace_contacts(session, rep_id, contacts, context.clock())
+            rep = require_rep(session, org_id, rep_id)
+            known = rep_addresses(session, rep)
+            summary = replace_contacts(session, org_id, rep_id, contacts, context.clock())
             start_retroactive_backfills(session, rep, known, context.clock())
             return summary
 
@@ -131,14 +133,15 @@ def contact_routes(context: ApiContext) -> list[Route]:
         return JSONResponse(replaced)
 
     async def listing(request: Request) -> JSONResponse:
+        org_id = org_of(request)
         rep_id = request.path_params["rep_id"]
         query = read_query(request, LargePageQuery)
         limit = query.limit
         after = cursor_text(query.cursor, "after") if query.cursor else None
 
         def read(session: Session) -> list[Contact]:
-            require_rep(session, rep_id)
-            return list_contacts(session, rep_id, after=after, limit=limit)
+            require_rep(session, org_id, rep_id)
+            return list_contacts(session, org_id, rep_id, after=after, limit=limit)
 
         contacts = await context.in_transaction(read)
         next_cursor = (
@@ -153,6 +156,7 @@ def contact_routes(context: ApiContext) -> list[Route]:
         return JSONResponse(page)
 
     async def put_one(request: Request) -> JSONResponse:
+        org_id = org_of(request)
         rep_id = request.path_params["rep_id"]
         contact_id = request.path_params["contact_id"]
         document = await json_body(request)
@@ -163,9 +167,9 @@ def contact_routes(context: ApiContext) -> list[Route]:
             raise ApiError(400, "id_mismatch", "the body's 'id' differs from the URL's")
 
         def write(session: Session) -> ContactOutcome:
-            rep = require_rep(session, rep_id)
-            known = rep_addresses(session, rep_id, contact.addresses)
-            outcome = put_contact(session, contact, context.clock())
+            rep = require_rep(session, org_id, rep_id)
+            known = rep_addresses(session, rep, contact.addresses)
+            outcome = put_contact(session, org_id, contact, context.clock())
             start_retroactive_backfills(
                 session, rep, known, context.clock(), among=contact.addresses
             )
@@ -176,12 +180,13 @@ def contact_routes(context: ApiContext) -> list[Route]:
         return JSONResponse(contact_json(contact), status_code=status)
 
     async def get_one(request: Request) -> JSONResponse:
+        org_id = org_of(request)
         rep_id = request.path_params["rep_id"]
         contact_id = request.path_params["contact_id"]
 
         def read(session: Session) -> Contact:
-            require_rep(session, rep_id)
-            contact = get_contact(session, rep_id, contact_id)
+            require_rep(session, org_id, rep_id)
+            contact = get_contact(session, org_id, rep_id, contact_id)
             if contact is None:
                 raise NotFound("unknown_contact", f"rep {rep_id!r} has no contact {contact_id!r}")
             return contact
@@ -189,12 +194,13 @@ def contact_routes(context: ApiContext) -> list[Route]:
         return JSONResponse(contact_json(await context.in_transaction(read)))
 
     async def delete_one(request: Request) -> Response:
+        org_id = org_of(request)
         rep_id = request.path_params["rep_id"]
         contact_id = request.path_params["contact_id"]
 
         def write(session: Session) -> None:
-            require_rep(session, rep_id)
-            if not remove_contact(session, rep_id, contact_id, context.clock()):
+            require_rep(session, org_id, rep_id)
+            if not remove_contact(session, org_id, rep_id, contact_id, context.clock()):
                 raise NotFound("unknown_contact", f"rep {rep_id!r} has no contact {contact_id!r}")
 
         await context.in_transaction(write)

@@ -15,6 +15,8 @@ from starlette.concurrency import run_in_threadpool
 from api.limits import RequestLimits
 from domain.outbound_addresses import IPNetwork
 from storage.engine import transaction
+from storage.org_tokens import TokenHolder, holder_of
+from storage.organizations import get_org
 from storage.sealing import SecretBox
 
 T = TypeVar("T")
@@ -44,3 +46,11 @@ class ApiContext:
                 return work(session)
 
         return await run_in_threadpool(run)
+
+    async def token_holder(self, token: bytes) -> TokenHolder | None:
+        """Whose organization token ``token`` is (None: no live one); notes its use."""
+        return await self.in_transaction(lambda session: holder_of(session, token, self.clock()))
+
+    async def org_exists(self, org_id: str) -> bool:
+        """Whether the organization ``org_id`` is stored."""
+        return await self.in_transaction(lambda session: get_org(session, org_id) is not None)

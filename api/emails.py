@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from api.callers import org_of
 from api.context import ApiContext
 from api.cursors import decode_cursor, encode_cursor
 from api.errors import ApiError
@@ -89,6 +90,7 @@ OPERATIONS = (LIST_EMAILS, GET_EMAIL, HIDE_EMAIL)
 
 def email_routes(context: ApiContext) -> list[Route]:
     async def listing(request: Request) -> JSONResponse:
+        org_id = org_of(request)
         query = read_query(request, EmailListQuery)
         rep_id, contact_id, account_ref = query.rep_id, query.contact_id, query.account_ref
         if not (rep_id or contact_id or account_ref):
@@ -100,11 +102,12 @@ def email_routes(context: ApiContext) -> list[Route]:
 
         def read(session: Session) -> list[answers.Email]:
             if rep_id is not None:
-                require_rep(session, rep_id)
-            if contact_id is not None and not contact_exists(session, contact_id):
+                require_rep(session, org_id, rep_id)
+            if contact_id is not None and not contact_exists(session, org_id, contact_id):
                 raise NotFound("unknown_contact", f"no rep has a contact {contact_id!r}")
             rows = list_emails(
                 session,
+                org_id=org_id,
                 rep_id=rep_id,
                 crm_contact_id=contact_id,
                 account_ref=account_ref,
@@ -124,10 +127,11 @@ def email_routes(context: ApiContext) -> list[Route]:
         return JSONResponse(page)
 
     async def get_one(request: Request) -> JSONResponse:
+        org_id = org_of(request)
         email_id = _email_id(request)
 
         def read(session: Session) -> answers.Email:
-            row = _require_email(session, email_id)
+            row = _require_email(session, org_id, email_id)
             links = email_contacts(session, [email_id]).get(email_id, [])
             return email_json(row, links, include_body=True)
 
@@ -135,10 +139,11 @@ def email_routes(context: ApiContext) -> list[Route]:
 
     async def hide(request: Request) -> JSONResponse:
         """Hide in the CRM only (E7): the mailbox is not touched; nothing brings it back."""
+        org_id = org_of(request)
         email_id = _email_id(request)
 
         def write(session: Session) -> answers.Email:
-            row = _require_email(session, email_id, for_update=True)
+            row = _require_email(session, org_id, email_id, for_update=True)
             hide_email(session, row, context.clock())
             links = email_contacts(session, [email_id]).get(email_id, [])
             return email_json(row, links, include_body=False)
@@ -156,9 +161,12 @@ def _email_id(request: Request) -> int:
     return email_id
 
 
-def _require_email(session: Session, email_id: int, *, for_update: bool = False) -> EmailRow:
+def _require_email(
+    session: Session, org_id: str, email_id: int, *, for_update: bool = False
+) -> EmailRow:
+    """The organization's email ``email_id``; another organization's is not found."""
     row = get_email(session, email_id, for_update=for_update)
-    if row is None:
+    if row is None or row.org_id != org_id:
         raise NotFound("unknown_email", f"no email {email_id}")
     return row
 

@@ -20,15 +20,13 @@ from dataclasses import dataclass, field
 
 from starlette.requests import Request
 
+from api.callers import caller_of
 from api.errors import ApiError
-
-# The ASGI scope key under which the bearer check records which token was presented.
-CALLER_SCOPE_KEY = "crmsync.caller"
 
 
 def token_of(request: Request) -> str:
-    """Which configured token authenticated ``request`` (its position, never its value)."""
-    return str(request.scope.get(CALLER_SCOPE_KEY, "unknown"))
+    """Which token authenticated ``request`` (its position or id, never its value)."""
+    return caller_of(request).label
 
 
 class Lease:
@@ -126,7 +124,7 @@ class RequestLimits:
         return ApiError(
             429,
             "too_many_subscriptions",
-            f"this deployment already has {self.max_subscriptions} subscriptions, the most it "
-            "may (CRMSYNC_MAX_SUBSCRIPTIONS); delete one before creating another",
+            f"this organization already has {self.max_subscriptions} subscriptions, the most "
+            "it may (CRMSYNC_MAX_SUBSCRIPTIONS); delete one before creating another",
             headers={"Retry-After": str(SUBSCRIPTION_RETRY_AFTER_SECONDS)},
         )

@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from api.callers import caller_of, org_of
 from api.context import ApiContext
 from api.cursors import decode_cursor, encode_cursor
 from api.errors import ApiError
@@ -34,6 +35,7 @@ from domain.times import parse_rfc3339
 from storage.message_history import (
     NotificationPageKey,
     explain_message,
+    grant_owners,
     list_notifications,
     notification_json,
     rep_grant_ids,
@@ -89,15 +91,18 @@ OPERATIONS = (EXPLAIN_MESSAGE, LIST_NOTIFICATIONS)
 
 def notification_routes(context: ApiContext) -> list[Route]:
     async def explain(request: Request) -> JSONResponse:
+        org_id = org_of(request)
         rep_id = request.path_params["rep_id"]
         message_id = validate_message_id(request.path_params["message_id"])
 
         def read(session: Session) -> answers.MessageDecision:
-            return explain_message(session, require_rep(session, rep_id), message_id)
+            return explain_message(session, require_rep(session, org_id, rep_id), message_id)
 
         return JSONResponse(await context.in_transaction(read))
 
     async def listing(request: Request) -> JSONResponse:
+        caller = caller_of(request)
+        org_id = caller.org_id
         query = read_query(request, NotificationListQuery)
         rep_id, grant_id, outcome = query.rep_id, query.grant_id, query.outcome
         if rep_id is None and grant_id is None:
@@ -125,11 +130,15 @@ def notification_routes(context: ApiContext) -> list[Route]:
         def read(session: Session) -> list[answers.Notification]:
             grants: list[str] = []
             if rep_id is not None:
-                grants = rep_grant_ids(session, require_rep(session, rep_id))
+                grants = rep_grant_ids(session, require_rep(session, org_id, rep_id))
                 if grant_id is not None:
                     grants = [grant_id] if grant_id in grants else []
             elif grant_id is not None:
-                grants = [grant_id]
+                # A grant's notifications are its organization's; those of a grant no rep
+                # ever held are the deployment's, shown to admins only.
+                owners = grant_owners(session, grant_id)
+                mine = org_id in owners or (caller.admin and not owners)
+                grants = [grant_id] if mine else []
             rows = list_notifications(
                 session, grant_ids=grants, outcome=outcome, since=since, after=after, limit=limit
             )

@@ -38,6 +38,7 @@ from api.reps import require_rep
 from domain.backfill import BackfillKind
 from domain.mailbox_binding import mailbox_belongs_to_rep
 from domain.oauth_state import STATE_LIFETIME, read_state
+from domain.organizations import OrgDefaults, listed_or, lookback_of
 from domain.reps import Rep
 from domain.return_urls import with_status
 from storage.accounts import Connection, connect_rep
@@ -49,6 +50,7 @@ from storage.connect_attempts import (
     spend_connect_attempt,
 )
 from storage.errors import StorageConflict
+from storage.organizations import org_defaults
 from storage.reps import rep_for_grant
 
 logger = logging.getLogger(__name__)
@@ -84,16 +86,18 @@ def callback_routes(context: ApiContext, config: AccountsConfig) -> list[Route]:
         now = context.clock()
         state = read_state(params.state, config.state_secrets, now)
 
-        def spend(session: Session) -> tuple[SpentAttempt, Rep] | str:
+        def spend(session: Session) -> tuple[SpentAttempt, Rep, OrgDefaults] | str:
             attempt = spend_connect_attempt(session, state.nonce, state.rep_id, now, STATE_LIFETIME)
             if attempt is None:
                 return refusal_reason(session, state.nonce, state.rep_id, now, STATE_LIFETIME)
-            return attempt, require_rep(session, state.rep_id)
+            # The attempt names the rep's organization (its nonce is the state's own).
+            rep = require_rep(session, attempt.org_id, state.rep_id)
+            return attempt, rep, org_defaults(session, attempt.org_id)
 
         spent = await context.in_transaction(spend)
         if isinstance(spent, str):
             raise ApiError(400, spent, _REFUSALS[spent])
-        attempt, rep = spent
+        attempt, rep, defaults = spent
         denied = params.error
         if denied:
             await outcome(attempt.nonce, "denied")
@@ -115,14 +119,17 @@ def callback_routes(context: ApiContext, config: AccountsConfig) -> list[Route]:
             status = 502 if failure.retryable else 400
             return _finish(attempt, failure.reason, status, failure.message)
 
-        if not mailbox_belongs_to_rep(rep.email, connection.email, config.allowed_domains):
+        allowed = listed_or(defaults.connect_allowed_domains, config.allowed_domains)
+        if not mailbox_belongs_to_rep(rep.email, connection.email, allowed):
             return await refuse_mailbox(attempt, connection)
+        lookback = lookback_of(defaults, config.lookback)
 
         def store(session: Session) -> Rep:
-            connected = connect_rep(session, state.rep_id, connection, now, config.lookback)
+            connected = connect_rep(session, rep.org_id, state.rep_id, connection, now, lookback)
             assert connected.grant_id is not None
             create_backfill(
                 session,
+                org_id=connected.org_id,
                 rep_id=connected.rep_id,
                 grant_id=connected.grant_id,
                 kind=BackfillKind.MAILBOX,

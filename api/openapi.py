@@ -19,10 +19,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from api.callers import ORG_HEADER
 from api.operations import Answer, Operation
 from api.queries import NoQuery
 from domain import answers
 from domain.answers.examples import EXAMPLES
+from domain.organizations import ORG_ID_PATTERN
 
 Schema = dict[str, Any]
 
@@ -52,6 +54,15 @@ REFUSAL_TEXT = {
     "or the keys of stored secrets (CRMSYNC_SECRET_KEYS); `error.reason` names which",
 }
 ALWAYS_REFUSED = (400, 401, 404)
+# Where a call acts (api.callers): every operation but the admins' takes it.
+ORG_PARAMETER: Schema = {
+    "name": ORG_HEADER,
+    "in": "header",
+    "required": False,
+    "description": "admin tokens: the organization to act in (default: `default`); an "
+    "organization's token acts in its own, and any other is 404",
+    "schema": {"type": "string", "pattern": f"^{ORG_ID_PATTERN}$"},
+}
 RETRY_AFTER = {
     "Retry-After": {
         "description": "seconds to wait before trying again",
@@ -93,6 +104,8 @@ def _operation(op: Operation) -> Schema:
     if op.description:
         document["description"] = op.description
     parameters = [*_path_parameters(op), *_query_parameters(op.query)]
+    if not op.admin_only:
+        parameters.append(ORG_PARAMETER)
     if parameters:
         document["parameters"] = parameters
     refused = [*ALWAYS_REFUSED, *op.refusals]

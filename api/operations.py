@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from api.callers import require_admin
 from api.errors import ApiError
 from api.inputs import refuse_control_characters
 from api.queries import NoQuery, parameter_names
@@ -44,7 +45,9 @@ class Operation:
     """A CRM API operation under ``/v1``.
 
     ``refusals`` are the error statuses this operation may answer beyond those every one
-    may (400, 401, 404; 413 when it takes a body).
+    may (400, 401, 404; 413 when it takes a body). ``admin_only`` operations (managing
+    organizations) are for admin tokens: to an organization's token they do not exist (404);
+    every other one acts in the caller's organization (``api.callers``).
     """
 
     method: str
@@ -59,6 +62,7 @@ class Operation:
     refusals: tuple[int, ...] = ()
     description: str = ""
     path_schemas: Mapping[str, Schema] = field(default_factory=dict)
+    admin_only: bool = False
 
     def route(self, endpoint: Endpoint) -> Route:
         """The route of this operation: ``endpoint`` behind the refusal of any query
@@ -66,8 +70,11 @@ class Operation:
         error, not a silent default) and of control characters in path or query."""
         allowed = parameter_names(self.query)
         takes = sorted(allowed)
+        admin_only = self.admin_only
 
         async def checked(request: Request) -> Response:
+            if admin_only:
+                require_admin(request)
             unknown = sorted(set(request.query_params) - allowed)
             if unknown:
                 # Named by their start, five at most: they are the client's own text.

@@ -45,6 +45,7 @@ PUT = Operation(
     (Answer(200, "replaced", answers.Organization), Answer(201, "created", answers.Organization)),
     body=OrgInput,
     refusals=(409, 503),
+    admin_only=True,
     description=(
         "The whole organization, every time: its name, its Nylas access and its reps' defaults. "
         "Nylas access is either provider_apps (the customer's own Google or Azure apps, used "
@@ -63,6 +64,7 @@ GET = Operation(
     "organizations",
     "An organization",
     (Answer(200, "the organization", answers.Organization),),
+    admin_only=True,
     description="The organization, its Nylas access (whether each secret is set) and defaults.",
 )
 LIST = Operation(
@@ -73,6 +75,7 @@ LIST = Operation(
     "Organizations, in id order",
     (Answer(200, "a page", answers.OrganizationPage),),
     query=PageQuery,
+    admin_only=True,
     description="Every organization, the default one included, a page at a time in id order.",
 )
 DELETE = Operation(
@@ -83,6 +86,7 @@ DELETE = Operation(
     "Delete an organization",
     (Answer(204, "deleted"),),
     refusals=(409,),
+    admin_only=True,
     description="Deletes the organization; the default one stays (409 default_org).",
 )
 OPERATIONS = (PUT, GET, LIST, DELETE)

@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from api.callers import org_of
 from api.context import ApiContext
 from api.errors import ApiError
 from api.inputs import json_body
@@ -21,11 +22,14 @@ from api.operations import Answer, Operation
 from api.queries import QueryModel, Time, read_query
 from domain import answers
 from domain.accounts import DEFAULT_SILENCE_AFTER
+from domain.email_rules import DEFAULT_LOOKBACK
+from domain.organizations import lookback_of
 from domain.reps import Rep, RepInput, parse_rep, validate_rep_id
 from domain.times import format_time
 from storage.emails import activity_counts
 from storage.errors import NotFound
-from storage.reps import get_rep, put_rep
+from storage.organizations import org_defaults
+from storage.reps import PutRepResult, get_rep, put_rep
 
 MAX_ACTIVITY_PERIOD = timedelta(days=366)
 
@@ -82,13 +86,13 @@ GET_ACTIVITY = Operation(
 OPERATIONS = (PUT_REP, GET_REP, GET_ACTIVITY)
 
 
-def require_rep(session: Session, rep_id: str) -> Rep:
-    """The stored rep ``rep_id``.
+def require_rep(session: Session, org_id: str, rep_id: str) -> Rep:
+    """The organization's rep ``rep_id``.
 
     Raises:
-        NotFound: no such rep.
+        NotFound: no such rep in the organization (another's is not there).
     """
-    rep = get_rep(session, validate_rep_id(rep_id))
+    rep = get_rep(session, org_id, validate_rep_id(rep_id))
     if rep is None:
         raise NotFound("unknown_rep", f"no rep {rep_id!r}; register it with PUT /v1/reps/{{id}}")
     return rep
@@ -98,21 +102,29 @@ def rep_routes(
     context: ApiContext, silence_after: timedelta = DEFAULT_SILENCE_AFTER
 ) -> list[Route]:
     async def put(request: Request) -> JSONResponse:
+        org_id = org_of(request)
         rep_id = validate_rep_id(request.path_params["rep_id"])
-        document = parse_rep(await json_body(request))
-        result = await context.in_transaction(
-            lambda session: put_rep(session, rep_id, document, context.clock())
-        )
+        body = await json_body(request)
+
+        def write(session: Session) -> PutRepResult:
+            defaults = org_defaults(session, org_id)
+            document = parse_rep(body, defaults)
+            lookback = lookback_of(defaults, DEFAULT_LOOKBACK)
+            return put_rep(session, org_id, rep_id, document, context.clock(), lookback)
+
+        result = await context.in_transaction(write)
         shown = result.rep.to_json(context.clock(), silence_after)
         return JSONResponse(shown, status_code=201 if result.created else 200)
 
     async def get(request: Request) -> JSONResponse:
+        org_id = org_of(request)
         rep_id = request.path_params["rep_id"]
-        rep = await context.in_transaction(lambda session: require_rep(session, rep_id))
+        rep = await context.in_transaction(lambda session: require_rep(session, org_id, rep_id))
         return JSONResponse(rep.to_json(context.clock(), silence_after))
 
     async def activity(request: Request) -> JSONResponse:
         """E10: synced and system-generated emails dated in [from, to); hidden ones excluded."""
+        org_id = org_of(request)
         rep_id = request.path_params["rep_id"]
         query = read_query(request, ActivityQuery)
         end = query.until or context.clock()
@@ -126,8 +138,8 @@ def rep_routes(
             )
 
         def count(session: Session) -> dict[str, int]:
-            require_rep(session, rep_id)
-            return activity_counts(session, rep_id, start, end)
+            require_rep(session, org_id, rep_id)
+            return activity_counts(session, org_id, rep_id, start, end)
 
         counts = await context.in_transaction(count)
         counted: answers.Activity = {

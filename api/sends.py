@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from api.callers import org_of
 from api.context import ApiContext
 from api.errors import ApiError
 from api.inputs import SEND_JSON_BYTES, json_body
@@ -48,11 +49,12 @@ OPERATIONS = (SEND_EMAIL,)
 
 def send_routes(context: ApiContext) -> list[Route]:
     async def send(request: Request) -> JSONResponse:
+        org_id = org_of(request)
         rep_id = request.path_params["rep_id"]
         send_request = parse_send_request(await json_body(request, SEND_JSON_BYTES))
 
         def write(session: Session) -> tuple[answers.Email, bool]:
-            rep = require_rep(session, rep_id)
+            rep = require_rep(session, org_id, rep_id)
             if rep.grant_id is None:
                 raise ApiError(409, "not_connected", f"rep {rep_id!r} has no connected mailbox")
             row, created = queue_send(session, rep, send_request, context.clock())

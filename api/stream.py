@@ -22,6 +22,7 @@ from starlette.responses import StreamingResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from api.callers import org_of
 from api.changes import POLL_INTERVAL_SECONDS, decode_position, expired_cursor
 from api.context import ApiContext
 from api.feed_queries import StreamQuery
@@ -54,6 +55,7 @@ OPERATIONS = (STREAM_CHANGES,)
 
 def stream_routes(context: ApiContext) -> list[Route]:
     async def stream(request: Request) -> StreamingResponse:
+        org_id = org_of(request)
         query = read_query(request, StreamQuery)
         cursor = request.headers.get("last-event-id") or query.cursor
         after = decode_position(cursor) if cursor else None
@@ -69,7 +71,7 @@ def stream_routes(context: ApiContext) -> list[Route]:
         lease = context.limits.streams.acquire(token_of(request))
 
         def read(session: Session) -> tuple[list[answers.Change], FeedPosition]:
-            page = read_changes(session, position, BATCH, types=types, rep_id=rep_id)
+            page = read_changes(session, position, BATCH, org_id=org_id, types=types, rep_id=rep_id)
             return [change_json(row) for row in page.changes], page.next_position
 
         async def events() -> AsyncIterator[str]:

@@ -4,7 +4,8 @@ Creating a subscription answers its secret once (``whsec_...``, Standard Webhook
 never shown again, only rotated: the new secret is answered once and the old one keeps
 signing beside it for the overlap, so the subscriber can switch without losing a delivery.
 A new subscription receives the changes recorded after its creation. Its delivery log
-(every attempt, with status code and latency) is readable here. A deployment holds at most
+(every attempt, with status code and latency) is readable here. Subscriptions are their
+organization's, and receive its changes only. An organization holds at most
 ``CRMSYNC_MAX_SUBSCRIPTIONS`` (each multiplies the deliveries of every change): one more is
 429 until one is deleted.
 """
@@ -20,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from api.callers import org_of
 from api.context import ApiContext
 from api.cursors import cursor_number, encode_cursor
 from api.inputs import json_body, read_body
@@ -156,6 +158,7 @@ def new_secret() -> str:
 
 def subscription_routes(context: ApiContext) -> list[Route]:
     async def create(request: Request) -> JSONResponse:
+        org_id = org_of(request)
         document = parse_subscription(
             await json_body(request),
             creating=True,
@@ -163,31 +166,35 @@ def subscription_routes(context: ApiContext) -> list[Route]:
         )
 
         def write(session: Session) -> answers.Subscription:
-            if count_subscriptions_to_create(session) >= context.limits.max_subscriptions:
+            if count_subscriptions_to_create(session, org_id) >= context.limits.max_subscriptions:
                 raise context.limits.too_many_subscriptions()
             row = create_subscription(
-                session, document, new_secret(), head_position(session), context.clock()
+                session, org_id, document, new_secret(), head_position(session), context.clock()
             )
             return subscription_json(row, with_secret=True)
 
         return JSONResponse(await context.in_transaction(write), status_code=201)
 
     async def listing(request: Request) -> JSONResponse:
+        org_id = org_of(request)
+
         def read(session: Session) -> list[answers.Subscription]:
-            return [subscription_json(row) for row in list_subscriptions(session)]
+            return [subscription_json(row) for row in list_subscriptions(session, org_id)]
 
         listed: answers.SubscriptionList = {"data": await context.in_transaction(read)}
         return JSONResponse(listed)
 
     async def get_one(request: Request) -> JSONResponse:
+        org_id = org_of(request)
         subscription_id = request.path_params["subscription_id"]
 
         def read(session: Session) -> answers.Subscription:
-            return subscription_json(require_subscription(session, subscription_id))
+            return subscription_json(require_subscription(session, org_id, subscription_id))
 
         return JSONResponse(await context.in_transaction(read))
 
     async def update(request: Request) -> JSONResponse:
+        org_id = org_of(request)
         subscription_id = request.path_params["subscription_id"]
         document = parse_subscription(
             await json_body(request),
@@ -196,28 +203,30 @@ def subscription_routes(context: ApiContext) -> list[Route]:
         )
 
         def write(session: Session) -> answers.Subscription:
-            row = require_subscription(session, subscription_id, for_update=True)
+            row = require_subscription(session, org_id, subscription_id, for_update=True)
             update_subscription(session, row, document, context.clock())
             return subscription_json(row)
 
         return JSONResponse(await context.in_transaction(write))
 
     async def delete(request: Request) -> Response:
+        org_id = org_of(request)
         subscription_id = request.path_params["subscription_id"]
 
         def write(session: Session) -> None:
-            session.delete(require_subscription(session, subscription_id, for_update=True))
+            session.delete(require_subscription(session, org_id, subscription_id, for_update=True))
 
         await context.in_transaction(write)
         return Response(status_code=204)
 
     async def rotate(request: Request) -> JSONResponse:
+        org_id = org_of(request)
         subscription_id = request.path_params["subscription_id"]
         given = await read_body(request, RotateInput, "invalid_overlap", optional=True)
         overlap_hours = given.overlap_hours
 
         def write(session: Session) -> answers.Subscription:
-            row = require_subscription(session, subscription_id, for_update=True)
+            row = require_subscription(session, org_id, subscription_id, for_update=True)
             rotate_secret(
                 session, row, new_secret(), timedelta(hours=overlap_hours), context.clock()
             )
@@ -226,13 +235,14 @@ def subscription_routes(context: ApiContext) -> list[Route]:
         return JSONResponse(await context.in_transaction(write))
 
     async def deliveries(request: Request) -> JSONResponse:
+        org_id = org_of(request)
         subscription_id = request.path_params["subscription_id"]
         query = read_query(request, PageQuery)
         limit = query.limit
         before = cursor_number(query.cursor, "before") if query.cursor else None
 
         def read(session: Session) -> list[answers.Delivery]:
-            require_subscription(session, subscription_id)
+            require_subscription(session, org_id, subscription_id)
             return list_deliveries(session, subscription_id, before_id=before, limit=limit)
 
         found = await context.in_transaction(read)

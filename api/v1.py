@@ -19,6 +19,7 @@ from api import (
     contacts,
     emails,
     notifications,
+    org_tokens,
     organizations,
     reps,
     sends,
@@ -35,6 +36,7 @@ from api.emails import email_routes
 from api.notifications import notification_routes
 from api.openapi import Schema, openapi_document
 from api.operations import Operation
+from api.org_tokens import org_token_routes
 from api.organizations import organization_routes
 from api.reps import rep_routes
 from api.security_headers import PrivateAnswers
@@ -56,6 +58,7 @@ OPERATIONS: tuple[Operation, ...] = (
     *stream.OPERATIONS,
     *subscriptions.OPERATIONS,
     *organizations.OPERATIONS,
+    *org_tokens.OPERATIONS,
 )
 
 
@@ -79,6 +82,7 @@ def v1_mount(context: ApiContext, tokens: tuple[bytes, ...], accounts: AccountsC
         *stream_routes(context),
         *subscription_routes(context),
         *organization_routes(context),
+        *org_token_routes(context),
     ]
     served = sorted(route.name for route in routes)
     declared = sorted(op.operation_id for op in OPERATIONS)
@@ -90,5 +94,13 @@ def v1_mount(context: ApiContext, tokens: tuple[bytes, ...], accounts: AccountsC
         PREFIX,
         app=router,
         # Outermost first: a 401 is private and not to be sniffed either.
-        middleware=[Middleware(PrivateAnswers), Middleware(BearerAuth, tokens=tokens)],
+        middleware=[
+            Middleware(PrivateAnswers),
+            Middleware(
+                BearerAuth,
+                tokens=tokens,
+                org_exists=context.org_exists,
+                find_holder=context.token_holder,
+            ),
+        ],
     )

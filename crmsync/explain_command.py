@@ -18,6 +18,7 @@ from crmsync.operator_context import OperatorContext, err, line, out, print_json
 from domain import answers
 from domain.errors import DomainError
 from domain.message_verdicts import validate_message_id
+from domain.organizations import validate_org_id
 from domain.reps import validate_rep_id
 from storage.message_history import explain_message
 from storage.reps import get_rep
@@ -26,6 +27,7 @@ from storage.reps import get_rep
 def run_explain(args: argparse.Namespace) -> int:
     """Print the decision; 2 for an id that cannot be one, 1 for an unknown rep."""
     try:
+        org_id = validate_org_id(args.org)
         rep_id = validate_rep_id(args.rep)
         message_id = validate_message_id(args.message)
     except DomainError as error:
@@ -34,9 +36,9 @@ def run_explain(args: argparse.Namespace) -> int:
     context = OperatorContext.from_environ()
     try:
         with Session(context.engine) as session:
-            rep = get_rep(session, rep_id)
+            rep = get_rep(session, org_id, rep_id)
             if rep is None:
-                err().print(line("crmsync explain", f"no rep {rep_id!r}"))
+                err().print(line("crmsync explain", f"no rep {rep_id!r} in {org_id!r}"))
                 return 1
             document = explain_message(session, rep, message_id)
     finally:

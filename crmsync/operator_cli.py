@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from domain.organizations import DEFAULT_ORG_ID
 from domain.rep_outcomes import DEFAULT_WORST_REPS
 
 
@@ -46,6 +47,9 @@ def add_operator_commands(commands: Any) -> None:
         "answers). Exit status 1 for an unknown rep, 2 for an id that cannot be one.",
     )
     explain.add_argument("--rep", required=True, help="the rep's id (the CRM's)")
+    explain.add_argument(
+        "--org", default=DEFAULT_ORG_ID, help="the rep's organization (default: %(default)s)"
+    )
     explain.add_argument("--message", required=True, help="the Nylas message id")
     _json_flag(explain)
     explain.set_defaults(command=_explain)

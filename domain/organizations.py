@@ -19,7 +19,9 @@ answer says only whether each is set. Pure functions and models; no I/O.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -33,7 +35,8 @@ from domain.return_urls import InvalidReturnUrl, parse_origin
 DEFAULT_ORG_ID = "default"
 MAX_ORG_ID_LENGTH = 64
 ORG_ID_SHAPE = "1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit"
-_ORG_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+ORG_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
+_ORG_ID = re.compile(ORG_ID_PATTERN)
 
 Region = Literal["us", "eu"]
 # Where each region's API answers (the SDK's REGION_CONFIG).
@@ -338,3 +341,15 @@ def _defaults(given: OrgDefaultsInput) -> OrgDefaults:
         return_url_origins=origins,
         connect_allowed_domains=domains,
     )
+
+
+def lookback_of(defaults: OrgDefaults, deployment: timedelta) -> timedelta:
+    """How far back a rep's sync reaches: its organization's look-back, else the deployment's."""
+    if defaults.lookback_days is None:
+        return deployment
+    return timedelta(days=defaults.lookback_days)
+
+
+def listed_or(own: tuple[str, ...] | None, deployment: Collection[str]) -> frozenset[str]:
+    """An organization's list (origins, domains) where it has one, else the deployment's."""
+    return frozenset(deployment if own is None else own)

@@ -24,6 +24,7 @@ from domain.errors import DomainError
 from domain.folders import FolderSelection, InvalidFolderSetting, parse_folder_setting
 from domain.grants import GRANT_ID_SHAPE, is_grant_id
 from domain.inputs import read_model
+from domain.organizations import OrgDefaults
 from domain.times import format_time, parse_rfc3339
 
 DEFAULT_CALENDAR_DAYS_AFTER = 30
@@ -33,6 +34,7 @@ Provider = Literal["google", "microsoft", "imap", "icloud", "yahoo", "ews"]
 PROVIDERS: frozenset[str] = frozenset(get_args(Provider))
 # RFC 5321's limit on a forward path: no address is longer.
 MAX_ADDRESS_LENGTH = 320
+NO_DEFAULTS = OrgDefaults()
 
 
 class InvalidRep(DomainError):
@@ -56,8 +58,10 @@ class RepDocument:
 
 @dataclass(frozen=True, slots=True)
 class Rep:
-    """A stored rep: the CRM's document plus what crmsync derived (its sync-from)."""
+    """A stored rep: the CRM's document plus what crmsync derived (its sync-from). Its id
+    is its organization's: ``org_id`` and ``rep_id`` together name it."""
 
+    org_id: str
     rep_id: str
     email: str
     grant_id: str | None
@@ -193,8 +197,9 @@ class RepInput(BaseModel):
     settings: RepSettingsInput = RepSettingsInput()  # frozen: one default is safe to share
 
 
-def parse_rep(document: object) -> RepDocument:
-    """Read a rep document from the CRM: its shape by :class:`RepInput`, then E1's rules.
+def parse_rep(document: object, defaults: OrgDefaults = NO_DEFAULTS) -> RepDocument:
+    """Read a rep document from the CRM: its shape by :class:`RepInput`, then E1's rules;
+    a setting left out takes its organization's default, else the manuals'.
 
     ``{"email": "ann@acme.com", "grant_id": "...", "provider": "google",
     "settings": {"email_sync": true, "folders": "Inbox;Sent", "calendar_sync": true,
@@ -215,13 +220,22 @@ def parse_rep(document: object) -> RepDocument:
         grant_id=_grant_id(given.grant_id),
         provider=given.provider,
         email_sync_enabled=settings.email_sync,
-        folders=_folders(settings.folders),
+        folders=(
+            _folders(settings.folders)
+            if settings.folders is not None or defaults.folders is None
+            else FolderSelection(defaults.folders)
+        ),
         calendar_sync_enabled=settings.calendar_sync,
-        calendar_name=_optional_name(settings.calendar_name, "calendar_name"),
-        calendar_days_after=(
-            DEFAULT_CALENDAR_DAYS_AFTER
-            if settings.calendar_days_after is None
-            else settings.calendar_days_after
+        calendar_name=_optional_name(settings.calendar_name, "calendar_name")
+        or defaults.calendar_name,
+        calendar_days_after=next(
+            days
+            for days in (
+                settings.calendar_days_after,
+                defaults.calendar_days_after,
+                DEFAULT_CALENDAR_DAYS_AFTER,
+            )
+            if days is not None
         ),
         sync_from=_optional_time(settings.sync_from),
     )

@@ -37,13 +37,13 @@ class Connection:
 
 
 def apply_account_event(
-    session: Session, rep_id: str, event: AccountEvent, now: datetime
+    session: Session, org_id: str, rep_id: str, event: AccountEvent, now: datetime
 ) -> Rep | None:
     """Move the rep's status by ``event``; records ``rep.updated`` when it moved.
 
     Returns the rep (changed or not), or None for an unknown rep.
     """
-    row = session.get(RepRow, rep_id, with_for_update=True)
+    row = session.get(RepRow, (org_id, rep_id), with_for_update=True)
     if row is None:
         return None
     status = next_status(row.account_status, event)
@@ -78,7 +78,7 @@ def apply_grant_event(
     if occurred_at is not None:
         row.grant_event_at = occurred_at
         session.add(row)
-    rep = apply_account_event(session, row.id, event, now)
+    rep = apply_account_event(session, row.org_id, row.id, event, now)
     assert rep is not None
     outcome = "status_changed" if rep.account_status != before else "unchanged"
     return GrantEventResult(rep, outcome)
@@ -102,7 +102,12 @@ class GrantEventResult:
 
 
 def connect_rep(
-    session: Session, rep_id: str, connection: Connection, now: datetime, lookback: timedelta
+    session: Session,
+    org_id: str,
+    rep_id: str,
+    connection: Connection,
+    now: datetime,
+    lookback: timedelta,
 ) -> Rep:
     """Store the grant on the rep, count sync-from from now, and mark it initializing.
 
@@ -111,13 +116,16 @@ def connect_rep(
         StorageConflict: another rep holds the grant.
     """
     holder = session.exec(
-        select(RepRow.id).where(RepRow.grant_id == connection.grant_id, RepRow.id != rep_id)
+        select(RepRow.org_id, RepRow.id).where(
+            RepRow.grant_id == connection.grant_id,
+            (RepRow.org_id != org_id) | (RepRow.id != rep_id),
+        )
     ).first()
     if holder is not None:
-        raise StorageConflict(
-            "grant_in_use", f"this mailbox is already connected to rep {holder!r}"
-        )
-    row = session.get(RepRow, rep_id, with_for_update=True)
+        # Another organization's rep is not named: its ids are that organization's own.
+        to_whom = f" to rep {holder[1]!r}" if holder[0] == org_id else ""
+        raise StorageConflict("grant_in_use", f"this mailbox is already connected{to_whom}")
+    row = session.get(RepRow, (org_id, rep_id), with_for_update=True)
     if row is None:
         raise NotFound("unknown_rep", f"no rep {rep_id!r}")
     row.grant_id = connection.grant_id
@@ -133,7 +141,9 @@ def connect_rep(
     return to_rep(row)
 
 
-def disconnect_rep(session: Session, rep_id: str, now: datetime) -> tuple[Rep, str | None]:
+def disconnect_rep(
+    session: Session, org_id: str, rep_id: str, now: datetime
+) -> tuple[Rep, str | None]:
     """Clear the rep's grant, stop its backfills, and mark it stopped; its emails stay.
 
     Returns the rep and the grant it had (to destroy at Nylas), None if it had none.
@@ -145,12 +155,13 @@ def disconnect_rep(session: Session, rep_id: str, now: datetime) -> tuple[Rep, s
     session.execute(
         update(BackfillRow)
         .where(
+            col(BackfillRow.org_id) == org_id,
             col(BackfillRow.rep_id) == rep_id,
             col(BackfillRow.state).in_([s.value for s in ACTIVE_STATES]),
         )
         .values(state=BackfillState.CANCELLED.value, finished_at=now, updated_at=now)
     )
-    row = session.get(RepRow, rep_id, with_for_update=True)
+    row = session.get(RepRow, (org_id, rep_id), with_for_update=True)
     if row is None:
         raise NotFound("unknown_rep", f"no rep {rep_id!r}")
     grant_id = row.grant_id
@@ -188,7 +199,7 @@ def note_successes(session: Session, grant_ids: Collection[str], now: datetime) 
         )
         # Locked, as in note_failure: concurrent workers must not lose each other's counts.
         # In id order, so two transactions locking overlapping sets never wait in a cycle.
-        .order_by(col(RepRow.id))
+        .order_by(col(RepRow.org_id), col(RepRow.id))
         .with_for_update()
     ).all()
     for row in rows:
@@ -197,7 +208,7 @@ def note_successes(session: Session, grant_ids: Collection[str], now: datetime) 
         row.consecutive_failures = 0
         session.add(row)
         if recovering:
-            apply_account_event(session, row.id, AccountEvent.SYNC_RECOVERED, now)
+            apply_account_event(session, row.org_id, row.id, AccountEvent.SYNC_RECOVERED, now)
 
 
 def note_failure(session: Session, grant_id: str, now: datetime) -> Rep | None:
@@ -213,7 +224,7 @@ def note_failure(session: Session, grant_id: str, now: datetime) -> Rep | None:
     session.add(row)
     event = event_for_failures(row.consecutive_failures)
     if event is not None:
-        return apply_account_event(session, row.id, event, now)
+        return apply_account_event(session, row.org_id, row.id, event, now)
     return to_rep(row)
 
 
@@ -224,6 +235,7 @@ def _new_version(session: Session, row: RepRow, now: datetime) -> None:
     session.flush()
     append_change(
         session,
+        org_id=row.org_id,
         change_type="rep.updated",
         entity="rep",
         entity_id=row.id,

@@ -45,10 +45,12 @@ class ItemWrite:
 
 
 def find_item(
-    session: Session, rep_id: str, crm_item_id: str, *, for_update: bool = False
+    session: Session, org_id: str, rep_id: str, crm_item_id: str, *, for_update: bool = False
 ) -> ActionItemRow | None:
     query = select(ActionItemRow).where(
-        ActionItemRow.rep_id == rep_id, ActionItemRow.crm_item_id == crm_item_id
+        ActionItemRow.org_id == org_id,
+        ActionItemRow.rep_id == rep_id,
+        ActionItemRow.crm_item_id == crm_item_id,
     )
     if for_update:
         query = query.with_for_update()
@@ -56,11 +58,13 @@ def find_item(
 
 
 def item_for_event(
-    session: Session, rep_id: str, event_id: str, *, for_update: bool = False
+    session: Session, org_id: str, rep_id: str, event_id: str, *, for_update: bool = False
 ) -> ActionItemRow | None:
     """The item linked to ``event_id`` (``for_update``: locked for the update that follows)."""
     query = select(ActionItemRow).where(
-        ActionItemRow.rep_id == rep_id, ActionItemRow.event_id == event_id
+        ActionItemRow.org_id == org_id,
+        ActionItemRow.rep_id == rep_id,
+        ActionItemRow.event_id == event_id,
     )
     if for_update:
         query = query.with_for_update()
@@ -68,22 +72,30 @@ def item_for_event(
 
 
 def list_items(
-    session: Session, rep_id: str, *, after: str | None, limit: int
+    session: Session, org_id: str, rep_id: str, *, after: str | None, limit: int
 ) -> list[ActionItemRow]:
-    query = select(ActionItemRow).where(ActionItemRow.rep_id == rep_id)
+    query = select(ActionItemRow).where(
+        ActionItemRow.org_id == org_id, ActionItemRow.rep_id == rep_id
+    )
     if after is not None:
         query = query.where(ActionItemRow.crm_item_id > after)
     return list(session.exec(query.order_by(col(ActionItemRow.crm_item_id)).limit(limit)))
 
 
 def put_item(
-    session: Session, rep_id: str, crm_item_id: str, document: ActionItemDocument, now: datetime
+    session: Session,
+    org_id: str,
+    rep_id: str,
+    crm_item_id: str,
+    document: ActionItemDocument,
+    now: datetime,
 ) -> ItemWrite:
     """Create or update an item from the CRM (a CRM edit at ``document.changed_at``)."""
-    row = find_item(session, rep_id, crm_item_id, for_update=True)
+    row = find_item(session, org_id, rep_id, crm_item_id, for_update=True)
     created = row is None
     if row is None:
         row = ActionItemRow(
+            org_id=org_id,
             rep_id=rep_id,
             crm_item_id=crm_item_id,
             content=document.content.to_json(),
@@ -310,6 +322,7 @@ def _record(
 ) -> None:
     append_change(
         session,
+        org_id=row.org_id,
         change_type=change_type,
         entity="action_item",
         entity_id=row.crm_item_id,

@@ -34,6 +34,7 @@ from storage.tables import BackfillRow, ContactAddressRow
 def create_backfill(
     session: Session,
     *,
+    org_id: str,
     rep_id: str,
     grant_id: str,
     kind: BackfillKind,
@@ -48,6 +49,7 @@ def create_backfill(
         session.execute(
             update(BackfillRow)
             .where(
+                col(BackfillRow.org_id) == org_id,
                 col(BackfillRow.rep_id) == rep_id,
                 col(BackfillRow.kind) == BackfillKind.MAILBOX.value,
                 col(BackfillRow.state).in_([s.value for s in ACTIVE_STATES]),
@@ -55,6 +57,7 @@ def create_backfill(
             .values(state=BackfillState.CANCELLED.value, finished_at=now, updated_at=now)
         )
     row = BackfillRow(
+        org_id=org_id,
         rep_id=rep_id,
         grant_id=grant_id,
         kind=kind.value,
@@ -103,20 +106,27 @@ def get_backfill(
     return session.get(BackfillRow, backfill_id, with_for_update=for_update)
 
 
-def latest_backfill(session: Session, rep_id: str, kind: BackfillKind) -> BackfillRow | None:
+def latest_backfill(
+    session: Session, org_id: str, rep_id: str, kind: BackfillKind
+) -> BackfillRow | None:
     """The rep's most recent backfill of ``kind``."""
     return session.exec(
         select(BackfillRow)
-        .where(BackfillRow.rep_id == rep_id, BackfillRow.kind == kind.value)
+        .where(
+            BackfillRow.org_id == org_id,
+            BackfillRow.rep_id == rep_id,
+            BackfillRow.kind == kind.value,
+        )
         .order_by(col(BackfillRow.id).desc())
     ).first()
 
 
-def active_backfills(session: Session, rep_id: str) -> list[BackfillRow]:
+def active_backfills(session: Session, org_id: str, rep_id: str) -> list[BackfillRow]:
     return list(
         session.exec(
             select(BackfillRow)
             .where(
+                BackfillRow.org_id == org_id,
                 BackfillRow.rep_id == rep_id,
                 col(BackfillRow.state).in_([s.value for s in ACTIVE_STATES]),
             )
@@ -169,10 +179,12 @@ def backfill_json(row: BackfillRow) -> answers.Backfill:
     }
 
 
-def rep_addresses(session: Session, rep_id: str, among: Collection[str] | None = None) -> set[str]:
+def rep_addresses(session: Session, rep: Rep, among: Collection[str] | None = None) -> set[str]:
     """The addresses of the rep's active contacts (the index the matching reads), or only
     those of them in ``among``, so adding one contact does not read a rep's 100,000."""
-    query = select(ContactAddressRow.address).where(ContactAddressRow.rep_id == rep_id)
+    query = select(ContactAddressRow.address).where(
+        ContactAddressRow.org_id == rep.org_id, ContactAddressRow.rep_id == rep.rep_id
+    )
     if among is not None:
         query = query.where(col(ContactAddressRow.address).in_(sorted(among)))
     return set(session.exec(query))
@@ -193,11 +205,12 @@ def start_retroactive_backfills(
     """
     if rep.grant_id is None or not rep.email_sync_enabled:
         return []
-    new = sorted(rep_addresses(session, rep.rep_id, among) - known_before)
+    new = sorted(rep_addresses(session, rep, among) - known_before)
     plan = plan_retroactive(new)
     start = partial(
         create_backfill,
         session,
+        org_id=rep.org_id,
         rep_id=rep.rep_id,
         grant_id=rep.grant_id,
         since=rep.sync_from,

@@ -25,6 +25,7 @@ _CHANGES: Table = ChangeRow.__table__  # type: ignore[attr-defined]
 class Change:
     """One change to record: ``email.stored``, ``contact.removed``, ..."""
 
+    org_id: str
     change_type: str
     entity: str
     entity_id: str
@@ -37,6 +38,7 @@ class Change:
 def append_change(
     session: Session,
     *,
+    org_id: str,
     change_type: str,
     entity: str,
     entity_id: str,
@@ -49,7 +51,11 @@ def append_change(
     """Record one change in ``session``."""
     append_changes(
         session,
-        [Change(change_type, entity, entity_id, rep_id, operation, entity_version, payload)],
+        [
+            Change(
+                org_id, change_type, entity, entity_id, rep_id, operation, entity_version, payload
+            )
+        ],
         now,
     )
 
@@ -63,6 +69,7 @@ def append_changes(session: Session, changes: Sequence[Change], now: datetime) -
         [
             {
                 "change_id": f"chg_{uuid.uuid4().hex}",
+                "org_id": change.org_id,
                 "type": change.change_type,
                 "entity": change.entity,
                 "entity_id": change.entity_id,

@@ -24,20 +24,24 @@ PRUNE_BATCH = 1_000
 
 @dataclass(frozen=True, slots=True)
 class SpentAttempt:
-    """An attempt the callback may complete: where to send the browser back."""
+    """An attempt the callback may complete: whose rep, and where to send the browser back."""
 
     nonce: str
+    org_id: str
     rep_id: str
     return_url: str | None
 
 
 def start_connect_attempt(
-    session: Session, rep_id: str, return_url: str | None, now: datetime
+    session: Session, org_id: str, rep_id: str, return_url: str | None, now: datetime
 ) -> str:
-    """Record a connection attempt for the rep; returns its one-time nonce."""
+    """Record a connection attempt for the rep; returns its one-time nonce, which also
+    names the rep's organization when the callback comes back."""
     nonce = secrets.token_urlsafe(24)
     session.add(
-        ConnectAttemptRow(nonce=nonce, rep_id=rep_id, return_url=return_url, created_at=now)
+        ConnectAttemptRow(
+            nonce=nonce, org_id=org_id, rep_id=rep_id, return_url=return_url, created_at=now
+        )
     )
     session.flush()
     return nonce
@@ -66,7 +70,7 @@ def spend_connect_attempt(
         return None
     row = session.get(ConnectAttemptRow, nonce)
     assert row is not None
-    return SpentAttempt(row.nonce, row.rep_id, row.return_url)
+    return SpentAttempt(row.nonce, row.org_id, row.rep_id, row.return_url)
 
 
 def refusal_reason(

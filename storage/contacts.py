@@ -55,12 +55,14 @@ class IndexedContact:
 
 
 def replace_contacts(
-    session: Session, rep_id: str, contacts: Iterable[Contact], now: datetime
+    session: Session, org_id: str, rep_id: str, contacts: Iterable[Contact], now: datetime
 ) -> ReplaceSummary:
     """Make ``contacts`` the rep's whole list: add, update and remove to match it."""
     rows = {
         row.crm_contact_id: row
-        for row in session.exec(select(ContactRow).where(ContactRow.rep_id == rep_id))
+        for row in session.exec(
+            select(ContactRow).where(ContactRow.org_id == org_id, ContactRow.rep_id == rep_id)
+        )
     }
     counts = dict.fromkeys(ContactOutcome, 0)
     wanted: set[str] = set()
@@ -71,8 +73,8 @@ def replace_contacts(
         if row is None:
             new.append(contact)
         else:
-            counts[_upsert(session, row, contact, now)] += 1
-    _add_many(session, new, now)
+            counts[_upsert(session, org_id, row, contact, now)] += 1
+    _add_many(session, org_id, new, now)
     counts[ContactOutcome.ADDED] += len(new)
     for crm_contact_id, row in rows.items():
         if row.active and crm_contact_id not in wanted:
@@ -86,22 +88,27 @@ def replace_contacts(
     )
 
 
-def put_contact(session: Session, contact: Contact, now: datetime) -> ContactOutcome:
+def put_contact(session: Session, org_id: str, contact: Contact, now: datetime) -> ContactOutcome:
     """Add one contact to its rep, or update it."""
     row = session.exec(
         select(ContactRow).where(
+            ContactRow.org_id == org_id,
             ContactRow.rep_id == contact.rep_id,
             ContactRow.crm_contact_id == contact.crm_contact_id,
         )
     ).first()
-    return _upsert(session, row, contact, now)
+    return _upsert(session, org_id, row, contact, now)
 
 
-def remove_contact(session: Session, rep_id: str, crm_contact_id: str, now: datetime) -> bool:
+def remove_contact(
+    session: Session, org_id: str, rep_id: str, crm_contact_id: str, now: datetime
+) -> bool:
     """Remove one contact from its rep; False when the rep has no such active contact."""
     row = session.exec(
         select(ContactRow).where(
-            ContactRow.rep_id == rep_id, ContactRow.crm_contact_id == crm_contact_id
+            ContactRow.org_id == org_id,
+            ContactRow.rep_id == rep_id,
+            ContactRow.crm_contact_id == crm_contact_id,
         )
     ).first()
     if row is None or not row.active:
@@ -110,9 +117,10 @@ def remove_contact(session: Session, rep_id: str, crm_contact_id: str, now: date
     return True
 
 
-def get_contact(session: Session, rep_id: str, crm_contact_id: str) -> Contact | None:
+def get_contact(session: Session, org_id: str, rep_id: str, crm_contact_id: str) -> Contact | None:
     row = session.exec(
         select(ContactRow).where(
+            ContactRow.org_id == org_id,
             ContactRow.rep_id == rep_id,
             ContactRow.crm_contact_id == crm_contact_id,
             col(ContactRow.active).is_(True),
@@ -121,15 +129,23 @@ def get_contact(session: Session, rep_id: str, crm_contact_id: str) -> Contact |
     return _to_contact(row) if row else None
 
 
-def contact_exists(session: Session, crm_contact_id: str) -> bool:
-    """Whether any rep has, or had, a contact with this CRM id."""
-    query = select(ContactRow.id).where(ContactRow.crm_contact_id == crm_contact_id).limit(1)
+def contact_exists(session: Session, org_id: str, crm_contact_id: str) -> bool:
+    """Whether any rep of the organization has, or had, a contact with this CRM id."""
+    query = (
+        select(ContactRow.id)
+        .where(ContactRow.org_id == org_id, ContactRow.crm_contact_id == crm_contact_id)
+        .limit(1)
+    )
     return session.exec(query).first() is not None
 
 
-def list_contacts(session: Session, rep_id: str, *, after: str | None, limit: int) -> list[Contact]:
+def list_contacts(
+    session: Session, org_id: str, rep_id: str, *, after: str | None, limit: int
+) -> list[Contact]:
     """The rep's active contacts in contact id order, from just after ``after``."""
-    query = select(ContactRow).where(ContactRow.rep_id == rep_id, col(ContactRow.active).is_(True))
+    query = select(ContactRow).where(
+        ContactRow.org_id == org_id, ContactRow.rep_id == rep_id, col(ContactRow.active).is_(True)
+    )
     if after is not None:
         query = query.where(ContactRow.crm_contact_id > after)
     query = query.order_by(col(ContactRow.crm_contact_id)).limit(limit)
@@ -137,7 +153,7 @@ def list_contacts(session: Session, rep_id: str, *, after: str | None, limit: in
 
 
 def contacts_for_addresses(
-    session: Session, rep_id: str, addresses: Collection[str]
+    session: Session, org_id: str, rep_id: str, addresses: Collection[str]
 ) -> list[IndexedContact]:
     """The rep's active contacts holding any of ``addresses``: one index lookup per address."""
     if not addresses:
@@ -146,6 +162,7 @@ def contacts_for_addresses(
         select(ContactRow)
         .join(ContactAddressRow, col(ContactAddressRow.contact_id) == col(ContactRow.id))
         .where(
+            ContactAddressRow.org_id == org_id,
             ContactAddressRow.rep_id == rep_id,
             col(ContactAddressRow.address).in_(sorted(addresses)),
             col(ContactRow.active).is_(True),
@@ -160,7 +177,7 @@ def contacts_for_addresses(
 
 
 def contacts_by_address(
-    session: Session, rep_id: str, addresses: Collection[str]
+    session: Session, org_id: str, rep_id: str, addresses: Collection[str]
 ) -> dict[str, list[IndexedContact]]:
     """:func:`contacts_for_addresses` for a page of messages in one query: the rep's active
     contacts by each of ``addresses`` that indexes them (addresses without one are absent)."""
@@ -170,6 +187,7 @@ def contacts_by_address(
         select(ContactAddressRow.address, ContactRow)
         .join(ContactAddressRow, col(ContactAddressRow.contact_id) == col(ContactRow.id))
         .where(
+            ContactAddressRow.org_id == org_id,
             ContactAddressRow.rep_id == rep_id,
             col(ContactAddressRow.address).in_(sorted(addresses)),
             col(ContactRow.active).is_(True),
@@ -183,11 +201,12 @@ def contacts_by_address(
 
 
 def _upsert(
-    session: Session, row: ContactRow | None, contact: Contact, now: datetime
+    session: Session, org_id: str, row: ContactRow | None, contact: Contact, now: datetime
 ) -> ContactOutcome:
     addresses = sorted(contact.addresses)
     if row is None:
         row = ContactRow(
+            org_id=org_id,
             rep_id=contact.rep_id,
             crm_contact_id=contact.crm_contact_id,
             name=contact.name,
@@ -220,9 +239,10 @@ def _upsert(
     session.add(row)
     session.flush()
     assert row.id is not None
-    _index_addresses(session, row.id, contact.rep_id, addresses)
+    _index_addresses(session, row.id, org_id, contact.rep_id, addresses)
     append_change(
         session,
+        org_id=org_id,
         change_type=f"contact.{outcome.value}",
         entity="contact",
         entity_id=contact.crm_contact_id,
@@ -235,7 +255,7 @@ def _upsert(
     return outcome
 
 
-def _add_many(session: Session, contacts: Sequence[Contact], now: datetime) -> None:
+def _add_many(session: Session, org_id: str, contacts: Sequence[Contact], now: datetime) -> None:
     """Add contacts no row exists for, a batch per statement: a first upload of 100,000
     contacts is a few hundred statements, not a few hundred thousand."""
     for start in range(0, len(contacts), _BATCH):
@@ -244,6 +264,7 @@ def _add_many(session: Session, contacts: Sequence[Contact], now: datetime) -> N
             insert(ContactRow).returning(col(ContactRow.crm_contact_id), col(ContactRow.id)),
             [
                 {
+                    "org_id": org_id,
                     "rep_id": c.rep_id,
                     "crm_contact_id": c.crm_contact_id,
                     "name": c.name,
@@ -260,7 +281,12 @@ def _add_many(session: Session, contacts: Sequence[Contact], now: datetime) -> N
         ).all()
         key_of = dict(keys)
         address_rows = [
-            {"contact_id": key_of[c.crm_contact_id], "rep_id": c.rep_id, "address": a}
+            {
+                "contact_id": key_of[c.crm_contact_id],
+                "org_id": org_id,
+                "rep_id": c.rep_id,
+                "address": a,
+            }
             for c in batch
             for a in sorted(c.addresses)
         ]
@@ -270,6 +296,7 @@ def _add_many(session: Session, contacts: Sequence[Contact], now: datetime) -> N
             session,
             [
                 Change(
+                    org_id,
                     "contact.added",
                     "contact",
                     c.crm_contact_id,
@@ -293,6 +320,7 @@ def _deactivate(session: Session, row: ContactRow, now: datetime) -> None:
     session.execute(delete(ContactAddressRow).where(col(ContactAddressRow.contact_id) == row.id))
     append_change(
         session,
+        org_id=row.org_id,
         change_type="contact.removed",
         entity="contact",
         entity_id=row.crm_contact_id,
@@ -304,14 +332,19 @@ def _deactivate(session: Session, row: ContactRow, now: datetime) -> None:
     )
 
 
-def _index_addresses(session: Session, contact_key: int, rep_id: str, addresses: list[str]) -> None:
+def _index_addresses(
+    session: Session, contact_key: int, org_id: str, rep_id: str, addresses: list[str]
+) -> None:
     session.execute(
         delete(ContactAddressRow).where(col(ContactAddressRow.contact_id) == contact_key)
     )
     if addresses:
         session.execute(
             insert(ContactAddressRow),
-            [{"contact_id": contact_key, "rep_id": rep_id, "address": a} for a in addresses],
+            [
+                {"contact_id": contact_key, "org_id": org_id, "rep_id": rep_id, "address": a}
+                for a in addresses
+            ],
         )
 
 

@@ -44,18 +44,25 @@ class EmailPageKey:
 
 
 def find_email(
-    session: Session, rep_id: str, message_id: str, *, for_update: bool = False
+    session: Session, org_id: str, rep_id: str, message_id: str, *, for_update: bool = False
 ) -> EmailRow | None:
     """The rep's email of ``message_id``; ``for_update`` locks its row until the transaction
     ends, so concurrent updates of one email apply one after the other, none lost."""
-    query = select(EmailRow).where(EmailRow.rep_id == rep_id, EmailRow.message_id == message_id)
+    query = select(EmailRow).where(
+        EmailRow.org_id == org_id, EmailRow.rep_id == rep_id, EmailRow.message_id == message_id
+    )
     if for_update:
         query = query.with_for_update()
     return session.exec(query).first()
 
 
 def find_emails(
-    session: Session, rep_id: str, message_ids: Collection[str], *, for_update: bool = False
+    session: Session,
+    org_id: str,
+    rep_id: str,
+    message_ids: Collection[str],
+    *,
+    for_update: bool = False,
 ) -> dict[str, EmailRow]:
     """:func:`find_email` for a page of messages in one query, by message id.
 
@@ -66,7 +73,11 @@ def find_emails(
         return {}
     query = (
         select(EmailRow)
-        .where(EmailRow.rep_id == rep_id, col(EmailRow.message_id).in_(sorted(message_ids)))
+        .where(
+            EmailRow.org_id == org_id,
+            EmailRow.rep_id == rep_id,
+            col(EmailRow.message_id).in_(sorted(message_ids)),
+        )
         .order_by(col(EmailRow.message_id))
     )
     if for_update:
@@ -97,6 +108,7 @@ class NewEmail:
 def store_email(
     session: Session,
     *,
+    org_id: str,
     rep_id: str,
     message: MailMessage,
     folder_names: Sequence[str],
@@ -106,13 +118,13 @@ def store_email(
 ) -> EmailRow | None:
     """:func:`store_emails` for one message: its row, or None when the rep already has it."""
     stored = store_emails(
-        session, rep_id, [NewEmail(message, folder_names, contacts, observed_at)], now
+        session, org_id, rep_id, [NewEmail(message, folder_names, contacts, observed_at)], now
     )
     return stored.get(message.message_id)
 
 
 def store_emails(
-    session: Session, rep_id: str, emails: Sequence[NewEmail], now: datetime
+    session: Session, org_id: str, rep_id: str, emails: Sequence[NewEmail], now: datetime
 ) -> dict[str, EmailRow]:
     """Insert the emails, their contact links and their ``email.stored`` changes, three
     statements whatever their number; the rows inserted, by message id.
@@ -126,12 +138,12 @@ def store_emails(
     by_message = {email.message.message_id: email for email in emails}
     if len(by_message) != len(emails):
         raise ValueError("store_emails takes each message once")
-    values = [_new_row_values(rep_id, by_message[m], now) for m in sorted(by_message)]
+    values = [_new_row_values(org_id, rep_id, by_message[m], now) for m in sorted(by_message)]
     inserted = insert_ignore_rows(
         session,
         _EMAILS,
         values,
-        ["rep_id", "message_id"],
+        ["org_id", "rep_id", "message_id"],
         returning=["id", "message_id"],
     )
     ids: dict[str, int] = {row.message_id: row.id for row in inserted}
@@ -160,10 +172,11 @@ def store_emails(
     return rows
 
 
-def _new_row_values(rep_id: str, email: NewEmail, now: datetime) -> dict[str, Any]:
+def _new_row_values(org_id: str, rep_id: str, email: NewEmail, now: datetime) -> dict[str, Any]:
     message = email.message
     assert message.date is not None
     return {
+        "org_id": org_id,
         "rep_id": rep_id,
         "grant_id": message.grant_id,
         "message_id": message.message_id,
@@ -256,6 +269,7 @@ def get_email(session: Session, email_id: int, *, for_update: bool = False) -> E
 def list_emails(
     session: Session,
     *,
+    org_id: str,
     rep_id: str | None,
     crm_contact_id: str | None,
     account_ref: str | None,
@@ -263,11 +277,14 @@ def list_emails(
     after: EmailPageKey | None,
     limit: int,
 ) -> list[EmailRow]:
-    """Emails newest first, filtered by rep, contact or account, from just after ``after``."""
-    query = select(EmailRow)
+    """The organization's emails newest first, filtered by rep, contact or account, from
+    just after ``after``."""
+    query = select(EmailRow).where(EmailRow.org_id == org_id)
     if crm_contact_id is not None or account_ref is not None:
-        linked = select(EmailContactRow.email_id).join(
-            ContactRow, col(ContactRow.id) == col(EmailContactRow.contact_id)
+        linked = (
+            select(EmailContactRow.email_id)
+            .join(ContactRow, col(ContactRow.id) == col(EmailContactRow.contact_id))
+            .where(ContactRow.org_id == org_id)
         )
         if crm_contact_id is not None:
             linked = linked.where(ContactRow.crm_contact_id == crm_contact_id)
@@ -290,12 +307,13 @@ def list_emails(
 
 
 def activity_counts(
-    session: Session, rep_id: str, start: datetime, end: datetime
+    session: Session, org_id: str, rep_id: str, start: datetime, end: datetime
 ) -> dict[str, int]:
     """E10: the rep's emails dated in [start, end), by source; hidden emails not counted."""
     rows = session.exec(
         select(EmailRow.source, func.count())
         .where(
+            EmailRow.org_id == org_id,
             EmailRow.rep_id == rep_id,
             col(EmailRow.hidden).is_(False),
             col(EmailRow.date) >= start,
@@ -424,6 +442,7 @@ def _email_change(
     if changed is not None:
         payload["changed"] = changed
     return Change(
+        org_id=row.org_id,
         change_type=change_type,
         entity="email",
         entity_id=str(row.id),

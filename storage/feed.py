@@ -99,6 +99,7 @@ def read_changes(
     after: FeedPosition,
     limit: int,
     *,
+    org_id: str | None,
     types: Sequence[str] = (),
     rep_id: str | None = None,
 ) -> FeedPage:
@@ -107,11 +108,16 @@ def read_changes(
     ``types`` holds exact types (``email.stored``) or families (``email.*``). When fewer than
     ``limit`` changes match, every committed change up to the head has been looked at, so the
     next position is the head: a filtered reader does not rescan what it skipped.
+
+    ``org_id`` reads one organization's changes (None: every organization's, for
+    operators); as a subset of the visible feed it is as gap-free as the whole.
     """
     below = horizon(session)
     query = _visible(select(ChangeRow), below).where(_after(session, after))
     if types:
         query = query.where(_type_filter(types))
+    if org_id is not None:
+        query = query.where(ChangeRow.org_id == org_id)
     if rep_id is not None:
         query = query.where(ChangeRow.rep_id == rep_id)
     rows = list(session.exec(query.order_by(*_order(session)).limit(limit)))

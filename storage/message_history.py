@@ -39,7 +39,7 @@ from storage.backfills import latest_backfill
 from storage.emails import email_contacts, email_json, find_email
 from storage.folders import load_folder_cache
 from storage.parked import find_parked
-from storage.tables import BackfillRow, RawNotification
+from storage.tables import BackfillRow, RawNotification, RepRow
 
 # A message has a handful of notifications (created, a few updates, deleted); a message
 # with more shows its latest ones and says how many were left out.
@@ -59,10 +59,22 @@ def rep_grant_ids(session: Session, rep: Rep) -> list[str]:
     backfills recorded (see the module docstring for what is not known)."""
     grants = [rep.grant_id] if rep.grant_id else []
     earlier = session.exec(
-        select(BackfillRow.grant_id).where(BackfillRow.rep_id == rep.rep_id).distinct()
+        select(BackfillRow.grant_id)
+        .where(BackfillRow.org_id == rep.org_id, BackfillRow.rep_id == rep.rep_id)
+        .distinct()
     )
     grants += sorted(set(earlier) - set(grants))
     return grants
+
+
+def grant_owners(session: Session, grant_id: str) -> set[str]:
+    """The organizations whose reps hold ``grant_id`` now or held it in a backfill: whose
+    notifications of that grant are (none: no organization's, the deployment's own)."""
+    holders = session.exec(select(RepRow.org_id).where(RepRow.grant_id == grant_id))
+    past = session.exec(
+        select(BackfillRow.org_id).where(BackfillRow.grant_id == grant_id).distinct()
+    )
+    return set(holders) | set(past)
 
 
 def notifications_of_message(
@@ -152,12 +164,12 @@ def notification_json(
 def explain_message(session: Session, rep: Rep, message_id: str) -> answers.MessageDecision:
     """The decision for ``message_id`` and the rep: every notification seen for it, the
     stored email if any, and what of the rep's settings bears on it."""
-    email = find_email(session, rep.rep_id, message_id)
+    email = find_email(session, rep.org_id, rep.rep_id, message_id)
     grant_ids = rep_grant_ids(session, rep)
     if email is not None and email.grant_id and email.grant_id not in grant_ids:
         grant_ids.append(email.grant_id)
     rows, total = notifications_of_message(session, grant_ids, message_id)
-    backfill = latest_backfill(session, rep.rep_id, BackfillKind.MAILBOX)
+    backfill = latest_backfill(session, rep.org_id, rep.rep_id, BackfillKind.MAILBOX)
     verdict = decide_verdict(
         StoredEmail(email.hidden, email.mailbox_deleted_at is not None) if email else None,
         [

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Text, UniqueConstraint
+from sqlalchemy import Column, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from storage.types import JsonDocument, UTCDateTime
@@ -33,3 +33,27 @@ class OrganizationRow(SQLModel, table=True):
     version: int = Field(default=1)
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class OrgTokenRow(SQLModel, table=True):
+    """A bearer token of one organization: stored as its SHA-256 digest, never as itself.
+
+    The token is 32 random bytes, so a digest without a salt or a slow hash is enough: no
+    dictionary reaches it. Unique on the digest, which is how a request's token is found.
+    """
+
+    __tablename__ = "org_tokens"
+    __table_args__ = (
+        UniqueConstraint("digest", name="uq_org_tokens_digest"),
+        Index("ix_org_tokens_org", "org_id", "created_at"),
+    )
+
+    id: str = Field(primary_key=True, max_length=40)
+    org_id: str = Field(
+        sa_column=Column(String(64), ForeignKey("organizations.id"), nullable=False)
+    )
+    name: str = Field(max_length=100)
+    digest: str = Field(max_length=64)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    last_used_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    revoked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
 from domain import answers
@@ -23,8 +24,9 @@ from domain.organizations import (
 )
 from domain.times import format_time
 from storage.errors import NotFound, StorageConflict
-from storage.org_tables import OrganizationRow
+from storage.org_tables import OrganizationRow, OrgTokenRow
 from storage.sealing import SecretBox
+from storage.tables import RepRow, SubscriptionRow
 
 
 class MissingSecrets(Exception):
@@ -60,6 +62,12 @@ def add_default_org(session: Session, now: datetime) -> None:
 
 def get_org(session: Session, org_id: str) -> OrganizationRow | None:
     return session.get(OrganizationRow, org_id)
+
+
+def org_defaults(session: Session, org_id: str) -> OrgDefaults:
+    """The defaults of the organization's reps (none for one not stored)."""
+    row = session.get(OrganizationRow, org_id)
+    return to_org(row).defaults if row is not None else OrgDefaults()
 
 
 def require_org(session: Session, org_id: str, *, for_update: bool = False) -> OrganizationRow:
@@ -150,7 +158,22 @@ def delete_org(session: Session, org_id: str) -> None:
         raise StorageConflict(
             "default_org", "the default organization holds what has no other; it stays"
         )
-    session.delete(require_org(session, org_id, for_update=True))
+    row = require_org(session, org_id, for_update=True)
+    holds = session.exec(select(RepRow.id).where(RepRow.org_id == org_id).limit(1)).first()
+    holds = (
+        holds
+        or session.exec(
+            select(SubscriptionRow.id).where(SubscriptionRow.org_id == org_id).limit(1)
+        ).first()
+    )
+    if holds is not None:
+        raise StorageConflict(
+            "org_not_empty",
+            "the organization still has reps or subscriptions; an organization that holds "
+            "data cannot be deleted yet",
+        )
+    session.execute(delete(OrgTokenRow).where(col(OrgTokenRow.org_id) == org_id))
+    session.delete(row)
 
 
 def stored_secrets(row: OrganizationRow, box: SecretBox) -> OrgSecrets:

@@ -25,8 +25,9 @@ class PutRepResult:
     changed: bool
 
 
-def get_rep(session: Session, rep_id: str) -> Rep | None:
-    row = session.get(RepRow, rep_id)
+def get_rep(session: Session, org_id: str, rep_id: str) -> Rep | None:
+    """The rep ``rep_id`` of organization ``org_id`` (another organization's is None)."""
+    row = session.get(RepRow, (org_id, rep_id))
     return to_rep(row) if row else None
 
 
@@ -44,9 +45,9 @@ def reps_for_grants(session: Session, grant_ids: Collection[str]) -> dict[str, R
     return {row.grant_id: to_rep(row) for row in rows if row.grant_id is not None}
 
 
-def set_provider(session: Session, rep_id: str, provider: str) -> None:
+def set_provider(session: Session, rep: Rep, provider: str) -> None:
     """Remember the provider of a rep's grant once Nylas has told it."""
-    row = session.get(RepRow, rep_id)
+    row = session.get(RepRow, (rep.org_id, rep.rep_id))
     if row is not None and row.provider != provider:
         row.provider = provider
         session.add(row)
@@ -54,6 +55,7 @@ def set_provider(session: Session, rep_id: str, provider: str) -> None:
 
 def put_rep(
     session: Session,
+    org_id: str,
     rep_id: str,
     document: RepDocument,
     now: datetime,
@@ -69,13 +71,18 @@ def put_rep(
     """
     if document.grant_id is not None:
         holder = session.exec(
-            select(RepRow.id).where(RepRow.grant_id == document.grant_id, RepRow.id != rep_id)
+            select(RepRow.org_id, RepRow.id).where(
+                RepRow.grant_id == document.grant_id,
+                (RepRow.org_id != org_id) | (RepRow.id != rep_id),
+            )
         ).first()
         if holder is not None:
+            # Another organization's rep is not named: its ids are that organization's own.
+            held_by = f" by rep {holder[1]!r}" if holder[0] == org_id else ""
             raise StorageConflict(
-                "grant_in_use", f"grant {document.grant_id!r} belongs to rep {holder!r}"
+                "grant_in_use", f"grant {document.grant_id!r} is already connected{held_by}"
             )
-    row = session.get(RepRow, rep_id)
+    row = session.get(RepRow, (org_id, rep_id))
     created = row is None
     sync_from = document.sync_from or (
         row.sync_from if row is not None else resolve_sync_from(None, None, now, lookback)
@@ -93,6 +100,7 @@ def put_rep(
     }
     if row is None:
         row = RepRow(
+            org_id=org_id,
             id=rep_id,
             account_status=status_for_new_grant(document.grant_id).value,
             created_at=now,
@@ -113,6 +121,7 @@ def put_rep(
     rep = to_rep(row)
     append_change(
         session,
+        org_id=org_id,
         change_type="rep.created" if created else "rep.updated",
         entity="rep",
         entity_id=rep_id,
@@ -127,6 +136,7 @@ def put_rep(
 
 def to_rep(row: RepRow) -> Rep:
     return Rep(
+        org_id=row.org_id,
         rep_id=row.id,
         email=row.email,
         grant_id=row.grant_id,

@@ -36,6 +36,7 @@ def queue_send(
         session,
         EmailRow.__table__,  # type: ignore[attr-defined]
         {
+            "org_id": rep.org_id,
             "rep_id": rep.rep_id,
             "grant_id": rep.grant_id,
             "message_id": None,
@@ -65,14 +66,14 @@ def queue_send(
             "created_at": now,
             "updated_at": now,
         },
-        ["rep_id", "send_key"],
+        ["org_id", "rep_id", "send_key"],
     )
-    row = find_send(session, rep.rep_id, request.send_key)
+    row = find_send(session, rep.org_id, rep.rep_id, request.send_key)
     assert row is not None
     assert row.id is not None
     if not inserted:
         return row, False
-    indexed = contacts_for_addresses(session, rep.rep_id, request.matching_addresses())
+    indexed = contacts_for_addresses(session, rep.org_id, rep.rep_id, request.matching_addresses())
     by_id = {i.contact.crm_contact_id: i for i in indexed}
     for match in match_contacts(message, rep.rep_id, [i.contact for i in indexed]):
         session.add(
@@ -88,9 +89,11 @@ def queue_send(
 
 
 def find_send(
-    session: Session, rep_id: str, send_key: str, *, for_update: bool = False
+    session: Session, org_id: str, rep_id: str, send_key: str, *, for_update: bool = False
 ) -> EmailRow | None:
-    query = select(EmailRow).where(EmailRow.rep_id == rep_id, EmailRow.send_key == send_key)
+    query = select(EmailRow).where(
+        EmailRow.org_id == org_id, EmailRow.rep_id == rep_id, EmailRow.send_key == send_key
+    )
     if for_update:
         query = query.with_for_update()
     return session.exec(query).first()
@@ -123,7 +126,7 @@ def record_sent(session: Session, row: EmailRow, sent: Mapping[str, Any], now: d
     state = next_delivery_state(row.delivery_state, DeliveryEvent.ACCEPTED)
     message_id = sent.get("id")
     if isinstance(message_id, str) and row.message_id is None:
-        taken = find_email(session, row.rep_id, message_id)
+        taken = find_email(session, row.org_id, row.rep_id, message_id)
         if taken is None:  # else the Sent copy was stored on its own first; keep both apart
             row.message_id = message_id
     thread_id = sent.get("thread_id")
@@ -150,10 +153,10 @@ def record_delivery_event(
     return True
 
 
-def attach_sent_copy(session: Session, rep_id: str, send_key: str, message_id: str) -> bool:
+def attach_sent_copy(session: Session, rep: Rep, send_key: str, message_id: str) -> bool:
     """The Sent folder's copy of a send arrived before the send recorded its id: give the
     email that id, so the copy updates it instead of making a second email."""
-    row = find_send(session, rep_id, send_key, for_update=True)
+    row = find_send(session, rep.org_id, rep.rep_id, send_key, for_update=True)
     if row is None or row.message_id is not None:
         return False
     row.message_id = message_id

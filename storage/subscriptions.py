@@ -38,9 +38,9 @@ _DELIVERIES: Table = DeliveryRow.__table__  # type: ignore[attr-defined]
 _CREATE_LOCK = 0x63726D_5355_42  # "crm" "SUB"
 
 
-def count_subscriptions_to_create(session: Session) -> int:
-    """How many subscriptions exist, counted so that a creation decided on it in the same
-    transaction cannot race another.
+def count_subscriptions_to_create(session: Session, org_id: str) -> int:
+    """How many subscriptions the organization has, counted so that a creation decided on
+    it in the same transaction cannot race another.
 
     Two transactions that both count 49 against a cap of 50 would otherwise both insert. On
     PostgreSQL a transaction-scoped advisory lock serialises them (the second counts after
@@ -48,11 +48,13 @@ def count_subscriptions_to_create(session: Session) -> int:
     """
     if session.get_bind().dialect.name == "postgresql":
         session.execute(select(func.pg_advisory_xact_lock(_CREATE_LOCK)))
-    return int(session.exec(select(func.count()).select_from(SubscriptionRow)).one())
+    counted = select(func.count()).select_from(SubscriptionRow)
+    return int(session.exec(counted.where(SubscriptionRow.org_id == org_id)).one())
 
 
 def create_subscription(
     session: Session,
+    org_id: str,
     document: SubscriptionDocument,
     secret: str,
     start: FeedPosition,
@@ -62,6 +64,7 @@ def create_subscription(
     assert document.url is not None
     row = SubscriptionRow(
         id=f"sub_{uuid.uuid4().hex[:24]}",
+        org_id=org_id,
         url=document.url,
         event_types=list(document.event_types or ()),
         description=document.description,
@@ -80,21 +83,31 @@ def create_subscription(
 
 
 def require_subscription(
-    session: Session, subscription_id: str, *, for_update: bool = False
+    session: Session, org_id: str, subscription_id: str, *, for_update: bool = False
 ) -> SubscriptionRow:
-    """The subscription ``subscription_id``.
+    """The organization's subscription ``subscription_id``.
 
     Raises:
-        NotFound: no such subscription.
+        NotFound: no such subscription, or another organization's.
     """
     row = session.get(SubscriptionRow, subscription_id, with_for_update=for_update)
-    if row is None:
+    if row is None or row.org_id != org_id:
         raise NotFound("unknown_subscription", f"no subscription {subscription_id!r}")
     return row
 
 
-def list_subscriptions(session: Session) -> list[SubscriptionRow]:
-    return list(session.exec(select(SubscriptionRow).order_by(col(SubscriptionRow.created_at))))
+def subscription_of(
+    session: Session, delivery: DeliveryRow, *, for_update: bool = False
+) -> SubscriptionRow:
+    """The subscription a delivery is for (its key holds it there: it exists)."""
+    row = session.get(SubscriptionRow, delivery.subscription_id, with_for_update=for_update)
+    assert row is not None, "a delivery goes with its subscription"
+    return row
+
+
+def list_subscriptions(session: Session, org_id: str) -> list[SubscriptionRow]:
+    query = select(SubscriptionRow).where(SubscriptionRow.org_id == org_id)
+    return list(session.exec(query.order_by(col(SubscriptionRow.created_at))))
 
 
 def update_subscription(

@@ -11,6 +11,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     String,
@@ -23,6 +24,22 @@ from storage.types import JsonDocument, UTCDateTime
 
 # A 64-bit key on PostgreSQL; on SQLite only INTEGER PRIMARY KEY autoincrements (and is 64-bit).
 BigKey = BigInteger().with_variant(Integer(), "sqlite")
+ORG_ID_LENGTH = 64
+
+
+def of_rep(table: str) -> ForeignKeyConstraint:
+    """The key from a table of a rep's facts to its rep: an organization's rep id is its own,
+    so a rep is named by both (another organization may use the same id)."""
+    return ForeignKeyConstraint(
+        ["org_id", "rep_id"], ["reps.org_id", "reps.id"], name=f"fk_{table}_rep"
+    )
+
+
+def org_column() -> Any:
+    """The organization a row belongs to."""
+    return Field(
+        sa_column=Column(String(ORG_ID_LENGTH), ForeignKey("organizations.id"), nullable=False)
+    )
 
 
 class NotificationState(StrEnum):
@@ -70,11 +87,16 @@ class RawNotification(SQLModel, table=True):
 
 
 class RepRow(SQLModel, table=True):
-    """A sales rep, keyed by the CRM's id, with its mailbox grant and settings (E1)."""
+    """A sales rep, keyed by its organization and the CRM's id, with its mailbox grant and
+    settings (E1). A grant is one rep's in the whole deployment: the workers find the rep
+    of a notification by its grant alone."""
 
     __tablename__ = "reps"
     __table_args__ = (UniqueConstraint("grant_id", name="uq_reps_grant_id"),)
 
+    org_id: str = Field(
+        sa_column=Column(String(ORG_ID_LENGTH), ForeignKey("organizations.id"), primary_key=True)
+    )
     id: str = Field(primary_key=True, max_length=255)
     email: str = Field(max_length=320)
     grant_id: str | None = Field(default=None, max_length=255)
@@ -106,10 +128,14 @@ class ConnectAttemptRow(SQLModel, table=True):
     and how the callback ended (``connected``, ``mailbox_mismatch``, ...)."""
 
     __tablename__ = "connect_attempts"
-    __table_args__ = (Index("ix_connect_attempts_created", "created_at"),)
+    __table_args__ = (
+        Index("ix_connect_attempts_created", "created_at"),
+        of_rep("connect_attempts"),
+    )
 
     nonce: str = Field(primary_key=True, max_length=64)
-    rep_id: str = Field(sa_column=Column(String(255), ForeignKey("reps.id"), nullable=False))
+    org_id: str = Field(max_length=ORG_ID_LENGTH)
+    rep_id: str = Field(max_length=255)
     return_url: str | None = Field(default=None, sa_column=Column(Text()))
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     used_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
@@ -126,11 +152,13 @@ class BackfillRow(SQLModel, table=True):
     __tablename__ = "backfills"
     __table_args__ = (
         Index("ix_backfills_state", "state", "queued_at"),
-        Index("ix_backfills_rep", "rep_id", "id"),
+        Index("ix_backfills_rep", "org_id", "rep_id", "id"),
+        of_rep("backfills"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    rep_id: str = Field(sa_column=Column(String(255), ForeignKey("reps.id"), nullable=False))
+    org_id: str = Field(max_length=ORG_ID_LENGTH)
+    rep_id: str = Field(max_length=255)
     grant_id: str = Field(max_length=255)
     kind: str = Field(max_length=16)
     addresses: list[str] = Field(sa_column=Column(JsonDocument, nullable=False))
@@ -161,13 +189,15 @@ class ContactRow(SQLModel, table=True):
 
     __tablename__ = "contacts"
     __table_args__ = (
-        UniqueConstraint("rep_id", "crm_contact_id", name="uq_contacts_rep_contact"),
-        Index("ix_contacts_crm_contact", "crm_contact_id"),
-        Index("ix_contacts_account_ref", "account_ref"),
+        UniqueConstraint("org_id", "rep_id", "crm_contact_id", name="uq_contacts_rep_contact"),
+        Index("ix_contacts_crm_contact", "org_id", "crm_contact_id"),
+        Index("ix_contacts_account_ref", "org_id", "account_ref"),
+        of_rep("contacts"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    rep_id: str = Field(sa_column=Column(String(255), ForeignKey("reps.id"), nullable=False))
+    org_id: str = Field(max_length=ORG_ID_LENGTH)
+    rep_id: str = Field(max_length=255)
     crm_contact_id: str = Field(max_length=255)
     name: str | None = Field(default=None, max_length=255)
     account_ref: str | None = Field(default=None, max_length=255)
@@ -187,12 +217,13 @@ class ContactAddressRow(SQLModel, table=True):
     """
 
     __tablename__ = "contact_addresses"
-    __table_args__ = (Index("ix_contact_addresses_rep_address", "rep_id", "address"),)
+    __table_args__ = (Index("ix_contact_addresses_rep_address", "org_id", "rep_id", "address"),)
 
     contact_id: int = Field(
         sa_column=Column(Integer, ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True)
     )
     address: str = Field(sa_column=Column(String(320), primary_key=True))
+    org_id: str = Field(max_length=ORG_ID_LENGTH)
     rep_id: str = Field(max_length=255)
 
 
@@ -201,14 +232,16 @@ class EmailRow(SQLModel, table=True):
 
     __tablename__ = "emails"
     __table_args__ = (
-        UniqueConstraint("rep_id", "message_id", name="uq_emails_rep_message"),
-        UniqueConstraint("rep_id", "send_key", name="uq_emails_rep_send_key"),
-        Index("ix_emails_rep_date", "rep_id", "date", "id"),
+        UniqueConstraint("org_id", "rep_id", "message_id", name="uq_emails_rep_message"),
+        UniqueConstraint("org_id", "rep_id", "send_key", name="uq_emails_rep_send_key"),
+        Index("ix_emails_rep_date", "org_id", "rep_id", "date", "id"),
         Index("ix_emails_delivery", "delivery_state", "queued_at"),
+        of_rep("emails"),
     )
 
     id: int | None = Field(default=None, sa_column=Column(BigKey, primary_key=True))
-    rep_id: str = Field(sa_column=Column(String(255), ForeignKey("reps.id"), nullable=False))
+    org_id: str = Field(max_length=ORG_ID_LENGTH)
+    rep_id: str = Field(max_length=255)
     grant_id: str | None = Field(default=None, max_length=255)
     # None only for an email the CRM sent that Nylas has not accepted yet (E9).
     message_id: str | None = Field(default=None, max_length=1024)
@@ -312,7 +345,8 @@ class ChangeRow(SQLModel, table=True):
     __tablename__ = "changes"
     __table_args__ = (
         UniqueConstraint("change_id", name="uq_changes_change_id"),
-        Index("ix_changes_rep_seq", "rep_id", "seq"),
+        Index("ix_changes_org_seq", "org_id", "seq"),
+        Index("ix_changes_rep_seq", "org_id", "rep_id", "seq"),
         Index("ix_changes_created", "created_at"),
         Index("ix_changes_txid_seq", "txid", "seq"),
         # Never reuse a pruned number on SQLite (see migration 0003).
@@ -325,6 +359,7 @@ class ChangeRow(SQLModel, table=True):
     # writers are serialised, so ``seq`` alone is commit order.
     txid: int | None = Field(default=None, sa_column=Column(BigInteger()))
     change_id: str = Field(max_length=64)
+    org_id: str = org_column()
     type: str = Field(max_length=64)
     entity: str = Field(max_length=32)
     entity_id: str = Field(max_length=255)
@@ -353,8 +388,10 @@ class SubscriptionRow(SQLModel, table=True):
     """
 
     __tablename__ = "subscriptions"
+    __table_args__ = (Index("ix_subscriptions_org", "org_id", "created_at"),)
 
     id: str = Field(primary_key=True, max_length=40)
+    org_id: str = org_column()
     url: str = Field(max_length=2048)
     event_types: list[str] = Field(sa_column=Column(JsonDocument, nullable=False))
     description: str | None = Field(default=None, max_length=500)
@@ -427,13 +464,15 @@ class ActionItemRow(SQLModel, table=True):
 
     __tablename__ = "action_items"
     __table_args__ = (
-        UniqueConstraint("rep_id", "crm_item_id", name="uq_action_items_rep_item"),
-        Index("ix_action_items_event", "rep_id", "event_id"),
+        UniqueConstraint("org_id", "rep_id", "crm_item_id", name="uq_action_items_rep_item"),
+        Index("ix_action_items_event", "org_id", "rep_id", "event_id"),
         Index("ix_action_items_push", "push_state", "push_queued_at"),
+        of_rep("action_items"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    rep_id: str = Field(sa_column=Column(String(255), ForeignKey("reps.id"), nullable=False))
+    org_id: str = Field(max_length=ORG_ID_LENGTH)
+    rep_id: str = Field(max_length=255)
     crm_item_id: str = Field(max_length=255)
     content: dict[str, Any] = Field(sa_column=Column(JsonDocument, nullable=False))
     version_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
@@ -480,3 +519,4 @@ class DeadLetterAuditRow(SQLModel, table=True):
 
 # Registered with the rest, so that whoever imports this module sees every table.
 from storage.org_tables import OrganizationRow as OrganizationRow  # noqa: E402
+from storage.org_tables import OrgTokenRow as OrgTokenRow  # noqa: E402

@@ -97,7 +97,14 @@ def dispatch_once(context: WorkerContext, send: Send) -> int:
     with transaction(context.engine) as session:
         for subscription in dispatchable_subscriptions(session):
             position = FeedPosition(subscription.position_txid, subscription.position_seq)
-            page = read_changes(session, position, BATCH, types=subscription.event_types)
+            # A subscription receives only its organization's changes.
+            page = read_changes(
+                session,
+                position,
+                BATCH,
+                org_id=subscription.org_id,
+                types=subscription.event_types,
+            )
             if page.changes:
                 changes = [change_json(row) for row in page.changes]
                 created += create_deliveries(session, subscription, changes, now)

@@ -72,13 +72,14 @@ class _PageRows:
         return list(found.values())
 
 
-def _read_page(session: Session, rep_id: str, messages: Sequence[MailMessage]) -> _PageRows:
+def _read_page(session: Session, rep: Rep, messages: Sequence[MailMessage]) -> _PageRows:
     addresses: set[str] = set()
     for message in messages:
         addresses |= message.matching_addresses()
+    message_ids = [m.message_id for m in messages]
     return _PageRows(
-        emails=find_emails(session, rep_id, [m.message_id for m in messages], for_update=True),
-        contacts=contacts_by_address(session, rep_id, addresses),
+        emails=find_emails(session, rep.org_id, rep.rep_id, message_ids, for_update=True),
+        contacts=contacts_by_address(session, rep.org_id, rep.rep_id, addresses),
     )
 
 
@@ -122,7 +123,7 @@ def _save_one(session: Session, rep: Rep, entries: Sequence[PageEntry], now: dat
     applied in order: its first sight inserted, the next ones applied to the stored email
     afterwards.
     """
-    page = _read_page(session, rep.rep_id, [entry.message for entry in entries])
+    page = _read_page(session, rep, [entry.message for entry in entries])
     outcomes = ["" for _ in entries]
     new: dict[str, tuple[int, NewEmail]] = {}
     again: list[int] = []
@@ -136,10 +137,10 @@ def _save_one(session: Session, rep: Rep, entries: Sequence[PageEntry], now: dat
         if (
             row is None
             and send_key
-            and attach_sent_copy(session, rep.rep_id, send_key, message.message_id)
+            and attach_sent_copy(session, rep, send_key, message.message_id)
         ):
             # The Sent folder's copy of an email the CRM sent through crmsync (E9): one email.
-            row = find_email(session, rep.rep_id, message.message_id, for_update=True)
+            row = find_email(session, rep.org_id, rep.rep_id, message.message_id, for_update=True)
         if row is not None:
             page.emails[message.message_id] = row
             outcomes[index] = _update(session, row, entry, now)
@@ -160,7 +161,9 @@ def _save_one(session: Session, rep: Rep, entries: Sequence[PageEntry], now: dat
             index,
             NewEmail(message, folder_names, contacts, entry.observed_at),
         )
-    stored = store_emails(session, rep.rep_id, [email for _, email in new.values()], now)
+    stored = store_emails(
+        session, rep.org_id, rep.rep_id, [email for _, email in new.values()], now
+    )
     for message_id, (index, _) in new.items():
         if message_id in stored:
             outcomes[index] = "stored"
@@ -169,7 +172,7 @@ def _save_one(session: Session, rep: Rep, entries: Sequence[PageEntry], now: dat
             again.append(index)
     for index in sorted(again):
         entry = entries[index]
-        row = find_email(session, rep.rep_id, entry.message.message_id, for_update=True)
+        row = find_email(session, rep.org_id, rep.rep_id, entry.message.message_id, for_update=True)
         assert row is not None
         outcomes[index] = _update(session, row, entry, now)
     return outcomes

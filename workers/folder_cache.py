@@ -42,7 +42,7 @@ def refresh_folder_cache(context: WorkerContext, rep: Rep, grant_id: str) -> Non
     folders = [parse_folder(obj, provider) for obj in wire_folders if obj.get("id")]
     with transaction(context.engine) as session:
         if provider is not None and provider != rep.provider:
-            set_provider(session, rep.rep_id, provider)
+            set_provider(session, rep, provider)
         replace_folder_cache(session, grant_id, folders, context.clock())
         # The folders just listed may be those parked messages wait for (N2).
         decide_parked(session, context, grant_id)

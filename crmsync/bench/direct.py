@@ -21,6 +21,7 @@ from sqlmodel import Session
 from crmsync.bench.seeding import seed_rep
 from domain.contacts import match_contacts
 from domain.messages import MailMessage, parse_message
+from domain.organizations import DEFAULT_ORG_ID
 from simulator.traffic import SimMessage, SimRep
 from storage.contacts import contacts_by_address, contacts_for_addresses
 from storage.emails import NewEmail, store_email, store_emails
@@ -65,11 +66,12 @@ def measure_direct_inserts(
 
 
 def _store(session: Session, rep_id: str, message: MailMessage, now: datetime) -> None:
-    indexed = contacts_for_addresses(session, rep_id, message.matching_addresses())
+    indexed = contacts_for_addresses(session, DEFAULT_ORG_ID, rep_id, message.matching_addresses())
     matches = match_contacts(message, rep_id, [i.contact for i in indexed])
     by_id = {i.contact.crm_contact_id: i for i in indexed}
     stored = store_email(
         session,
+        org_id=DEFAULT_ORG_ID,
         rep_id=rep_id,
         message=message,
         folder_names=list(message.folder_ids),
@@ -89,7 +91,7 @@ def _store_batch(
         by_rep.setdefault(f"{rep_id}{suffix}", []).append(message)
     for rep_id, messages in by_rep.items():
         addresses = set().union(*(m.matching_addresses() for m in messages))
-        contacts = contacts_by_address(session, rep_id, addresses)
+        contacts = contacts_by_address(session, DEFAULT_ORG_ID, rep_id, addresses)
         new: list[NewEmail] = []
         for message in messages:
             indexed = {
@@ -99,6 +101,6 @@ def _store_batch(
             by_id = {i.contact.crm_contact_id: i for i in indexed}
             pairs = [(by_id[m.crm_contact_id], m) for m in matches]
             new.append(NewEmail(message, list(message.folder_ids), pairs, now))
-        stored = store_emails(session, rep_id, new, now)
+        stored = store_emails(session, DEFAULT_ORG_ID, rep_id, new, now)
         if len(stored) != len(new):
             raise RuntimeError(f"{len(new) - len(stored)} emails of {rep_id} were already stored")

@@ -26,6 +26,7 @@ from crmsync.bench.figures import Figure
 from crmsync.bench.seeding import seed_rep
 from domain.contacts import match_contacts
 from domain.messages import MailMessage, parse_message
+from domain.organizations import DEFAULT_ORG_ID
 from simulator.traffic import MailboxTraffic, TrafficProfile
 from storage.contacts import contacts_for_addresses
 from storage.engine import create_database_engine, transaction
@@ -85,7 +86,9 @@ def _time_matching(
     with transaction(engine) as session:
         started = time.perf_counter()
         for message in messages:
-            indexed = contacts_for_addresses(session, rep_id, message.matching_addresses())
+            indexed = contacts_for_addresses(
+                session, DEFAULT_ORG_ID, rep_id, message.matching_addresses()
+            )
             matched += bool(match_contacts(message, rep_id, [i.contact for i in indexed]))
         elapsed = time.perf_counter() - started
     return elapsed, matched

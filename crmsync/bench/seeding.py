@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlalchemy import Engine
 
 from domain.contacts import parse_contact
+from domain.organizations import DEFAULT_ORG_ID
 from domain.reps import parse_rep
 from simulator.traffic import SimRep
 from storage.contacts import replace_contacts
@@ -31,5 +32,5 @@ def seed_rep(engine: Engine, rep: SimRep, *, rep_id: str, now: datetime) -> None
     )
     contacts = [parse_contact(rep_id, contact.to_api()) for contact in rep.contacts]
     with transaction(engine) as session:
-        put_rep(session, rep_id, document, now)
-        replace_contacts(session, rep_id, contacts, now)
+        put_rep(session, DEFAULT_ORG_ID, rep_id, document, now)
+        replace_contacts(session, DEFAULT_ORG_ID, rep_id, contacts, now)

@@ -98,6 +98,12 @@ from domain.answers.orgs import (
     OrgDefaults as OrgDefaults,
 )
 from domain.answers.orgs import (
+    OrgToken as OrgToken,
+)
+from domain.answers.orgs import (
+    OrgTokenList as OrgTokenList,
+)
+from domain.answers.orgs import (
     ProviderApp as ProviderApp,
 )
 from domain.answers.reps import (

@@ -212,6 +212,15 @@ ORGANIZATION: dict[str, Any] = {
     "updated_at": "2026-11-20T08:00:00Z",
 }
 
+ORG_TOKEN: dict[str, Any] = {
+    "id": "tok_5f1c2a9e0b7d4e36",
+    "org_id": "acme",
+    "name": "acme CRM production",
+    "created_at": "2026-11-20T08:00:00Z",
+    "last_used_at": "2026-11-20T08:31:00Z",
+    "revoked_at": None,
+}
+
 # By component name: what /openapi.json shows as each answer's example.
 EXAMPLES: dict[str, dict[str, Any]] = {
     "Rep": REP,
@@ -278,6 +287,8 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "DeliveryPage": {"data": [DELIVERY], "next_cursor": None},
     "Organization": ORGANIZATION,
     "OrganizationPage": {"data": [ORGANIZATION], "next_cursor": None},
+    "OrgToken": {**ORG_TOKEN, "token": "cso_8m2Qx...Zr4"},
+    "OrgTokenList": {"data": [ORG_TOKEN]},
     "Error": {
         "error": {
             "reason": "unknown_field",

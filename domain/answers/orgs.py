@@ -3,7 +3,7 @@ each secret is set and never the secret, and its reps' defaults."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, NotRequired
 
 from pydantic import Field
 from typing_extensions import TypedDict
@@ -61,3 +61,21 @@ class Organization(TypedDict):
 class OrganizationPage(TypedDict):
     data: list[Organization]
     next_cursor: NextCursor
+
+
+class OrgToken(TypedDict):
+    """A bearer token of one organization: it sees and changes that organization only."""
+
+    id: str
+    org_id: str
+    name: str
+    created_at: Timestamp
+    last_used_at: Annotated[Timestamp | None, Field(description="to the minute; null: never used")]
+    revoked_at: Timestamp | None
+    token: NotRequired[
+        Annotated[str, Field(description="the token (cso_...): in the creation's answer only")]
+    ]
+
+
+class OrgTokenList(TypedDict):
+    data: list[OrgToken]

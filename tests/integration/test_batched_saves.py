@@ -15,6 +15,7 @@ from domain.contacts import parse_contacts
 from domain.folders import parse_folder
 from domain.messages import parse_message
 from domain.notifications import Notification, parse_unit
+from domain.organizations import DEFAULT_ORG_ID
 from domain.reps import parse_rep
 from simulator import mailbox
 from simulator import notifications as sim
@@ -44,12 +45,18 @@ def engine(database_url: str) -> Iterator[Engine]:
     with transaction(engine) as session:
         for rep_id, grant_id in REPS.items():
             document = {"email": f"{rep_id}@acme.example", "grant_id": grant_id}
-            put_rep(session, rep_id, parse_rep(document), NOW - timedelta(days=1))
+            put_rep(session, DEFAULT_ORG_ID, rep_id, parse_rep(document), NOW - timedelta(days=1))
             contacts = [
                 {"id": f"{rep_id}-bob", "email": "bob@x.example", "account_ref": "acct-1"},
                 {"id": f"{rep_id}-cy", "email": "cy@y.example", "lead_ref": "lead-9"},
             ]
-            replace_contacts(session, rep_id, parse_contacts(rep_id, {"contacts": contacts}), NOW)
+            replace_contacts(
+                session,
+                DEFAULT_ORG_ID,
+                rep_id,
+                parse_contacts(rep_id, {"contacts": contacts}),
+                NOW,
+            )
             folders = [parse_folder(f, "google") for f in mailbox.gmail_folders(grant_id)]
             replace_folder_cache(session, grant_id, folders, NOW)
     yield engine

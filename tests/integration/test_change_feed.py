@@ -194,11 +194,11 @@ def test_a_reader_never_skips_a_change_committed_later_with_a_lower_number(
         pool.submit(writer_b)
         assert b_committed.wait(10)
         with Session(engine) as session:
-            early = read_changes(session, START, 10)
+            early = read_changes(session, START, 10, org_id=None)
         release_a.set()
     wait_until_settled(engine)  # A has committed; no other transaction may precede it now
     with Session(engine) as session:
-        late = read_changes(session, early.next_position, 10)
+        late = read_changes(session, early.next_position, 10, org_id=None)
 
     with transaction(engine) as session:  # this database is shared by the session's tests
         session.execute(delete(ChangeRow))
@@ -230,7 +230,7 @@ def test_a_reader_beside_concurrent_writers_sees_every_change_once(engine: Engin
             # have been empty only because a write was still below the horizon.
             finished = done.is_set() and settled(engine)
             with Session(engine) as session:
-                page = read_changes(session, position, 50)
+                page = read_changes(session, position, 50, org_id=None)
             seen.extend(c.payload["n"] for c in page.changes)
             position = page.next_position
             if finished and not page.changes:
@@ -260,6 +260,6 @@ def test_maintenance_prunes_only_changes_past_the_retention(engine: Engine) -> N
     assert maintenance.run_once() == 2
     assert maintenance.run_once() == 0
     with Session(engine) as session:
-        kept = read_changes(session, START, 10).changes
+        kept = read_changes(session, START, 10, org_id=None).changes
         assert retained_from(session) > START
     assert [c.payload["n"] for c in kept] == [2, 3]

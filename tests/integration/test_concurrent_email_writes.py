@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 
 from domain.contacts import parse_contacts
 from domain.folders import parse_folder
+from domain.organizations import DEFAULT_ORG_ID
 from domain.reps import parse_rep
 from simulator import mailbox
 from simulator import notifications as sim
@@ -55,9 +56,16 @@ def test_concurrent_notifications_of_one_message_make_one_row_and_ordered_versio
     engine = create_database_engine(database_url)
     context = WorkerContext(engine=engine)  # the folder cache is filled: no Nylas call needed
     with transaction(engine) as session:
-        put_rep(session, "rep-1", parse_rep({"email": "ann@acme.example", "grant_id": GRANT}), NOW)
+        put_rep(
+            session,
+            DEFAULT_ORG_ID,
+            "rep-1",
+            parse_rep({"email": "ann@acme.example", "grant_id": GRANT}),
+            NOW,
+        )
         replace_contacts(
             session,
+            DEFAULT_ORG_ID,
             "rep-1",
             parse_contacts("rep-1", {"contacts": [{"id": "c", "email": "bob@x.example"}]}),
             NOW,
@@ -85,7 +93,7 @@ def test_concurrent_notifications_of_one_message_make_one_row_and_ordered_versio
 
     def hide() -> None:
         with transaction(engine) as session:
-            row = find_email(session, "rep-1", "m-race", for_update=True)
+            row = find_email(session, DEFAULT_ORG_ID, "rep-1", "m-race", for_update=True)
             if row is not None:
                 hide_email(session, row, NOW)
 

@@ -10,6 +10,7 @@ import pytest
 
 from domain.contacts import ContactMatch, HeaderRole
 from domain.messages import parse_message
+from domain.organizations import DEFAULT_ORG_ID
 from simulator import notifications as sim
 from storage.contacts import contacts_for_addresses
 from storage.emails import store_email
@@ -256,9 +257,10 @@ def store(world: EmailSyncWorld, rep_id: str, message_id: str, date: datetime, t
     )
     message = parse_message(wire)
     with transaction(world.runtime.engine) as session:
-        indexed = contacts_for_addresses(session, rep_id, {to})
+        indexed = contacts_for_addresses(session, DEFAULT_ORG_ID, rep_id, {to})
         store_email(
             session,
+            org_id=DEFAULT_ORG_ID,
             rep_id=rep_id,
             message=message,
             folder_names=["INBOX"],

@@ -33,6 +33,7 @@ from starlette.routing import Route
 
 from crmsync.runtime import Runtime
 from crmsync.settings import Settings
+from domain.organizations import DEFAULT_ORG_ID
 from domain.outbound_webhooks import SECRET_PREFIX
 from simulator import notifications as sim
 from simulator.mailbox import FakeNylas
@@ -302,6 +303,7 @@ def test_a_failing_statement_logs_no_bound_parameter(
     def subscription() -> SubscriptionRow:
         return SubscriptionRow(
             id="sub_leakcheck",
+            org_id=DEFAULT_ORG_ID,
             url=f"https://crm.example/{MARKER}",
             event_types=[],
             description=f"owner {MARKER}@customer.example",

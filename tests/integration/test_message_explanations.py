@@ -17,6 +17,7 @@ from sqlmodel import Session
 
 import crmsync.operator_context
 from crmsync.cli import main
+from domain.organizations import DEFAULT_ORG_ID
 from domain.reps import parse_rep
 from simulator import mailbox
 from storage.engine import create_database_engine, transaction
@@ -363,10 +364,16 @@ def test_the_queries_of_one_message_and_of_a_reps_pages_use_indexes(
 
     try:
         with transaction(engine) as session:
-            put_rep(session, "rep-ix", parse_rep({"email": ANN, "grant_id": "g-ix"}), NOW_AT)
+            put_rep(
+                session,
+                DEFAULT_ORG_ID,
+                "rep-ix",
+                parse_rep({"email": ANN, "grant_id": "g-ix"}),
+                NOW_AT,
+            )
         event.listen(engine, "before_cursor_execute", record)
         with Session(engine) as session:
-            rep = get_rep(session, "rep-ix")
+            rep = get_rep(session, DEFAULT_ORG_ID, "rep-ix")
             assert rep is not None
             explain_message(session, rep, "m-1")
             list_notifications(

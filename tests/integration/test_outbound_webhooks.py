@@ -24,6 +24,7 @@ from crmsync.app import build_app
 from crmsync.runtime import Runtime
 from crmsync.settings import Settings
 from crmsync.worker import start_worker
+from domain.organizations import DEFAULT_ORG_ID
 from domain.outbound_addresses import LOOPBACK_NETWORKS
 from storage.engine import transaction
 from storage.tables import DeliveryAttemptRow, DeliveryRow, SubscriptionRow
@@ -307,6 +308,7 @@ def test_settled_deliveries_are_kept_as_long_as_their_changes_then_pruned_with_a
         session.add(
             SubscriptionRow(
                 id="sub_retention",
+                org_id=DEFAULT_ORG_ID,
                 url="https://crm.example/hook",
                 event_types=[],
                 secret="whsec_x",

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session
 
+from domain.organizations import DEFAULT_ORG_ID
 from storage.engine import create_database_engine, transaction
 from storage.status import recent_handling_errors, rep_outcome_counts, reps_by_account_status
 from storage.tables import (
@@ -97,6 +98,7 @@ def test_outcomes_of_message_notifications_are_counted_per_rep_since_a_time(
 
 def _rep(rep_id: str, status: str) -> RepRow:
     return RepRow(
+        org_id=DEFAULT_ORG_ID,
         id=rep_id,
         email=f"{rep_id}@acme.example",
         grant_id=f"g-{rep_id}",
@@ -111,6 +113,7 @@ def _rep(rep_id: str, status: str) -> RepRow:
 def _subscription() -> SubscriptionRow:
     return SubscriptionRow(
         id="sub_1",
+        org_id=DEFAULT_ORG_ID,
         url="https://crm.example/hook",
         event_types=[],
         secret="whsec_x",
@@ -142,6 +145,7 @@ def _notification(
 
 def _item(item_id: str, updated_at: datetime, error: str | None) -> ActionItemRow:
     return ActionItemRow(
+        org_id=DEFAULT_ORG_ID,
         rep_id="r1",
         crm_item_id=item_id,
         content={},

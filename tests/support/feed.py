@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
+from domain.organizations import DEFAULT_ORG_ID
 from storage.changes import append_change
 from storage.feed import horizon
 from storage.tables import ChangeRow
@@ -41,11 +42,13 @@ def record_change(
     *,
     change_type: str = "email.stored",
     rep_id: str = "r1",
+    org_id: str = DEFAULT_ORG_ID,
     now: datetime | None = None,
 ) -> None:
     """Record a change numbered ``n`` (its payload is ``{"n": n}``), as a fact's writer would."""
     append_change(
         session,
+        org_id=org_id,
         change_type=change_type,
         entity=change_type.split(".")[0],
         entity_id=str(n),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -10,12 +11,16 @@ from crmsync.settings import DEV_SECRET_KEY, Settings, SettingsError
 from domain.inputs import InvalidInput
 from domain.organizations import (
     InvalidOrganization,
+    OrgDefaults,
     OrgSecrets,
+    listed_or,
+    lookback_of,
     merged_secrets,
     missing_secrets,
     parse_org,
     validate_org_id,
 )
+from domain.reps import parse_rep
 from storage.sealing import SecretBox, SecretsUnavailable, new_key
 
 
@@ -201,3 +206,51 @@ def test_a_bad_key_stops_start_up_without_showing_it(value: str) -> None:
         Settings.from_environ({**REDIS, "CRMSYNC_SECRET_KEYS": f"{new_key()},{value}"})
     assert "key 2" in str(refused.value)
     assert value not in str(refused.value)
+
+
+ORG_DEFAULTS = OrgDefaults(folders=("Deals",), calendar_name="Sales", calendar_days_after=7)
+
+
+@pytest.mark.parametrize(
+    ("settings", "folders", "calendar_name", "days_after"),
+    [
+        ({}, ("Deals",), "Sales", 7),
+        ({"folders": None, "calendar_name": None}, ("Deals",), "Sales", 7),
+        ({"folders": ""}, (), "Sales", 7),
+        (
+            {"folders": "Inbox", "calendar_name": "Own", "calendar_days_after": 0},
+            ("Inbox",),
+            "Own",
+            0,
+        ),
+    ],
+    ids=["left out", "null", "given empty", "given"],
+)
+def test_a_rep_takes_its_organizations_defaults_for_what_it_leaves_out(
+    settings: dict[str, Any], folders: tuple[str, ...], calendar_name: str, days_after: int
+) -> None:
+    rep = parse_rep({"email": "a@acme.example", "settings": settings}, ORG_DEFAULTS)
+    assert rep.folders.names == folders
+    assert (rep.calendar_name, rep.calendar_days_after) == (calendar_name, days_after)
+
+
+def test_without_defaults_a_rep_takes_the_manuals() -> None:
+    rep = parse_rep({"email": "a@acme.example"})
+    assert (rep.folders.names, rep.calendar_name, rep.calendar_days_after) == ((), None, 30)
+
+
+@pytest.mark.parametrize(
+    ("own", "deployment", "expected"),
+    [(None, ("a",), {"a"}), ((), ("a",), set()), (("b",), ("a",), {"b"})],
+    ids=["none: the deployment's", "an empty list: none", "its own"],
+)
+def test_an_organizations_list_replaces_the_deployments(
+    own: tuple[str, ...] | None, deployment: tuple[str, ...], expected: set[str]
+) -> None:
+    assert listed_or(own, deployment) == expected
+
+
+def test_the_look_back_is_the_organizations_when_it_has_one() -> None:
+    deployment = timedelta(days=30)
+    assert lookback_of(OrgDefaults(), deployment) == deployment
+    assert lookback_of(OrgDefaults(lookback_days=0), deployment) == timedelta(0)

@@ -20,6 +20,7 @@ from domain.errors import DomainError
 from domain.folders import FolderSelection
 from domain.grants import GRANT_ID_SHAPE
 from domain.inputs import InvalidInput
+from domain.organizations import DEFAULT_ORG_ID
 from domain.reps import (
     DEFAULT_CALENDAR_DAYS_AFTER,
     MAX_CALENDAR_DAYS_AFTER,
@@ -413,6 +414,7 @@ def test_an_invalid_rep_is_refused_naming_the_field(document: Any, message: str)
 # The stored rep ----------------------------------------------------------------------------
 
 REP = Rep(
+    org_id=DEFAULT_ORG_ID,
     rep_id="rep-ann",
     email=EMAIL,
     grant_id=GRANT,

@@ -106,7 +106,7 @@ def _start_page(context: WorkerContext, backfill_id: int) -> _Position | None:
         row = get_backfill(session, backfill_id, for_update=True)
         if row is None or row.state not in _RUNNABLE:
             return None
-        rep = get_rep(session, row.rep_id)
+        rep = get_rep(session, row.org_id, row.rep_id)
         if rep is None or rep.grant_id != row.grant_id:
             # Disconnected, or connected to another mailbox since: this history is not its.
             _finish(row, BackfillState.CANCELLED, now)
@@ -119,7 +119,9 @@ def _start_page(context: WorkerContext, backfill_id: int) -> _Position | None:
             row.updated_at = now
             session.add(row)
             if row.kind == BackfillKind.MAILBOX.value:
-                rep = apply_account_event(session, rep.rep_id, AccountEvent.BACKFILL_STARTED, now)
+                rep = apply_account_event(
+                    session, rep.org_id, rep.rep_id, AccountEvent.BACKFILL_STARTED, now
+                )
                 assert rep is not None
         kind = BackfillKind(row.kind)
         size = window_size(kind, row.since, row.until)
@@ -170,7 +172,9 @@ def _save_page(
         if finished:
             _finish(row, BackfillState.DONE, now)
             if row.kind == BackfillKind.MAILBOX.value:
-                apply_account_event(session, row.rep_id, AccountEvent.BACKFILL_FINISHED, now)
+                apply_account_event(
+                    session, row.org_id, row.rep_id, AccountEvent.BACKFILL_FINISHED, now
+                )
         session.add(row)
     return finished
 
@@ -186,7 +190,7 @@ def _give_up(context: WorkerContext, backfill_id: int, error: str) -> None:
         _finish(row, BackfillState.FAILED, now)
         session.add(row)
         if row.kind == BackfillKind.MAILBOX.value:
-            apply_account_event(session, row.rep_id, AccountEvent.BACKFILL_FAILED, now)
+            apply_account_event(session, row.org_id, row.rep_id, AccountEvent.BACKFILL_FAILED, now)
     logger.error("backfill gave up", extra={"backfill_id": backfill_id, "error": error})
 
 

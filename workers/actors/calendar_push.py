@@ -118,7 +118,7 @@ def _plan(context: WorkerContext, item_id: int) -> PushPlan | None:
         row = session.get(ActionItemRow, item_id)
         if row is None or row.push_state != PENDING:
             return None
-        rep = get_rep(session, row.rep_id)
+        rep = get_rep(session, row.org_id, row.rep_id)
         assert rep is not None
         content = content_from_json(row.content)
         state = sync_state(row)

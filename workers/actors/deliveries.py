@@ -45,7 +45,7 @@ from storage.subscriptions import (
     claim_attempt,
     disable,
     record_attempt,
-    require_subscription,
+    subscription_of,
 )
 from storage.tables import DeliveryRow, SubscriptionRow
 from workers.context import WorkerContext
@@ -115,7 +115,7 @@ def deliver(context: WorkerContext, delivery_id: int, post: Poster | None = None
             return  # done, not due or in flight: a duplicate message, or a sweep that raced
         delivery = session.get(DeliveryRow, delivery_id)
         assert delivery is not None
-        subscription = require_subscription(session, delivery.subscription_id)
+        subscription = subscription_of(session, delivery)
         outgoing = _outgoing(delivery, subscription, now) if subscription.status == ACTIVE else None
         if outgoing is None:
             delivery.state = CANCELLED
@@ -180,7 +180,7 @@ def _record(
     with transaction(context.engine) as session:
         delivery = session.get(DeliveryRow, delivery_id, with_for_update=True)
         assert delivery is not None
-        subscription = require_subscription(session, delivery.subscription_id, for_update=True)
+        subscription = subscription_of(session, delivery, for_update=True)
         record_attempt(
             session,
             delivery,

@@ -86,7 +86,7 @@ def _fetched(
         rep = rep_for_grant(session, grant_id)
         if rep is None:
             return Handled.processed("unknown_grant")
-        row = item_for_event(session, rep.rep_id, event_id)
+        row = item_for_event(session, rep.org_id, rep.rep_id, event_id)
         if row is None:
             return Handled.processed("not_linked")
         calendar_id = row.calendar_id
@@ -112,7 +112,7 @@ def _reconcile(
         rep = rep_for_grant(session, grant_id)
         if rep is None:
             return Handled.processed("unknown_grant")
-        row = item_for_event(session, rep.rep_id, event_id, for_update=True)
+        row = item_for_event(session, rep.org_id, rep.rep_id, event_id, for_update=True)
         if row is None:
             master = event.get("master_event_id")
             return Handled.processed("occurrence_of_series" if master else "not_linked")

@@ -75,9 +75,9 @@ def record_delivery(
             return Handled.processed("unknown_grant")
         row = None
         if report.message_id is not None:
-            row = find_email(session, rep.rep_id, report.message_id, for_update=True)
+            row = find_email(session, rep.org_id, rep.rep_id, report.message_id, for_update=True)
         if row is None and send_key:
-            row = find_send(session, rep.rep_id, send_key, for_update=True)
+            row = find_send(session, rep.org_id, rep.rep_id, send_key, for_update=True)
         if row is None or row.send_key is None:
             return Handled.processed("not_sent_by_crm")
         changed = record_delivery_event(session, row, report.event, context.clock(), report.error)
@@ -213,7 +213,7 @@ def mark_deleted(context: WorkerContext, notification: Notification) -> Handled:
         return rep
     assert notification.object_id is not None
     with transaction(context.engine) as session:
-        row = find_email(session, rep.rep_id, notification.object_id, for_update=True)
+        row = find_email(session, rep.org_id, rep.rep_id, notification.object_id, for_update=True)
         if row is None:
             return Handled.processed("not_stored")
         marked = mark_mailbox_deleted(session, row, context.clock())

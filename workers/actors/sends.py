@@ -38,7 +38,7 @@ def send_email(context: WorkerContext, email_id: int) -> None:
         row = get_email(session, email_id)
         if row is None or row.delivery_state != DeliveryState.QUEUED.value:
             return
-        rep = get_rep(session, row.rep_id)
+        rep = get_rep(session, row.org_id, row.rep_id)
         grant_id, send_key = row.grant_id, row.send_key
         assert send_key is not None
         request = {

@@ -22,6 +22,7 @@ from starlette.testclient import TestClient
 from crmsync.runtime import Runtime
 from crmsync.settings import Settings
 from domain.oauth_state import ConnectState, sign_state
+from domain.organizations import DEFAULT_ORG_ID
 from simulator.mailbox import FakeNylas
 from simulator.nylas_api import build_nylas_api
 from storage.tables import ConnectAttemptRow
@@ -258,10 +259,17 @@ def test_connect_attempts_older_than_a_day_are_pruned_in_bounded_batches(
         for n in range(2_500):
             session.add(
                 ConnectAttemptRow(
-                    nonce=f"old-{n}", rep_id="rep-ann", created_at=now - timedelta(days=2)
+                    nonce=f"old-{n}",
+                    org_id=DEFAULT_ORG_ID,
+                    rep_id="rep-ann",
+                    created_at=now - timedelta(days=2),
                 )
             )
-        session.add(ConnectAttemptRow(nonce="recent", rep_id="rep-ann", created_at=now))
+        session.add(
+            ConnectAttemptRow(
+                nonce="recent", org_id=DEFAULT_ORG_ID, rep_id="rep-ann", created_at=now
+            )
+        )
         session.commit()
     maintenance = Maintenance(
         WorkerContext(engine=world.runtime.engine), change_retention=timedelta(days=30)
