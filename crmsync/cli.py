@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from crmsync.bench.command import add_bench_command
 from crmsync.operator_cli import add_operator_commands, add_reprocess_command
+from crmsync.orgs_cli import add_orgs_command
 from crmsync.settings import DEV_API_TOKEN, DEV_WEBHOOK_SECRET, Settings, SettingsError
 from crmsync.simulator_command import add_simulator_command
 from crmsync.worker_command import add_worker_command
@@ -100,6 +101,7 @@ def _parser() -> argparse.ArgumentParser:
     secret_key.set_defaults(command=_secret_key)
     add_simulator_command(commands)
     add_operator_commands(commands)
+    add_orgs_command(commands)
     add_reprocess_command(commands)
     add_bench_command(commands)
     add_worker_command(commands)

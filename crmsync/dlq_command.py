@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,6 +25,7 @@ from sqlmodel import Session
 from crmsync.operator_context import (
     EMBEDDED_QUEUES_NOTE,
     OperatorContext,
+    confirmed,
     current_operator,
     err,
     line,
@@ -36,6 +38,7 @@ from domain.dead_letters import Selection, parse_time_bound
 from storage.audits import COMPLETED, FAILED, INTERRUPTED, finish_audit, recent_audits, start_audit
 from storage.engine import transaction
 from workers.deadletters import DeadLetter, DeadLetterStore, read_dead_letters
+from workers.letter_orgs import letter_orgs
 from workers.queues import all_queue_names
 from workers.replay_lock import ReplayInProgress, ReplayLock
 
@@ -116,7 +119,7 @@ def purge_letters(args: argparse.Namespace) -> int:
         if not letters:
             err().print("no matching dead letters")
             return _report_moved(args, "purge", "deleted", 0, 0)
-        if not args.yes and not _confirmed(f"Delete {len(letters)} dead letters for good?"):
+        if not args.yes and not confirmed(f"Delete {len(letters)} dead letters for good?"):
             err().print("nothing deleted")
             return 1
         assert context.redis is not None
@@ -133,12 +136,13 @@ def show_audits(args: argparse.Namespace) -> int:
     context = OperatorContext.from_environ()
     try:
         with Session(context.engine) as session:
-            rows = recent_audits(session, args.limit)
+            rows = recent_audits(session, args.limit, org_id=args.org)
     finally:
         context.close()
     documents: list[dict[str, Any]] = [
         {
             "id": row.id,
+            "org_id": row.org_id,
             "operator": row.operator,
             "action": row.action,
             "selection": row.selection,
@@ -155,12 +159,14 @@ def show_audits(args: argparse.Namespace) -> int:
         print_json(documents)
         return 0
     table = Table(title="Dead-letter audit")
-    for header in ("started", "operator", "action", "matched", "count", "outcome", "selection"):
+    headers = ("started", "org", "operator", "action", "matched", "count", "outcome", "selection")
+    for header in headers:
         table.add_column(header, overflow="fold")
     for d in documents:
         chosen = {k: v for k, v in d["selection"].items() if v not in (None, [])}
         table.add_row(
             shown(d["started_at"]),
+            shown(d["org_id"] or "all"),
             shown(d["operator"]),
             shown(d["action"]),
             str(d["matched"]),
@@ -207,6 +213,7 @@ def _selection(args: argparse.Namespace) -> Selection:
         queues=tuple(args.queue),
         actor=args.actor,
         message_id=args.message_id,
+        org_id=args.org,
         since=since,
         until=until,
         error=args.error,
@@ -215,19 +222,19 @@ def _selection(args: argparse.Namespace) -> Selection:
 
 
 def _without_limit(selection: Selection) -> Selection:
-    return Selection(
-        queues=selection.queues,
-        actor=selection.actor,
-        message_id=selection.message_id,
-        since=selection.since,
-        until=selection.until,
-        error=selection.error,
-    )
+    return replace(selection, limit=None)
 
 
 def _read(context: OperatorContext, selection: Selection) -> list[DeadLetter]:
+    """The letters ``selection`` means, each with its organization."""
     assert context.redis is not None
-    return read_dead_letters(context.redis, context.namespace, all_queue_names(), selection)
+    return read_dead_letters(
+        context.redis,
+        context.namespace,
+        all_queue_names(),
+        selection,
+        orgs_of=letter_orgs(context.engine),
+    )
 
 
 def _audited(
@@ -242,6 +249,7 @@ def _audited(
     with transaction(context.engine) as session:
         audit_id = start_audit(
             session,
+            org_id=selection.org_id,
             operator=operator,
             action=action,
             selection=selection.as_document(),
@@ -295,20 +303,13 @@ def _report_moved(
     return 0
 
 
-def _confirmed(question: str) -> bool:
-    try:
-        answer = input(f"{question} [y/N] ")
-    except EOFError:  # no one to ask: no
-        return False
-    return answer.strip().lower() in {"y", "yes"}
-
-
 def _summary(letter: DeadLetter) -> dict[str, Any]:
     return {
         "message_id": letter.message.message_id,
         "redis_message_id": letter.redis_message_id,
         "queue": letter.queue,
         "actor": letter.message.actor_name,
+        "org_id": letter.org_id,
         "dead_lettered_at": time_text(letter.dead_lettered_at),
         "enqueued_at": time_text(letter.enqueued_at),
         "retries": letter.retries,
@@ -329,7 +330,7 @@ def _full(letter: DeadLetter) -> dict[str, Any]:
 
 def _letters_table(letters: list[DeadLetter]) -> Table:
     table = Table(title="Dead letters")
-    for header in ("message id", "queue", "actor", "dead-lettered"):
+    for header in ("message id", "queue", "actor", "org", "dead-lettered"):
         table.add_column(header, overflow="fold")
     table.add_column("retries", justify="right")
     table.add_column("error", overflow="fold")
@@ -338,6 +339,7 @@ def _letters_table(letters: list[DeadLetter]) -> Table:
             shown(letter.message.message_id),
             shown(letter.queue),
             shown(letter.message.actor_name),
+            shown(letter.org_id or "-"),
             shown(time_text(letter.dead_lettered_at)),
             str(letter.retries),
             shown(letter.error or "-"),

@@ -35,6 +35,9 @@ def add_operator_commands(commands: Any) -> None:
         help="show the N reps whose message notifications of the last day most often left "
         f"the email out of the CRM (default {DEFAULT_WORST_REPS})",
     )
+    status.add_argument(
+        "--org", help="only this organization (the queues, shared by all, are shown whole)"
+    )
     _json_flag(status)
     status.set_defaults(command=_status)
 
@@ -110,6 +113,7 @@ def add_operator_commands(commands: Any) -> None:
         description="Audit records of dead-letter replays and purges, newest first.",
     )
     audit.add_argument("--limit", type=_positive, default=20, help="how many (default 20)")
+    audit.add_argument("--org", help="only actions limited to this organization")
     _json_flag(audit)
     audit.set_defaults(command=_dlq("show_audits"))
 
@@ -118,6 +122,9 @@ def _selection_flags(parser: argparse.ArgumentParser, default_limit: int | None)
     parser.add_argument("--queue", action="append", default=[], help="only this queue (repeatable)")
     parser.add_argument("--actor", help="only messages for this actor")
     parser.add_argument("--id", dest="message_id", help="only this message id (or Redis id)")
+    parser.add_argument(
+        "--org", help="only this organization's letters (whose grant, item, send... it holds)"
+    )
     parser.add_argument(
         "--since", help="dead-lettered at or after: RFC 3339 (2026-11-23T10:00:00Z) or an age (2h)"
     )
@@ -152,10 +159,13 @@ def add_reprocess_command(commands: Any) -> None:
     """Add ``reprocess`` to the ``crmsync`` subcommands."""
     parser = commands.add_parser(
         "reprocess",
-        help="queue stored notifications again, for a grant or a time range",
+        help="queue stored notifications again, for an organization, a grant or a time range",
         description="Queue stored Nylas notifications again so their handlers run once more "
-        "(idempotently: nothing is stored twice, hidden emails stay hidden). Give --grant, "
-        "--since or both; try --dry-run first.",
+        "(idempotently: nothing is stored twice, hidden emails stay hidden). Give --org, "
+        "--grant, --since or several; try --dry-run first.",
+    )
+    parser.add_argument(
+        "--org", help="only this organization's notifications (those of its reps' grants)"
     )
     parser.add_argument("--grant", help="only this grant's notifications")
     parser.add_argument("--since", help="received at or after: RFC 3339 or an age (2h, 7d)")

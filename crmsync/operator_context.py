@@ -17,6 +17,8 @@ import getpass
 import json
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -104,6 +106,26 @@ def line(label: str, value: object) -> Text:
 def print_json(document: Any) -> None:
     """``document`` as indented JSON on standard output (times in RFC 3339)."""
     sys.stdout.write(json.dumps(document, indent=2, default=_json_default) + "\n")
+
+
+@contextmanager
+def opened_context() -> Iterator[OperatorContext]:
+    """The environment's context for one command, closed when the command is done."""
+    context = OperatorContext.from_environ()
+    try:
+        yield context
+    finally:
+        context.close()
+
+
+def confirmed(question: str) -> bool:
+    """Ask ``question`` (made safe for the terminal) and take only ``y`` or ``yes`` as a yes;
+    no one to ask (standard input closed) is a no."""
+    try:
+        answer = input(f"{terminal_safe(question)} [y/N] ")
+    except EOFError:
+        return False
+    return answer.strip().lower() in {"y", "yes"}
 
 
 def current_operator(explicit: str | None) -> str:

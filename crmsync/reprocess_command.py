@@ -1,4 +1,5 @@
-"""``crmsync reprocess``: handle stored notifications again (N3), for a grant or a time range.
+"""``crmsync reprocess``: handle stored notifications again (N3), for an organization, a grant
+or a time range.
 
 For when a rule or a fix changes what a notification should have produced: the stored
 notifications go back on their queues and the (idempotent) handlers run again. A dry run
@@ -16,7 +17,14 @@ from datetime import UTC, datetime
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from crmsync.operator_context import EMBEDDED_QUEUES_NOTE, OperatorContext, err, line, out
+from crmsync.operator_context import (
+    EMBEDDED_QUEUES_NOTE,
+    OperatorContext,
+    confirmed,
+    err,
+    line,
+    out,
+)
 from domain.dead_letters import parse_time_bound
 from domain.notifications import ApiVersion
 from storage.engine import transaction
@@ -26,8 +34,10 @@ from workers.reprocess import requeue_notification
 
 
 def run_reprocess(args: argparse.Namespace) -> int:
-    if args.grant is None and args.since is None:
-        err().print("crmsync reprocess: give --grant, --since or both (not everything at once)")
+    if args.grant is None and args.since is None and args.org is None:
+        err().print(
+            "crmsync reprocess: give --org, --grant, --since or several (not everything at once)"
+        )
         return 2
     now = datetime.now(UTC)
     try:
@@ -46,6 +56,7 @@ def run_reprocess(args: argparse.Namespace) -> int:
                 (row.api_version, dict(row.payload), row.received_at, row.trigger)
                 for row in notifications_to_reprocess(
                     session,
+                    org_id=args.org,
                     grant_id=args.grant,
                     since=since,
                     until=until,
@@ -59,7 +70,7 @@ def run_reprocess(args: argparse.Namespace) -> int:
                 args, "would queue" if args.dry_run else "nothing to queue", len(rows), by_trigger
             )
             return 0
-        if not args.yes and not _confirmed(len(rows)):
+        if not args.yes and not confirmed(f"Queue {len(rows)} stored notification(s) again?"):
             err().print("crmsync reprocess: not confirmed; nothing queued")
             return 1
         broker = build_broker(context.redis, BrokerOptions(namespace=context.namespace))
@@ -77,14 +88,6 @@ def run_reprocess(args: argparse.Namespace) -> int:
         return 0
     finally:
         context.close()
-
-
-def _confirmed(count: int) -> bool:
-    try:
-        answer = input(f"Queue {count} stored notification(s) again? [y/N] ")
-    except EOFError:
-        return False
-    return answer.strip().lower() in ("y", "yes")
 
 
 def _report(args: argparse.Namespace, verb: str, count: int, by_trigger: Counter[str]) -> None:

@@ -4,7 +4,9 @@ Queue depths come from Redis (Redis mode only: the embedded broker lives inside 
 ``crmsync run`` process); reps by account status, the reps whose mail of the last day most
 often did not reach the CRM (``--reps N``, with their outcome counts, so a rep whose mail all
 ends ``folder_not_synced`` or ``before_sync_from`` stands out) and the latest handling errors
-come from the database in both modes.
+come from the database in both modes. Each organization gets a row of its own (reps, what
+waits and what failed for it); ``--org`` narrows every database part to one organization,
+while the queues, shared by all, are shown whole.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rich.table import Table
+from rich.text import Text
 from sqlmodel import Session
 
 from crmsync.operator_context import (
@@ -26,8 +29,10 @@ from crmsync.operator_context import (
     shown,
     time_text,
 )
+from domain.accounts import AccountStatus
 from domain.rep_outcomes import DEFAULT_WORST_REPS, worst_reps
 from storage.backfills import backfill_json, backfills_to_watch
+from storage.org_health import org_health
 from storage.status import recent_handling_errors, rep_outcome_counts, reps_by_account_status
 from workers.queue_status import QueueStatus, queue_status
 from workers.queues import all_queue_names
@@ -37,9 +42,12 @@ def run_status(args: argparse.Namespace) -> int:
     """Print the status; 0 whatever it shows (it reports, it does not judge)."""
     context = OperatorContext.from_environ()
     try:
-        report = status_report(context, datetime.now(UTC), worst=args.reps)
+        report = status_report(context, datetime.now(UTC), worst=args.reps, org_id=args.org)
     finally:
         context.close()
+    if args.org is not None and not report["organizations"]:
+        err().print(Text.assemble("crmsync status: no organization ", shown(args.org)))
+        return 1
     if args.json:
         print_json(report)
     else:
@@ -47,15 +55,26 @@ def run_status(args: argparse.Namespace) -> int:
     return 0
 
 
+# Reps whose mailbox is connected and syncing: the others want someone's attention.
+HEALTHY_STATUSES = (
+    AccountStatus.RUNNING.value,
+    AccountStatus.VALID.value,
+    AccountStatus.DOWNLOADING.value,
+    AccountStatus.INITIALIZING.value,
+)
+
 # Outcomes are counted over the last day: long enough for a quiet rep to show, short enough
 # that a fixed setting stops showing by the next day.
 OUTCOME_PERIOD = timedelta(days=1)
 
 
 def status_report(
-    context: OperatorContext, now: datetime, worst: int = DEFAULT_WORST_REPS
+    context: OperatorContext,
+    now: datetime,
+    worst: int = DEFAULT_WORST_REPS,
+    org_id: str | None = None,
 ) -> dict[str, Any]:
-    """The status as one JSON-ready document."""
+    """The status as one JSON-ready document: of the deployment, or of one organization."""
     queues: list[dict[str, Any]] | None = None
     if context.redis is not None:
         queues = [
@@ -63,13 +82,19 @@ def status_report(
             for name in all_queue_names()
         ]
     with Session(context.engine) as session:
-        reps = reps_by_account_status(session)
-        errors = recent_handling_errors(session, limit=10)
-        backfills = [backfill_json(row) for row in backfills_to_watch(session)]
-        outcomes = rep_outcome_counts(session, now - OUTCOME_PERIOD)
+        organizations = org_health(session, now - OUTCOME_PERIOD, org_id)
+        reps = reps_by_account_status(session, org_id)
+        errors = recent_handling_errors(session, limit=10, org_id=org_id)
+        backfills = [
+            {"org_id": row.org_id, **backfill_json(row)}
+            for row in backfills_to_watch(session, org_id=org_id)
+        ]
+        outcomes = rep_outcome_counts(session, now - OUTCOME_PERIOD, org_id)
     return {
         "mode": "embedded" if context.redis is None else "redis",
         "generated_at": time_text(now),
+        "org_id": org_id,
+        "organizations": [health.to_json() for health in organizations],
         "queues": queues,
         "queues_note": EMBEDDED_QUEUES_NOTE if context.redis is None else None,
         "reps_by_account_status": reps,
@@ -123,6 +148,7 @@ def _print_tables(report: dict[str, Any]) -> None:
                 age_text(q["oldest_dead_letter_age_seconds"]),
             )
         console.print(table)
+    console.print(_organizations_table(report["organizations"]))
     reps = Table(title="Reps by account status")
     reps.add_column("account status")
     reps.add_column("reps", justify="right")
@@ -140,15 +166,38 @@ def _print_tables(report: dict[str, Any]) -> None:
     console.print(errors)
 
 
+def _organizations_table(organizations: list[dict[str, Any]]) -> Table:
+    """One row per organization: its reps, and what waits or failed for it."""
+    table = Table(title="Organizations")
+    headers = ("org", "name", "reps", "not running", "backfills", "deliveries waiting")
+    for header in (*headers, "subscriptions disabled", "failed notifications (1 d)"):
+        table.add_column(header, justify="left" if header in ("org", "name") else "right")
+    for o in organizations:
+        working = sum(o["reps_by_account_status"].get(s, 0) for s in HEALTHY_STATUSES)
+        table.add_row(
+            shown(o["org_id"]),
+            shown(o["name"]),
+            str(o["reps"]),
+            str(o["reps"] - working),
+            str(o["backfills_under_way"]),
+            str(o["deliveries_pending"]),
+            str(o["subscriptions_disabled"]),
+            str(o["notifications_failed"]),
+        )
+    return table
+
+
 def _backfill_table(backfills: list[dict[str, Any]]) -> Table:
     table = Table(title="Backfills under way or given up")
-    for header in ("id", "rep", "kind", "state", "progress", "scanned", "stored", "error"):
+    headers = ("id", "org", "rep", "kind", "state", "progress", "scanned", "stored", "error")
+    for header in headers:
         right = header in ("id", "progress", "scanned", "stored")
         table.add_column(header, justify="right" if right else "left", overflow="fold")
     for b in backfills:
         progress = b["progress"]
         table.add_row(
             str(b["id"]),
+            shown(b["org_id"]),
             shown(b["rep_id"]),
             shown(b["kind"]),
             shown(b["state"]),
@@ -166,11 +215,12 @@ def _outcome_table(outcomes: dict[str, Any]) -> Table:
         title=f"Reps whose mail most often did not reach the CRM, since {outcomes['since']} "
         f"({len(outcomes['worst'])} of {outcomes['reps_counted']})"
     )
-    for header in ("rep", "notifications", "not stored", "outcomes"):
+    for header in ("org", "rep", "notifications", "not stored", "outcomes"):
         right = header in ("notifications", "not stored")
         table.add_column(header, justify="right" if right else "left", overflow="fold")
     for rep in outcomes["worst"]:
         table.add_row(
+            shown(rep["org_id"]),
             shown(rep["rep_id"]),
             str(rep["total"]),
             f"{rep['not_stored_share']:.0%}",
@@ -178,6 +228,7 @@ def _outcome_table(outcomes: dict[str, Any]) -> Table:
         )
     if outcomes["without_rep"]:
         table.add_row(
+            "",
             shown("(no rep)"),
             str(sum(outcomes["without_rep"].values())),
             "",

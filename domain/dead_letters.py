@@ -1,7 +1,7 @@
 """Which dead letters an operator means (O1): time bounds as typed, and the selection rule.
 
-Operators select dead letters by queue, actor, message id, time (when a letter was
-dead-lettered) and error text. The rule is plain data in, a yes or no out, so ``list``,
+Operators select dead letters by queue, actor, message id, organization, time (when a letter
+was dead-lettered) and error text. The rule is plain data in, a yes or no out, so ``list``,
 ``replay`` and ``purge`` select exactly the same letters and a dry run tells the truth.
 """
 
@@ -50,6 +50,8 @@ class LetterFacts:
     redis_message_id: str
     dead_lettered_at: datetime
     error_text: str | None
+    # The organization whose work it was, when one is known (``workers.letter_orgs``).
+    org_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +61,7 @@ class Selection:
     queues: Sequence[str] = ()
     actor: str | None = None
     message_id: str | None = None
+    org_id: str | None = None
     since: datetime | None = None
     until: datetime | None = None
     error: str | None = None
@@ -76,6 +79,8 @@ class Selection:
             letter.redis_message_id,
         ):
             return False
+        if self.org_id is not None and letter.org_id != self.org_id:
+            return False
         if self.since is not None and letter.dead_lettered_at < self.since:
             return False
         if self.until is not None and letter.dead_lettered_at > self.until:
@@ -88,6 +93,7 @@ class Selection:
             "queues": list(self.queues),
             "actor": self.actor,
             "message_id": self.message_id,
+            "org_id": self.org_id,
             "since": None if self.since is None else format_time(self.since),
             "until": None if self.until is None else format_time(self.until),
             "error": self.error,

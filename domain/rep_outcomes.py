@@ -17,10 +17,15 @@ from domain.outcomes import Bearing, explain_outcome
 DEFAULT_WORST_REPS = 10
 
 
+RepKey = tuple[str, str]
+"""A rep across organizations: (organization id, rep id)."""
+
+
 @dataclass(frozen=True, slots=True)
 class RepOutcomes:
     """One rep's outcome counts, and how many of them left the email out of the CRM."""
 
+    org_id: str
     rep_id: str
     counts: dict[str, int]
 
@@ -42,6 +47,7 @@ class RepOutcomes:
 
     def to_json(self) -> dict[str, object]:
         return {
+            "org_id": self.org_id,
             "rep_id": self.rep_id,
             "total": self.total,
             "not_stored": self.not_stored,
@@ -50,9 +56,9 @@ class RepOutcomes:
         }
 
 
-def worst_reps(counts: Mapping[str, Mapping[str, int]], limit: int) -> list[RepOutcomes]:
+def worst_reps(counts: Mapping[RepKey, Mapping[str, int]], limit: int) -> list[RepOutcomes]:
     """The ``limit`` reps with the largest share of notifications not stored (more
-    notifications first on a tie, then by rep id, so the order is stable)."""
-    reps = [RepOutcomes(rep_id, dict(words)) for rep_id, words in counts.items()]
-    reps.sort(key=lambda r: (-r.not_stored_share, -r.total, r.rep_id))
+    notifications first on a tie, then by organization and rep id, so the order is stable)."""
+    reps = [RepOutcomes(org_id, rep_id, dict(words)) for (org_id, rep_id), words in counts.items()]
+    reps.sort(key=lambda r: (-r.not_stored_share, -r.total, r.org_id, r.rep_id))
     return reps[:limit]

@@ -23,14 +23,17 @@ FAILED = "failed"  # an error stopped it: some letters may have moved (see detai
 def start_audit(
     session: Session,
     *,
+    org_id: str | None = None,
     operator: str,
     action: str,
     selection: Mapping[str, Any],
     matched: int,
     now: datetime,
 ) -> int:
-    """Record that ``operator`` started ``action`` on ``matched`` letters; the record's id."""
+    """Record that ``operator`` started ``action`` on ``matched`` letters (of ``org_id``'s, or
+    across the deployment); the record's id."""
     row = DeadLetterAuditRow(
+        org_id=org_id,
         operator=operator,
         action=action,
         selection=dict(selection),
@@ -63,11 +66,14 @@ def finish_audit(
     session.add(row)
 
 
-def recent_audits(session: Session, limit: int = 20) -> list[DeadLetterAuditRow]:
-    """The latest audit records, newest first."""
-    statement = (
-        select(DeadLetterAuditRow)
-        .order_by(col(DeadLetterAuditRow.started_at).desc(), col(DeadLetterAuditRow.id).desc())
-        .limit(limit)
-    )
+def recent_audits(
+    session: Session, limit: int = 20, *, org_id: str | None = None
+) -> list[DeadLetterAuditRow]:
+    """The latest audit records, newest first: all, or those limited to ``org_id``."""
+    statement = select(DeadLetterAuditRow)
+    if org_id is not None:
+        statement = statement.where(DeadLetterAuditRow.org_id == org_id)
+    statement = statement.order_by(
+        col(DeadLetterAuditRow.started_at).desc(), col(DeadLetterAuditRow.id).desc()
+    ).limit(limit)
     return list(session.exec(statement))

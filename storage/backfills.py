@@ -222,12 +222,16 @@ def start_retroactive_backfills(
     return [start(kind=BackfillKind.CONTACT, addresses=group) for group in plan.address_groups]
 
 
-def backfills_to_watch(session: Session, limit: int = 20) -> list[BackfillRow]:
+def backfills_to_watch(
+    session: Session, limit: int = 20, org_id: str | None = None
+) -> list[BackfillRow]:
     """Backfills an operator wants to see: those under way, then those that gave up."""
     active = [s.value for s in ACTIVE_STATES]
+    query = select(BackfillRow)
+    if org_id is not None:
+        query = query.where(BackfillRow.org_id == org_id)
     query = (
-        select(BackfillRow)
-        .where(col(BackfillRow.state).in_([*active, BackfillState.FAILED.value]))
+        query.where(col(BackfillRow.state).in_([*active, BackfillState.FAILED.value]))
         .order_by(col(BackfillRow.state).in_(active).desc(), col(BackfillRow.id).desc())
         .limit(limit)
     )

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, delete, update
+from sqlalchemy import Table, delete, func, update
 from sqlmodel import Session, col, select
 
 from domain.notifications import Notification
-from storage.tables import NotificationState, RawNotification
+from storage.tables import NotificationState, RawNotification, RepRow
 from storage.upsert import insert_ignore_returning
 
 _RAW: Table = RawNotification.__table__  # type: ignore[attr-defined]
@@ -31,6 +31,8 @@ class NotificationOutcome:
     state: NotificationState
     outcome: str | None = None
     error: str | None = None
+    # The organization the notification came through (its URL or Nylas application), if any.
+    org_id: str | None = None
 
 
 def record_outcomes(
@@ -47,11 +49,13 @@ def record_outcomes(
     by_id = {o.notification.notification_id: o for o in outcomes}
     if len(by_id) != len(outcomes):
         raise ValueError("record_outcomes takes each notification once")
+    owners = _grant_orgs(session, {o.notification.grant_id for o in outcomes})
+    orgs = {n: by_id[n].org_id or owners.get(by_id[n].notification.grant_id) for n in by_id}
     inserted = set(
         insert_ignore_returning(
             session,
             _RAW,
-            [_raw_values(by_id[n], now) for n in sorted(by_id)],
+            [_raw_values(by_id[n], orgs[n], now) for n in sorted(by_id)],
             ["notification_id"],
         )
     )
@@ -66,12 +70,25 @@ def record_outcomes(
                 last_error=attempt.error,
                 outcome=attempt.outcome,
                 handled_at=now,
+                # Known once a rep claims the grant: a reprocess after that names it.
+                org_id=func.coalesce(col(RawNotification.org_id), orgs[notification_id]),
             )
         )
     return inserted
 
 
-def _raw_values(attempt: NotificationOutcome, now: datetime) -> dict[str, Any]:
+def _grant_orgs(session: Session, grant_ids: set[str | None]) -> dict[str | None, str]:
+    """The organization of each grant's rep, for the grants a rep holds (one query)."""
+    known = sorted(g for g in grant_ids if g is not None)
+    if not known:
+        return {}
+    rows = session.exec(
+        select(RepRow.grant_id, RepRow.org_id).where(col(RepRow.grant_id).in_(known))
+    )
+    return {grant_id: org_id for grant_id, org_id in rows}
+
+
+def _raw_values(attempt: NotificationOutcome, org_id: str | None, now: datetime) -> dict[str, Any]:
     notification = attempt.notification
     occurred_at = (
         datetime.fromtimestamp(notification.occurred_at, UTC)
@@ -84,6 +101,7 @@ def _raw_values(attempt: NotificationOutcome, now: datetime) -> dict[str, Any]:
         "type": notification.type,
         "trigger": notification.trigger,
         "grant_id": notification.grant_id,
+        "org_id": org_id,
         "object_id": notification.object_id,
         "occurred_at": occurred_at,
         "received_at": attempt.received_at,
@@ -99,14 +117,18 @@ def _raw_values(attempt: NotificationOutcome, now: datetime) -> dict[str, Any]:
 def notifications_to_reprocess(
     session: Session,
     *,
+    org_id: str | None = None,
     grant_id: str | None,
     since: datetime | None,
     until: datetime | None,
     trigger_prefix: str | None,
     limit: int | None,
 ) -> list[RawNotification]:
-    """Stored notifications received in [since, until] for a grant, oldest first (N3)."""
+    """Stored notifications received in [since, until] for an organization or a grant,
+    oldest first (N3)."""
     query = select(RawNotification)
+    if org_id is not None:
+        query = query.where(RawNotification.org_id == org_id)
     if grant_id is not None:
         query = query.where(RawNotification.grant_id == grant_id)
     if since is not None:

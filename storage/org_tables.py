@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Column, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from domain.organizations import MAX_ORG_ID_LENGTH
 from storage.types import JsonDocument, UTCDateTime
 
 
@@ -21,7 +22,7 @@ class OrganizationRow(SQLModel, table=True):
     __tablename__ = "organizations"
     __table_args__ = (UniqueConstraint("nylas_client_id", name="uq_organizations_nylas_client_id"),)
 
-    id: str = Field(primary_key=True, max_length=64)
+    id: str = Field(primary_key=True, max_length=MAX_ORG_ID_LENGTH)
     name: str = Field(max_length=200)
     # {provider: {"client_id", "credential_id"}}: the customer's own provider apps.
     provider_apps: dict[str, Any] = Field(sa_column=Column(JsonDocument, nullable=False))

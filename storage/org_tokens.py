@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from domain import answers
 from domain.times import format_time
@@ -93,3 +93,14 @@ def token_json(row: OrgTokenRow, token: str | None = None) -> answers.OrgToken:
     if token is not None:
         shown["token"] = token
     return shown
+
+
+def token_counts(session: Session) -> dict[str, tuple[int, int]]:
+    """Each organization's (live, revoked) tokens, in one grouped query."""
+    statement = select(
+        OrgTokenRow.org_id, func.count(), func.count(col(OrgTokenRow.revoked_at))
+    ).group_by(col(OrgTokenRow.org_id))
+    return {
+        org_id: (int(total) - int(revoked), int(revoked))
+        for org_id, total, revoked in session.exec(statement)
+    }

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -20,11 +19,12 @@ from sqlalchemy import (
 )
 from sqlmodel import Field, SQLModel
 
+from domain.organizations import MAX_ORG_ID_LENGTH
 from storage.types import JsonDocument, UTCDateTime
 
 # A 64-bit key on PostgreSQL; on SQLite only INTEGER PRIMARY KEY autoincrements (and is 64-bit).
 BigKey = BigInteger().with_variant(Integer(), "sqlite")
-ORG_ID_LENGTH = 64
+ORG_ID_LENGTH = MAX_ORG_ID_LENGTH
 
 
 def of_rep(table: str) -> ForeignKeyConstraint:
@@ -40,50 +40,6 @@ def org_column() -> Any:
     return Field(
         sa_column=Column(String(ORG_ID_LENGTH), ForeignKey("organizations.id"), nullable=False)
     )
-
-
-class NotificationState(StrEnum):
-    """Where a stored notification is in its processing."""
-
-    PENDING = "pending"  # stored before its handler finished (rows of earlier versions)
-    RECEIVED = "received"  # acknowledged; no handler acts on its kind of work yet
-    PROCESSED = "processed"  # its handler did its work
-    FAILED = "failed"  # its last attempt failed (see last_error); it may still be retried
-
-
-class RawNotification(SQLModel, table=True):
-    """A notification as Nylas sent it (N3), kept so operators can reprocess it.
-
-    Unique on ``notification_id`` (the envelope id, or the v2 delta hash): the same
-    notification arriving again by any path makes no second row.
-    """
-
-    __tablename__ = "raw_notifications"
-    __table_args__ = (
-        UniqueConstraint("notification_id", name="uq_raw_notifications_notification_id"),
-        Index("ix_raw_notifications_grant_received", "grant_id", "received_at"),
-        Index("ix_raw_notifications_received", "received_at"),
-        # A message's notifications (v3: object_id is the message id), for explaining it.
-        Index("ix_raw_notifications_grant_object", "grant_id", "object_id", "received_at"),
-    )
-
-    id: int | None = Field(default=None, primary_key=True)
-    notification_id: str = Field(max_length=255)
-    api_version: str = Field(max_length=4)
-    type: str = Field(max_length=255)
-    trigger: str = Field(max_length=255)
-    grant_id: str | None = Field(default=None, max_length=255)
-    object_id: str | None = Field(default=None, max_length=1024)
-    occurred_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
-    received_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
-    payload: dict[str, Any] = Field(sa_column=Column(JsonDocument, nullable=False))
-    state: str = Field(default=NotificationState.PENDING.value, max_length=16)
-    attempts: int = Field(default=0)
-    last_error: str | None = Field(default=None, sa_column=Column(Text()))
-    handled_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
-    # What the handler did with it, in a word ("stored", "no_contact", "gone", ...): the
-    # answer to "why is this email not in the CRM?".
-    outcome: str | None = Field(default=None, max_length=64)
 
 
 class RepRow(SQLModel, table=True):
@@ -495,28 +451,9 @@ class ActionItemRow(SQLModel, table=True):
     updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
-class DeadLetterAuditRow(SQLModel, table=True):
-    """One operator action on dead letters (O1): who replayed or purged which, and how it went.
-
-    Written as ``running`` before the first letter moves and completed at the end, so a replay
-    whose process died still left its record.
-    """
-
-    __tablename__ = "dead_letter_audits"
-    __table_args__ = (Index("ix_dead_letter_audits_started", "started_at"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    operator: str = Field(max_length=255)
-    action: str = Field(max_length=16)
-    selection: dict[str, Any] = Field(sa_column=Column(JsonDocument, nullable=False))
-    matched: int
-    count: int = Field(default=0)
-    outcome: str = Field(max_length=32)
-    detail: str | None = Field(default=None, sa_column=Column(Text()))
-    started_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
-    finished_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
-
-
 # Registered with the rest, so that whoever imports this module sees every table.
+from storage.operations_tables import DeadLetterAuditRow as DeadLetterAuditRow  # noqa: E402
+from storage.operations_tables import NotificationState as NotificationState  # noqa: E402
+from storage.operations_tables import RawNotification as RawNotification  # noqa: E402
 from storage.org_tables import OrganizationRow as OrganizationRow  # noqa: E402
 from storage.org_tables import OrgTokenRow as OrgTokenRow  # noqa: E402

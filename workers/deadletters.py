@@ -15,8 +15,8 @@ letters in the same Lua script, so a letter is never both queued and dead, nor l
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from importlib.resources import files
 from typing import Any
@@ -42,6 +42,9 @@ class DeadLetter:
     redis_message_id: str
     dead_lettered_at: datetime
     message: dramatiq.Message[Any]
+    # Whose work it was, once looked up (``workers.letter_orgs``); None when no organization
+    # is known to own it.
+    org_id: str | None = None
 
     @property
     def traceback(self) -> str | None:
@@ -70,6 +73,7 @@ class DeadLetter:
             redis_message_id=self.redis_message_id,
             dead_lettered_at=self.dead_lettered_at,
             error_text=self.traceback,
+            org_id=self.org_id,
         )
 
 
@@ -78,14 +82,36 @@ def dead_letter_key(namespace: str, queue: str) -> str:
     return f"{namespace}:{queue}.XQ"
 
 
+OrgsOf = Callable[[Sequence["DeadLetter"]], Sequence[str | None]]
+"""The organization of each letter, in order (``workers.letter_orgs``, given a database)."""
+
+
 def read_dead_letters(
-    client: redis.Redis, namespace: str, queues: Iterable[str], selection: Selection
+    client: redis.Redis,
+    namespace: str,
+    queues: Iterable[str],
+    selection: Selection,
+    orgs_of: OrgsOf | None = None,
 ) -> list[DeadLetter]:
-    """The dead letters of ``queues`` that ``selection`` means, oldest dead-lettered first.
+    """The dead letters of ``queues`` that ``selection`` means, oldest dead-lettered first,
+    each with its organization when ``orgs_of`` is given (which selecting by one needs).
 
     The time bounds are applied in Redis (the sorted set's scores); the other filters on the
-    decoded bodies. ``selection.limit`` keeps the oldest ones.
+    decoded bodies, the organization's on the letters the rest selected. ``selection.limit``
+    keeps the oldest ones.
     """
+    if orgs_of is not None:
+        candidates = read_dead_letters(
+            client, namespace, queues, replace(selection, org_id=None, limit=None)
+        )
+        owned = [
+            replace(letter, org_id=org_id)
+            for letter, org_id in zip(candidates, orgs_of(candidates), strict=True)
+        ]
+        chosen = [letter for letter in owned if selection.matches(letter.facts())]
+        return chosen if selection.limit is None else chosen[: selection.limit]
+    if selection.org_id is not None:
+        raise ValueError("selecting dead letters by organization needs orgs_of")
     low = "-inf" if selection.since is None else int(selection.since.timestamp() * 1000)
     high = "+inf" if selection.until is None else int(selection.until.timestamp() * 1000)
     found: list[DeadLetter] = []

@@ -291,6 +291,51 @@ def test_replay_requeues_with_a_fresh_budget_and_the_work_is_done(
     assert "ops-ann" in out
 
 
+def test_dead_letters_are_listed_replayed_and_purged_by_organization(operator: Operator) -> None:
+    admin = {"Authorization": "Bearer test-api-token"}
+    with TestClient(build_app(runtime=operator.runtime)) as http:
+        assert http.put("/v1/orgs/acme", json={"name": "Acme"}, headers=admin).status_code == 201
+        for org_id, rep_id, grant_id in (("default", "ann", "grant-1"), ("acme", "cy", "grant-2")):
+            rep = {"email": f"{rep_id}@example.com", "grant_id": grant_id, "provider": "google"}
+            answer = http.put(
+                f"/v1/reps/{rep_id}", json=rep, headers={**admin, "Crmsync-Org": org_id}
+            )
+            assert answer.status_code == 201, answer.text
+    letters = operator.json("dlq", "list")["letters"]
+    assert sorted((x["queue"], x["org_id"]) for x in letters) == [
+        (EVENTS, "default"),
+        (GRANTS, "acme"),
+        (GRANTS, "default"),
+    ]
+    [acme] = [x for x in letters if x["org_id"] == "acme"]
+    assert _ids(operator.json("dlq", "list", "--org", "acme")["letters"]) == {acme["message_id"]}
+    assert operator.json("dlq", "list", "--org", "nobody")["total"] == 0
+    dry = operator.json("dlq", "replay", "--org", "acme", "--dry-run")
+    assert (dry["matched"], _ids(dry["letters"])) == (1, {acme["message_id"]})
+
+    purged = operator.json("dlq", "purge", "--org", "acme", "--yes", "--operator", "ops-ann")
+
+    assert purged == {"action": "purge", "matched": 1, "count": 1}
+    assert (operator.dead(GRANTS), operator.dead(EVENTS)) == (1, 1)
+    [audit] = operator.json("dlq", "audit", "--org", "acme")
+    assert (audit["org_id"], audit["selection"]["org_id"], audit["count"]) == ("acme", "acme", 1)
+    assert operator.json("dlq", "audit", "--org", "default") == []
+    code, out, _ = operator("dlq", "list")
+    assert code == 0
+    assert "default" in out
+
+    status = operator.json("status", "--org", "acme")
+    assert [o["org_id"] for o in status["organizations"]] == ["acme"]
+    assert sum(status["reps_by_account_status"].values()) == 1
+    assert len(status["queues"]) == len(all_queue_names())  # shared: shown whole
+    everyone = operator.json("status")
+    assert [o["org_id"] for o in everyone["organizations"]] == ["acme", "default"]
+    code, out, _ = operator("status")
+    assert (code, "Organizations" in out) == (0, True)
+    code, _, err = operator("status", "--org", "nobody")
+    assert (code, "no organization nobody" in err) == (1, True)
+
+
 def _states(runtime: Runtime, notification_type: str) -> list[str]:
     with Session(runtime.engine) as session:
         statement = select(RawNotification).where(RawNotification.type == notification_type)

@@ -1,5 +1,6 @@
-"""Migration 0012 on a database that holds data: what it held at 0011 becomes the default
-organization's, every key still holds, and a rep is now named by its organization and id."""
+"""Migrations 0012 and 0013 on a database that holds data: what it held at 0011 becomes the
+default organization's, every key still holds, a rep is now named by its organization and
+id, and a stored notification names the organization of its grant's rep."""
 
 from __future__ import annotations
 
@@ -88,6 +89,12 @@ INSERT INTO subscriptions (id, url, event_types, secret, status, position_txid, 
     created_at, updated_at)
 VALUES ('sub-1', 'https://crm.example/hooks', '["*"]', 'secret', 'active', 0, 0,
     CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)
+"""
+NOTIFICATION = """
+INSERT INTO raw_notifications (notification_id, api_version, type, trigger, grant_id,
+    received_at, payload, state, attempts)
+VALUES (:notification_id, 'v3', 'message.created', 'message.created', :grant_id,
+    CURRENT_TIMESTAMP, '{}', 'processed', 1)
 """
 # Written after the upgrade: the organization-scoped forms.
 ORGANIZATION = """
@@ -278,3 +285,21 @@ def test_an_upgrade_that_leaves_a_broken_key_is_rolled_back(tmp_path: Path) -> N
             assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
     finally:
         engine.dispose()
+
+
+def test_stored_notifications_name_the_organization_of_their_grants_rep(
+    engine_at_0011: Engine,
+) -> None:
+    engine = engine_at_0011
+    seed_0011(engine)
+    with engine.begin() as connection:
+        for notification_id, grant_id in (("n-1", "g1"), ("n-2", "g-nobody"), ("n-3", None)):
+            connection.execute(
+                text(NOTIFICATION), {"notification_id": notification_id, "grant_id": grant_id}
+            )
+
+    upgrade(engine)
+
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT notification_id, org_id FROM raw_notifications"))
+        assert dict(rows.all()) == {"n-1": "default", "n-2": None, "n-3": None}

@@ -16,13 +16,14 @@ from simulator import notifications as sim
 from storage.engine import transaction
 from storage.notifications import prune_notifications
 from tests.integration.conftest import GMAIL_GRANT
-from tests.support.email_sync import EmailSyncWorld
+from tests.support.email_sync import AUTH, EmailSyncWorld
 from tests.support.harness import operator_environment
 from tests.support.services import wait_for
 
 
 def reprocess(**options: Any) -> int:
     defaults: dict[str, Any] = {
+        "org": None,
         "grant": None,
         "since": None,
         "until": None,
@@ -71,6 +72,46 @@ def test_reprocessing_runs_the_handlers_again_and_changes_nothing_settled(
     assert len(world.emails()) == 2
     assert [e.hidden for e in world.emails()] == [False, True]
     assert len(world.changes()) == changes
+
+
+def test_stored_notifications_name_their_organization_and_reprocess_by_it(
+    operator_world: EmailSyncWorld, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world = operator_world
+    assert world.api("PUT", "/v1/orgs/acme", json={"name": "Acme"}).status_code == 201
+    in_acme = {**AUTH, "Crmsync-Org": "acme"}
+    rep = {"email": "cy@acme.example", "grant_id": "grant-cy", "provider": "google"}
+    assert world.client.put("/v1/reps/rep-cy", json=rep, headers=in_acme).status_code == 201
+    world.notify(
+        sim.message_created(GMAIL_GRANT, message_id="m-1"),
+        sim.message_created("grant-cy", message_id="m-2"),
+        sim.message_created("grant-nobody", message_id="m-3"),
+    )
+    assert {r.grant_id: r.org_id for r in world.notifications()} == {
+        GMAIL_GRANT: "default",
+        "grant-cy": "acme",
+        "grant-nobody": None,
+    }
+
+    assert reprocess(org="acme") == 0
+    assert '"result": "queued", "count": 1' in capsys.readouterr().out
+    wait_for(
+        lambda: (
+            {r.grant_id: r.attempts for r in world.notifications()}
+            == {GMAIL_GRANT: 1, "grant-cy": 2, "grant-nobody": 1}
+        ),
+        what="only acme's notification to be handled again",
+    )
+
+    # A grant no rep held when it was stored is named once a rep claims it and it is
+    # handled again.
+    rep = {"email": "di@acme.example", "grant_id": "grant-nobody", "provider": "google"}
+    assert world.client.put("/v1/reps/rep-di", json=rep, headers=in_acme).status_code == 201
+    assert reprocess(grant="grant-nobody") == 0
+    wait_for(
+        lambda: {r.grant_id: r.org_id for r in world.notifications()}["grant-nobody"] == "acme",
+        what="the notification to name the organization that now holds its grant",
+    )
 
 
 def test_reprocess_needs_a_grant_or_a_start(operator_world: EmailSyncWorld) -> None:

@@ -1,4 +1,5 @@
-"""What `crmsync status` reads from the database: reps by status and the latest errors."""
+"""What `crmsync status` reads from the database: reps by status, the latest errors, and each
+organization's health, for the deployment or for one organization."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from sqlmodel import Session
 
 from domain.organizations import DEFAULT_ORG_ID
 from storage.engine import create_database_engine, transaction
+from storage.org_health import org_health
+from storage.org_tables import OrganizationRow
 from storage.status import recent_handling_errors, rep_outcome_counts, reps_by_account_status
 from storage.tables import (
     ActionItemRow,
@@ -90,18 +93,78 @@ def test_outcomes_of_message_notifications_are_counted_per_rep_since_a_time(
         engine.dispose()
 
     assert counts.by_rep == {
-        "r1": {"stored": 1, "folder_not_synced": 2, "failed": 1},
-        "r2": {"before_sync_from": 1},
+        (DEFAULT_ORG_ID, "r1"): {"stored": 1, "folder_not_synced": 2, "failed": 1},
+        (DEFAULT_ORG_ID, "r2"): {"before_sync_from": 1},
     }
     assert counts.without_rep == {"unknown_grant": 1}
 
 
-def _rep(rep_id: str, status: str) -> RepRow:
+def test_each_organization_is_counted_apart_and_can_be_shown_alone(database_url: str) -> None:
+    engine = create_database_engine(database_url)
+    try:
+        with transaction(engine) as session:
+            session.add(
+                OrganizationRow(
+                    id="acme",
+                    name="Acme",
+                    provider_apps={},
+                    defaults={},
+                    created_at=T0,
+                    updated_at=T0,
+                )
+            )
+            session.flush()
+            session.add(_rep("r1", "valid"))
+            # The same rep id in another organization, holding its own grant.
+            session.add(_rep("r1", "invalid", org_id="acme", grant_id="g-acme"))
+            session.add(_subscription())
+            session.flush()
+            for index, (org_id, grant_id) in enumerate(((None, "g-r1"), ("acme", "g-acme"))):
+                failed = _notification(f"n{index}", "failed", at(index), f"boom {index}")
+                failed.org_id, failed.grant_id = org_id, grant_id
+                failed.trigger = failed.type = "message.created"
+                session.add(failed)
+            session.add(_delivery("c1", "pending", at(5), None))
+        with Session(engine) as session:
+            everyone = {h.org_id: h.to_json() for h in org_health(session, at(0))}
+            [acme] = org_health(session, at(0), "acme")
+            acme_errors = recent_handling_errors(session, org_id="acme")
+            acme_reps = reps_by_account_status(session, "acme")
+            acme_outcomes = rep_outcome_counts(session, at(0), "acme")
+            all_outcomes = rep_outcome_counts(session, at(0))
+            assert org_health(session, at(0), "nobody") == []
+    finally:
+        engine.dispose()
+
+    assert everyone[DEFAULT_ORG_ID] == {
+        "org_id": DEFAULT_ORG_ID,
+        "name": "Default organization",
+        "reps": 1,
+        "reps_by_account_status": {"valid": 1},
+        "backfills_under_way": 0,
+        "deliveries_pending": 1,
+        "subscriptions_disabled": 0,
+        "notifications_failed": 0,  # its grant's notification came with no organization known
+    }
+    assert acme.to_json() == {**everyone["acme"], "name": "Acme"}
+    assert (acme.reps, acme.deliveries_pending, acme.notifications_failed) == ({"invalid": 1}, 0, 1)
+    assert [e.error for e in acme_errors] == ["boom 1"]
+    assert acme_reps == {"invalid": 1}
+    assert acme_outcomes.by_rep == {("acme", "r1"): {"failed": 1}}
+    assert all_outcomes.by_rep == {
+        ("acme", "r1"): {"failed": 1},
+        (DEFAULT_ORG_ID, "r1"): {"failed": 1},
+    }
+
+
+def _rep(
+    rep_id: str, status: str, *, org_id: str = DEFAULT_ORG_ID, grant_id: str | None = None
+) -> RepRow:
     return RepRow(
-        org_id=DEFAULT_ORG_ID,
+        org_id=org_id,
         id=rep_id,
         email=f"{rep_id}@acme.example",
-        grant_id=f"g-{rep_id}",
+        grant_id=grant_id or f"g-{rep_id}",
         folders=[],
         sync_from=T0,
         account_status=status,

@@ -45,6 +45,7 @@ LETTER = LetterFacts(
     redis_message_id="r-1",
     dead_lettered_at=NOW - timedelta(hours=1),
     error_text="Traceback ...\nRuntimeError: the CRM database said no",
+    org_id="acme",
 )
 
 
@@ -59,6 +60,8 @@ LETTER = LetterFacts(
         (Selection(message_id="m-1"), True),
         (Selection(message_id="r-1"), True),
         (Selection(message_id="m-2"), False),
+        (Selection(org_id="acme"), True),
+        (Selection(org_id="default"), False),
         (Selection(since=NOW - timedelta(hours=2)), True),
         (Selection(since=NOW - timedelta(hours=1)), True),  # bounds are inclusive
         (Selection(since=NOW - timedelta(minutes=30)), False),
@@ -83,12 +86,19 @@ def test_a_letter_without_a_recorded_error_never_matches_an_error_filter() -> No
     assert Selection().matches(letter) is True
 
 
+def test_a_letter_of_no_known_organization_matches_no_organization() -> None:
+    letter = LetterFacts("q", "a", "m", "r", NOW, error_text=None, org_id=None)
+    assert Selection(org_id="default").matches(letter) is False
+    assert Selection().matches(letter) is True
+
+
 def test_a_selection_is_recorded_as_json_ready_values() -> None:
     selection = Selection(queues=("deliveries",), since=NOW, error="boom", limit=5)
     assert selection.as_document() == {
         "queues": ["deliveries"],
         "actor": None,
         "message_id": None,
+        "org_id": None,
         "since": "2026-11-24T12:00:00Z",
         "until": None,
         "error": "boom",

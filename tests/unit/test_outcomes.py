@@ -321,15 +321,16 @@ def test_a_message_never_seen_says_what_may_have_covered_it() -> None:
 
 def test_reps_whose_mail_is_all_kept_out_rank_first() -> None:
     counts = {
-        "healthy": {"stored": 10, "no_contact": 80, "updated": 10},
-        "wrong-folders": {"folder_not_synced": 40},
-        "old-sync-from": {"before_sync_from": 30, "stored": 1},
-        "quiet": {"stored": 1},
-        "calendar-only-noise": {"echo": 5},
+        ("acme", "healthy"): {"stored": 10, "no_contact": 80, "updated": 10},
+        ("acme", "wrong-folders"): {"folder_not_synced": 40},
+        ("acme", "old-sync-from"): {"before_sync_from": 30, "stored": 1},
+        ("acme", "quiet"): {"stored": 1},
+        ("acme", "calendar-only-noise"): {"echo": 5},
     }
     ranked = worst_reps(counts, 3)
     assert [r.rep_id for r in ranked] == ["wrong-folders", "old-sync-from", "healthy"]
     assert ranked[0].to_json() == {
+        "org_id": "acme",
         "rep_id": "wrong-folders",
         "total": 40,
         "not_stored": 40,
@@ -338,3 +339,9 @@ def test_reps_whose_mail_is_all_kept_out_rank_first() -> None:
     }
     assert ranked[2].not_stored == 80
     assert [r.rep_id for r in worst_reps(counts, 10)][3:] == ["calendar-only-noise", "quiet"]
+
+
+def test_reps_of_two_organizations_with_one_id_are_two_reps() -> None:
+    counts = {("a", "ann"): {"stored": 2}, ("b", "ann"): {"folder_not_synced": 1}}
+    ranked = worst_reps(counts, 10)
+    assert [(r.org_id, r.rep_id, r.total) for r in ranked] == [("b", "ann", 1), ("a", "ann", 2)]

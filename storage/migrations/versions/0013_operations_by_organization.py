@@ -1,0 +1,47 @@
+"""Stored notifications and dead-letter audits name their organization.
+
+A notification stored before organizations is the organization's of its grant's rep (all of
+them ``default`` then); one whose grant no rep holds stays without one, as a new one does
+until a rep claims its grant. Audits before this revision were across the deployment.
+
+Plain nullable columns: adding them rebuilds no table on SQLite.
+
+Revision ID: 0013
+Revises: 0012
+Create Date: 2026-12-04
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0013"
+down_revision = "0012"
+branch_labels = None
+depends_on = None
+
+ORG_ID = sa.String(length=64)
+
+
+def upgrade() -> None:
+    op.add_column("raw_notifications", sa.Column("org_id", ORG_ID, nullable=True))
+    op.execute(
+        "UPDATE raw_notifications SET org_id = "
+        "(SELECT reps.org_id FROM reps WHERE reps.grant_id = raw_notifications.grant_id) "
+        "WHERE grant_id IS NOT NULL"
+    )
+    op.create_index(
+        "ix_raw_notifications_org_received", "raw_notifications", ["org_id", "received_at"]
+    )
+    op.add_column("dead_letter_audits", sa.Column("org_id", ORG_ID, nullable=True))
+    op.create_index("ix_dead_letter_audits_org", "dead_letter_audits", ["org_id", "started_at"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_dead_letter_audits_org", table_name="dead_letter_audits")
+    with op.batch_alter_table("dead_letter_audits") as batch:
+        batch.drop_column("org_id")
+    op.drop_index("ix_raw_notifications_org_received", table_name="raw_notifications")
+    with op.batch_alter_table("raw_notifications") as batch:
+        batch.drop_column("org_id")
