@@ -12,9 +12,12 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
+import anyio
 from prometheus_client import CollectorRegistry
 from sqlalchemy import text
+from sqlmodel import Session
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.routing import BaseRoute
 
 from api.accounts import CALLBACK_PATH, AccountsConfig
@@ -31,7 +34,9 @@ from crmsync.connector import NylasConnector
 from crmsync.logs import configure_logging
 from crmsync.runtime import Runtime
 from crmsync.settings import Settings, SettingsError
+from storage.organizations import own_application_secrets
 from storage.sealing import SecretBox
+from webhooks.keys import IngressKeys, KeyRing
 from webhooks.routes import IngressConfig, nylas_routes
 from workers.nylas_client import NylasGateway
 from workers.queue_metrics import QueueMetrics
@@ -67,8 +72,12 @@ def build_app(
                 "no REDIS_URL: the web process has its own in-process broker and no workers; "
                 "use `crmsync run` for the embedded mode"
             )
+    secret_box = SecretBox(tuple(str(key) for key in runtime.settings.secret_keys))
+    # The organizations' secrets are read when the application starts, then every few
+    # seconds; until the first read only the deployment's verify.
+    keys = KeyRing(IngressKeys.build(runtime.settings.webhook_secret_bytes(), ()))
     ingress = IngressConfig(
-        secrets=runtime.settings.webhook_secret_bytes(),
+        keys=keys,
         max_body_bytes=runtime.settings.max_body_bytes,
         enqueuer=runtime.enqueuer,
         refusal_delay_seconds=runtime.settings.refusal_delay_ms / 1000,
@@ -82,7 +91,7 @@ def build_app(
             max_streams_per_token=runtime.settings.max_streams_per_token,
             max_long_polls_per_token=runtime.settings.max_long_polls_per_token,
         ),
-        secret_box=SecretBox(tuple(str(key) for key in runtime.settings.secret_keys)),
+        secret_box=secret_box,
     )
     accounts = accounts_config(runtime.settings)
 
@@ -93,10 +102,27 @@ def build_app(
     def check_redis() -> None:
         runtime.broker.client.ping()
 
+    async def load_keys() -> None:
+        try:
+            keys.replace(await run_in_threadpool(ingress_keys, runtime, secret_box))
+        except Exception:  # a database blip: the keys held stay in use, and it is retried
+            logger.exception("could not read the organizations' webhook secrets")
+
+    async def refresh_keys() -> None:
+        """Every few seconds, the organizations' webhook secrets as stored now: a new or
+        rotated one verifies notifications in this process within that time."""
+        while True:
+            await anyio.sleep(runtime.settings.org_keys_refresh_ms / 1000)
+            await load_keys()
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         freeze_startup_objects()  # full GC pauses were the ingress's p99 (crmsync.collector)
-        yield
+        await load_keys()
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(refresh_keys)
+            yield
+            tasks.cancel_scope.cancel()
         if owns_runtime:
             runtime.close()
 
@@ -117,6 +143,13 @@ def build_app(
     # (finding L6): a poisoned cache could send others to any host. Unknown paths are 404.
     app.router.redirect_slashes = False
     return app
+
+
+def ingress_keys(runtime: Runtime, box: SecretBox) -> IngressKeys:
+    """The deployment's webhook secrets and those of each organization's own application."""
+    with Session(runtime.engine) as session:
+        own = own_application_secrets(session, box)
+    return IngressKeys.build(runtime.settings.webhook_secret_bytes(), own)
 
 
 def accounts_config(settings: Settings) -> AccountsConfig:

@@ -53,7 +53,7 @@ def run_reprocess(args: argparse.Namespace) -> int:
             return 2
         with transaction(context.engine) as session:
             rows = [
-                (row.api_version, dict(row.payload), row.received_at, row.trigger)
+                (row.api_version, dict(row.payload), row.received_at, row.via_org, row.trigger)
                 for row in notifications_to_reprocess(
                     session,
                     org_id=args.org,
@@ -79,9 +79,9 @@ def run_reprocess(args: argparse.Namespace) -> int:
             TextColumn("reprocessing"), BarColumn(), MofNCompleteColumn(), console=err()
         ) as progress:
             task = progress.add_task("reprocess", total=len(rows))
-            for api_version, payload, received_at, _ in rows:
+            for api_version, payload, received_at, via_org, _ in rows:
                 version: ApiVersion = "v2" if api_version == "v2" else "v3"
-                requeue_notification(broker, version, payload, received_at.timestamp())
+                requeue_notification(broker, version, payload, received_at.timestamp(), via_org)
                 queued += 1
                 progress.advance(task)
         _report(args, "queued", queued, by_trigger)

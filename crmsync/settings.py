@@ -57,6 +57,9 @@ class Settings:
     # How long the ingress holds a request whose signature failed before answering 401: one
     # client looping unsigned bodies gets its answers at this pace (Nylas's never fail).
     refusal_delay_ms: int = 1000
+    # How often each web process reads the organizations' webhook secrets again: a new or
+    # rotated secret verifies notifications within this time.
+    org_keys_refresh_ms: int = 5000
     dedupe_ttl_seconds: int = 3 * 24 * 3600
     host: str = "127.0.0.1"
     port: int = 8000
@@ -174,6 +177,7 @@ class Settings:
             api_tokens=secrets("CRMSYNC_API_TOKENS", DEV_API_TOKEN),
             max_body_bytes=reader.positive_int("CRMSYNC_MAX_BODY_BYTES", 4 * 1024 * 1024),
             refusal_delay_ms=reader.whole_number("CRMSYNC_REFUSAL_DELAY_MS", 1000),
+            org_keys_refresh_ms=reader.positive_int("CRMSYNC_ORG_KEYS_REFRESH_MS", 5000),
             dedupe_ttl_seconds=reader.positive_int("CRMSYNC_DEDUPE_TTL_SECONDS", 3 * 24 * 3600),
             host=reader.text("CRMSYNC_HOST") or "127.0.0.1",
             port=reader.positive_int("CRMSYNC_PORT", 8000),

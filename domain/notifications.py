@@ -42,6 +42,9 @@ class Notification:
     object_id: str | None
     occurred_at: int | None
     payload: Mapping[str, Any]
+    # The organization whose URL or own Nylas application it came through, if any: it may
+    # concern only that organization's grants. None for the deployment's URL and secrets.
+    via_org: str | None = None
 
     @property
     def kind(self) -> WorkKind:

@@ -165,6 +165,16 @@ _ENTRIES: tuple[Explanation, ...] = (
         Bearing.NOT_IN_CRM,
     ),
     _entry(
+        "other_organization",
+        "Organization scope",
+        "The notification came through one organization's URL or Nylas application, but its "
+        "mailbox (grant) is another organization's rep's: an organization's notifications "
+        "act only on its own reps, so nothing was done.",
+        "Nothing, if it was not Nylas that sent it; otherwise the grant's notifications must "
+        "come through its own organization's URL or application.",
+        Bearing.NOT_IN_CRM,
+    ),
+    _entry(
         "grant_gone",
         "A1 grant gone",
         "The mailbox's grant was deleted at Nylas: the rep is invalid and nothing of its "

@@ -31,8 +31,6 @@ class NotificationOutcome:
     state: NotificationState
     outcome: str | None = None
     error: str | None = None
-    # The organization the notification came through (its URL or Nylas application), if any.
-    org_id: str | None = None
 
 
 def record_outcomes(
@@ -50,7 +48,11 @@ def record_outcomes(
     if len(by_id) != len(outcomes):
         raise ValueError("record_outcomes takes each notification once")
     owners = _grant_orgs(session, {o.notification.grant_id for o in outcomes})
-    orgs = {n: by_id[n].org_id or owners.get(by_id[n].notification.grant_id) for n in by_id}
+    # The organization it came through, else the one whose rep holds its grant.
+    orgs = {
+        n: by_id[n].notification.via_org or owners.get(by_id[n].notification.grant_id)
+        for n in by_id
+    }
     inserted = set(
         insert_ignore_returning(
             session,
@@ -102,6 +104,7 @@ def _raw_values(attempt: NotificationOutcome, org_id: str | None, now: datetime)
         "trigger": notification.trigger,
         "grant_id": notification.grant_id,
         "org_id": org_id,
+        "via_org": notification.via_org,
         "object_id": notification.object_id,
         "occurred_at": occurred_at,
         "received_at": attempt.received_at,

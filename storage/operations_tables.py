@@ -55,6 +55,9 @@ class RawNotification(SQLModel, table=True):
     # The organization of the grant's rep when it was handled (or of the URL or Nylas
     # application it came through); None while no organization is known to own the grant.
     org_id: str | None = Field(default=None, max_length=ORG_ID_LENGTH)
+    # The organization whose URL or own application it came through (None: the deployment's
+    # secrets signed it): a reprocess hands it on, so it still acts only on that one's grants.
+    via_org: str | None = Field(default=None, max_length=ORG_ID_LENGTH)
     object_id: str | None = Field(default=None, max_length=1024)
     occurred_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     received_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -25,8 +26,10 @@ from domain.organizations import (
 from domain.times import format_time
 from storage.errors import NotFound, StorageConflict
 from storage.org_tables import OrganizationRow, OrgTokenRow
-from storage.sealing import SecretBox
+from storage.sealing import SecretBox, SecretsUnavailable
 from storage.tables import RepRow, SubscriptionRow
+
+logger = logging.getLogger(__name__)
 
 
 class MissingSecrets(Exception):
@@ -181,6 +184,31 @@ def stored_secrets(row: OrganizationRow, box: SecretBox) -> OrgSecrets:
     if row.sealed_secrets is None:
         return OrgSecrets()
     return OrgSecrets.from_document(box.open(row.sealed_secrets))
+
+
+def own_application_secrets(
+    session: Session, box: SecretBox
+) -> list[tuple[str, str, tuple[str, ...]]]:
+    """(org id, application id, webhook secrets) of each organization with a Nylas
+    application of its own, for the ingress. One whose secrets no key opens is left out and
+    logged: its notifications are refused until an operator fixes the keys."""
+    rows = session.exec(
+        select(OrganizationRow).where(col(OrganizationRow.nylas_client_id).is_not(None))
+    )
+    found: list[tuple[str, str, tuple[str, ...]]] = []
+    for row in rows:
+        assert row.nylas_client_id is not None
+        try:
+            secrets = stored_secrets(row, box)
+        except SecretsUnavailable:
+            logger.error(
+                "the webhook secrets of an organization cannot be opened with "
+                "CRMSYNC_SECRET_KEYS; its notifications are refused",
+                extra={"org_id": row.id},
+            )
+            continue
+        found.append((row.id, row.nylas_client_id, secrets.webhook_secrets))
+    return found
 
 
 def to_org(row: OrganizationRow) -> Organization:

@@ -37,6 +37,11 @@ def rep_for_grant(session: Session, grant_id: str) -> Rep | None:
     return to_rep(row) if row else None
 
 
+def grant_org(session: Session, grant_id: str) -> str | None:
+    """The organization whose rep holds ``grant_id``, if a rep does."""
+    return session.exec(select(RepRow.org_id).where(RepRow.grant_id == grant_id)).first()
+
+
 def reps_for_grants(session: Session, grant_ids: Collection[str]) -> dict[str, Rep]:
     """:func:`rep_for_grant` for many grants in one query, by grant id (unknown ones absent)."""
     if not grant_ids:

@@ -3,13 +3,20 @@
 The request path does no database work (NYLAS.md 7.2, "ack fast"): it verifies, hands the
 notifications to Redis, and answers. A notification is acknowledged only once it is safely
 in Redis; when it cannot be, the answer is 503 so that Nylas delivers it again.
+
+``/webhooks/nylas/{org_id}`` is an organization's own URL, for its own Nylas application:
+verified with that organization's secrets only (``webhooks.keys``). An organization without
+such secrets, or one that does not exist, is refused as a bad signature is, so the URL tells
+no one which organizations exist. Notifications that came through an organization's URL or
+application are queued as its own (``Notification.via_org``): the workers act on them only
+for that organization's grants.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 import anyio
@@ -26,6 +33,7 @@ from webhooks import metrics
 from webhooks.body import check_depth, gunzip_capped, gunzip_pieces, read_capped_chunks
 from webhooks.enqueue_batcher import EnqueueBatcher
 from webhooks.errors import IngressError, InvalidSignature, MalformedBody, MissingChallenge
+from webhooks.keys import IngressKeys, KeyRing, application_of
 from webhooks.responses import refusal_response
 from webhooks.signature import verify, verify_pieces, well_formed
 from webhooks.unauthenticated import UnauthenticatedWork
@@ -48,7 +56,7 @@ class IngressConfig:
     """What the ingress needs: the signing secrets, the size limit, the queue, and how long
     to hold a request that failed authentication before answering it."""
 
-    secrets: Sequence[bytes]
+    keys: KeyRing
     max_body_bytes: int
     enqueuer: NotificationEnqueuer
     refusal_delay_seconds: float = 0.0
@@ -81,8 +89,16 @@ class NylasIngress:
 
     async def receive(self, request: Request) -> Response:
         """Verify, parse and enqueue a notification body; answer within Nylas's 10 seconds."""
+        return await self._receive(request, None)
+
+    async def receive_for_org(self, request: Request) -> Response:
+        """As :meth:`receive`, on an organization's own URL, with its secrets only."""
+        return await self._receive(request, request.path_params["org_id"])
+
+    async def _receive(self, request: Request, org_id: str | None) -> Response:
         try:
-            notifications = await self._verified_notifications(request)
+            signers = _Signers(self._config.keys.current, org_id)
+            notifications = await self._verified_notifications(request, signers)
             queued, duplicates = await self._enqueue(notifications)
         except (IngressError, MalformedNotification, QueueUnavailable) as refusal:
             metrics.REJECTED.labels(refusal.reason).inc()
@@ -105,7 +121,9 @@ class NylasIngress:
         REDIS_OUTAGE.succeeded()
         return JSONResponse({"status": "accepted", "queued": queued, "duplicates": duplicates})
 
-    async def _verified_notifications(self, request: Request) -> list[Notification]:
+    async def _verified_notifications(
+        self, request: Request, signers: _Signers
+    ) -> list[Notification]:
         """Authenticate and parse a body, doing bounded, linear work before authentication.
 
         A small plain body (the usual notification) is checked inline, where a thread would
@@ -123,13 +141,24 @@ class NylasIngress:
         gzipped = request.headers.get("content-encoding", "").strip().lower() == "gzip"
         if sum(map(len, chunks)) <= INLINE_BODY_BYTES and not gzipped:
             raw = b"".join(chunks)
-            verify(raw, signature, self._config.secrets)
-            return decode_notifications(raw)
-        raw = await self._unauthenticated.run(self._authenticate, chunks, signature, gzipped)
+            via_org = signers.verify(raw, signature)
+            return signers.claimed(decode_notifications(raw), via_org)
+        raw = await self._unauthenticated.run(
+            self._authenticate, chunks, signature, gzipped, signers.secrets
+        )
         body = await run_in_threadpool(gunzip_capped, raw, limit) if gzipped else raw
-        return await self._off_loop(len(body) <= INLINE_BODY_BYTES, decode_notifications, body)
+        notifications = await self._off_loop(
+            len(body) <= INLINE_BODY_BYTES, decode_notifications, body
+        )
+        return signers.claimed(notifications, signers.org_id)
 
-    def _authenticate(self, chunks: list[bytes], signature: str | None, gzipped: bool) -> bytes:
+    def _authenticate(
+        self,
+        chunks: list[bytes],
+        signature: str | None,
+        gzipped: bool,
+        secrets: Sequence[bytes],
+    ) -> bytes:
         """The body as sent, once ``signature`` is found to sign it as sent or decompressed.
 
         Runs in the low-priority thread: an unauthenticated body is joined here only to be
@@ -137,17 +166,22 @@ class NylasIngress:
 
         Whether a body was malformed or would have inflated past the limit is not told before
         authentication: every failure is the same 401.
+
+        A large or compressed body is verified with the secrets of the URL it came to (the
+        deployment's, or the organization's): it is not parsed before it authenticates, so
+        its application id cannot choose other secrets. An organization's own application
+        that sends such bodies uses its own URL.
         """
         limit = self._config.max_body_bytes
         try:
-            verify_pieces(chunks, signature, self._config.secrets)
+            verify_pieces(chunks, signature, secrets)
             return b"".join(chunks)
         except InvalidSignature:
             if not gzipped or not well_formed(signature):
                 raise
         raw = b"".join(chunks)
         try:
-            verify_pieces(gunzip_pieces(raw, limit), signature, self._config.secrets)
+            verify_pieces(gunzip_pieces(raw, limit), signature, secrets)
         except IngressError:
             raise InvalidSignature(
                 "bad_signature", "X-Nylas-Signature does not match the body"
@@ -201,10 +235,48 @@ def decode_notifications(body: bytes) -> list[Notification]:
     return parse_document(document)
 
 
+class _Signers:
+    """Whose secrets may sign one request's body: those of the organization whose URL it
+    came to, or the deployment's and then those of the application the body names."""
+
+    def __init__(self, keys: IngressKeys, org_id: str | None) -> None:
+        self._keys = keys
+        self.org_id = org_id
+        self.secrets = keys.deployment if org_id is None else keys.of_org(org_id)
+
+    def verify(self, raw: bytes, signature: str | None) -> str | None:
+        """Verify a small plain body; the organization it came through (None: the
+        deployment's secrets signed it).
+
+        Raises:
+            InvalidSignature: no secret it may be verified with signs it.
+        """
+        try:
+            verify(raw, signature, self.secrets)
+            return self.org_id
+        except InvalidSignature:
+            if self.org_id is not None or not self._keys.applications:
+                raise
+        own = self._keys.org_of_application(application_of(raw))
+        if own is None:
+            raise InvalidSignature("bad_signature", "X-Nylas-Signature does not match the body")
+        verify(raw, signature, self._keys.of_org(own))
+        return own
+
+    @staticmethod
+    def claimed(notifications: list[Notification], via_org: str | None) -> list[Notification]:
+        if via_org is None:
+            return notifications
+        return [replace(notification, via_org=via_org) for notification in notifications]
+
+
 def nylas_routes(config: IngressConfig) -> list[Route]:
     """The routes of the Nylas ingress, to mount under the application."""
     ingress = NylasIngress(config)
     return [
         Route("/webhooks/nylas", ingress.challenge, methods=["GET"]),
         Route("/webhooks/nylas", ingress.receive, methods=["POST"]),
+        # Nylas checks an organization's URL with the same challenge when it is registered.
+        Route("/webhooks/nylas/{org_id}", ingress.challenge, methods=["GET"]),
+        Route("/webhooks/nylas/{org_id}", ingress.receive_for_org, methods=["POST"]),
     ]

@@ -47,9 +47,13 @@ class NotificationEnqueuer:
         self._dedupe_ttl_seconds = dedupe_ttl_seconds
         self._script = client.register_script(_SCRIPT)
 
-    def dedupe_key(self, notification_id: str) -> str:
-        """The Redis key that marks a notification id as already queued."""
-        return f"{self._namespace}:dedupe:{notification_id}"
+    def dedupe_key(self, notification_id: str, via_org: str | None = None) -> str:
+        """The Redis key that marks a notification id as already queued: per organization
+        for one that came through an organization's own application, so that one
+        organization's deliveries can never mark another's as seen."""
+        if via_org is None:
+            return f"{self._namespace}:dedupe:{notification_id}"
+        return f"{self._namespace}:dedupe:org:{via_org}:{notification_id}"
 
     def enqueue(
         self, notifications: Sequence[Notification], *, received_at: float | None = None
@@ -72,7 +76,8 @@ class NotificationEnqueuer:
                 spec.queue_name, spec.actor_name, notification, received_at
             )
             queue_key = f"{self._namespace}:{spec.queue_name}"
-            keys += [self.dedupe_key(notification.notification_id), queue_key, queue_key + ".msgs"]
+            dedupe = self.dedupe_key(notification.notification_id, notification.via_org)
+            keys += [dedupe, queue_key, queue_key + ".msgs"]
             args += [message.options["redis_message_id"], _encode(message)]
         try:
             flags = self._script(keys=keys, args=args)
@@ -88,15 +93,18 @@ def _notification_message(
     queue_name: str, actor_name: str, notification: Notification, received_at: float
 ) -> dramatiq.Message[Any]:
     message_id = str(uuid.uuid4())
+    kwargs: dict[str, Any] = {
+        "api_version": notification.api_version,
+        "payload": dict(notification.payload),
+        "received_at": received_at,
+    }
+    if notification.via_org is not None:
+        kwargs["org_id"] = notification.via_org
     return dramatiq.Message(
         queue_name=queue_name,
         actor_name=actor_name,
         args=(),
-        kwargs={
-            "api_version": notification.api_version,
-            "payload": dict(notification.payload),
-            "received_at": received_at,
-        },
+        kwargs=kwargs,
         options={"redis_message_id": message_id},
         message_id=message_id,
         message_timestamp=int(received_at * 1000),

@@ -18,10 +18,15 @@ from workers.queues import NOTIFICATION_QUEUES
 
 
 def requeue_notification(
-    broker: Broker, api_version: ApiVersion, payload: dict[str, Any], received_at: float
+    broker: Broker,
+    api_version: ApiVersion,
+    payload: dict[str, Any],
+    received_at: float,
+    via_org: str | None = None,
 ) -> None:
     """Queue one stored notification again, on the queue of its trigger today: one kept
-    without a handler reaches its handler once there is one."""
+    without a handler reaches its handler once there is one. One that came through an
+    organization goes as that organization's again (``domain.org_scope``)."""
     notification = parse_unit(api_version, payload)
     spec = NOTIFICATION_QUEUES[notification.kind]
     broker.declare_queue(spec.queue_name)
@@ -30,7 +35,12 @@ def requeue_notification(
             queue_name=spec.queue_name,
             actor_name=spec.actor_name,
             args=(),
-            kwargs={"api_version": api_version, "payload": payload, "received_at": received_at},
+            kwargs={
+                "api_version": api_version,
+                "payload": payload,
+                "received_at": received_at,
+                **({} if via_org is None else {"org_id": via_org}),
+            },
             options={},
         )
     )

@@ -16,7 +16,7 @@ from crmsync.settings import Settings
 from domain.outbound_addresses import LOOPBACK_NETWORKS
 from storage.engine import create_database_engine, transaction
 from storage.organizations import add_default_org
-from tests.support.services import REDIS_URL, WEBHOOK_SECRET
+from tests.support.services import REDIS_URL, SECRET_KEY, WEBHOOK_SECRET
 from workers.queues import all_queue_names
 
 
@@ -33,6 +33,8 @@ def settings_for(database_url: str, namespace: str, **overrides: Any) -> Setting
         max_retries=1,
         webhook_allowed_networks=LOOPBACK_NETWORKS,
         refusal_delay_ms=0,  # the tests that need the ingress's pace on 401s set it
+        secret_keys=(Secret(SECRET_KEY),),
+        org_keys_refresh_ms=100,  # an organization's new webhook secret verifies at once
     )
     return dataclasses.replace(settings, **overrides)
 

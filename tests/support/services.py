@@ -16,6 +16,8 @@ POSTGRES_ADMIN_URL = os.environ.get(
 # Redis key prefixes never collide between processes running side by side.
 SESSION_TOKEN = uuid.uuid4().hex[:10]
 WEBHOOK_SECRET = "test-webhook-secret-7f3a"
+# A key of CRMSYNC_SECRET_KEYS for the tests (Fernet: 32 bytes, URL-safe base64).
+SECRET_KEY = "dGVzdHMtc2VhbC1vcmctc2VjcmV0cy13aXRoLXRoaXM="
 
 T = TypeVar("T")
 

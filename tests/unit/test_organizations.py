@@ -9,6 +9,7 @@ import pytest
 
 from crmsync.settings import DEV_SECRET_KEY, Settings, SettingsError
 from domain.inputs import InvalidInput
+from domain.org_scope import acts_on_grant
 from domain.organizations import (
     InvalidOrganization,
     OrgDefaults,
@@ -254,3 +255,20 @@ def test_the_look_back_is_the_organizations_when_it_has_one() -> None:
     deployment = timedelta(days=30)
     assert lookback_of(OrgDefaults(), deployment) == deployment
     assert lookback_of(OrgDefaults(lookback_days=0), deployment) == timedelta(0)
+
+
+@pytest.mark.parametrize(
+    ("via_org", "grant_org", "acts"),
+    [
+        (None, None, True),  # the deployment's secrets, a grant no rep holds yet
+        (None, "acme", True),  # the deployment's application serves every organization
+        ("acme", "acme", True),
+        ("acme", None, True),  # no rep to act for: its handler finds none
+        ("acme", "globex", False),  # acme's secrets cannot reach globex's rep
+        ("acme", "default", False),
+    ],
+)
+def test_a_notification_acts_only_on_grants_of_the_organization_it_came_through(
+    via_org: str | None, grant_org: str | None, acts: bool
+) -> None:
+    assert acts_on_grant(via_org, grant_org) is acts

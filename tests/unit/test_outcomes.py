@@ -22,6 +22,7 @@ from domain.message_verdicts import (
     validate_message_id,
 )
 from domain.not_found import Missing
+from domain.org_scope import OTHER_ORGANIZATION
 from domain.outcomes import EXPLANATIONS, Bearing, explain_outcome, is_outcome_word, outcome_word
 from domain.rep_outcomes import worst_reps
 from domain.sending import DeliveryEvent
@@ -56,6 +57,8 @@ DYNAMIC_SOURCES: dict[tuple[str, str], frozenset[str]] = {
     ("messages.py", "_outcome_of(next(outcomes), grant_id, message)"): frozenset(),
     # A grant deleted at Nylas (domain.not_found): the notification ends grant_gone.
     ("notifications.py", "Missing.GRANT.value"): frozenset({Missing.GRANT.value}),
+    # A notification of one organization about another's grant (domain.org_scope).
+    ("notifications.py", "OTHER_ORGANIZATION"): frozenset({OTHER_ORGANIZATION}),
     # The same outcome, recorded with the notification in the transaction that marks the rep.
     (
         "notifications.py",

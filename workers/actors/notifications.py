@@ -21,10 +21,12 @@ from sqlmodel import Session
 from domain.accounts import AccountEvent
 from domain.not_found import Missing
 from domain.notifications import ApiVersion, Notification, parse_unit
+from domain.org_scope import OTHER_ORGANIZATION, acts_on_grant
 from domain.triggers import WorkKind
 from storage.accounts import apply_grant_event, note_failure, note_grant_gone
 from storage.engine import transaction
 from storage.notifications import NotificationOutcome, record_outcomes
+from storage.reps import grant_org
 from storage.tables import NotificationState
 from workers.actors.events import handle_event_notification
 from workers.actors.finishing import Finishing, finish_notifications
@@ -49,10 +51,18 @@ HANDLERS: dict[WorkKind, Handler] = {
 
 
 def handle_notification(
-    context: WorkerContext, api_version: ApiVersion, payload: dict[str, Any], received_at: float
+    context: WorkerContext,
+    api_version: ApiVersion,
+    payload: dict[str, Any],
+    received_at: float,
+    org_id: str | None = None,
 ) -> None:
-    """Handle a queued notification by its kind of work, and record it with its outcome."""
-    notification = parse_unit(api_version, payload)
+    """Handle a queued notification by its kind of work, and record it with its outcome.
+
+    ``org_id`` is the organization it came through (its URL or own Nylas application), if
+    any: then it acts only on that organization's grants (``domain.org_scope``).
+    """
+    notification = replace(parse_unit(api_version, payload), via_org=org_id)
     received = datetime.fromtimestamp(received_at, UTC)
     log_fields = {
         "notification_id": notification.notification_id,
@@ -61,6 +71,8 @@ def handle_notification(
     }
     # No kind means the routing table changed since it was queued: keep it, do nothing more.
     handler = HANDLERS[notification.kind] if notification.kind else acknowledge_only
+    if not _in_scope(context, notification):
+        handler = _other_organization
     try:
         handled = _finish(
             context, Finishing(context, notification, received, handler(context, notification))
@@ -95,6 +107,25 @@ def handle_notification(
         handled.outcome,
         extra={**log_fields, "outcome": handled.outcome},
     )
+
+
+def _in_scope(context: WorkerContext, notification: Notification) -> bool:
+    """Whether the notification may act on its grant (one query, only for a notification
+    that came through an organization)."""
+    if notification.via_org is None or notification.grant_id is None:
+        return True
+    with Session(context.engine) as session:
+        return acts_on_grant(notification.via_org, grant_org(session, notification.grant_id))
+
+
+def _other_organization(context: WorkerContext, notification: Notification) -> Handled:
+    """The handler of a notification about another organization's grant: it is kept, as
+    every notification is (N3), and does nothing."""
+    logger.warning(
+        "notification about another organization's grant ignored",
+        extra={"notification_id": notification.notification_id, "org_id": notification.via_org},
+    )
+    return Handled.processed(OTHER_ORGANIZATION)
 
 
 def _grant_gone(

@@ -39,9 +39,12 @@ def declare_actors(broker: Broker, context: WorkerContext) -> list[dramatiq.Acto
     """Declare every actor of crmsync on ``broker``; returns them."""
 
     def notification_actor(
-        api_version: ApiVersion, payload: dict[str, Any], received_at: float
+        api_version: ApiVersion,
+        payload: dict[str, Any],
+        received_at: float,
+        org_id: str | None = None,
     ) -> None:
-        handle_notification(context, api_version, payload, received_at)
+        handle_notification(context, api_version, payload, received_at, org_id)
 
     post = poster(context.outbound)
 

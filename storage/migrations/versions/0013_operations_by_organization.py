@@ -1,5 +1,8 @@
 """Stored notifications and dead-letter audits name their organization.
 
+A stored notification also keeps the organization it came through (its URL or own Nylas
+application), if any, so that handling it again keeps it to that organization's grants.
+
 A notification stored before organizations is the organization's of its grant's rep (all of
 them ``default`` then); one whose grant no rep holds stays without one, as a new one does
 until a rep claims its grant. Audits before this revision were across the deployment.
@@ -26,6 +29,7 @@ ORG_ID = sa.String(length=64)
 
 def upgrade() -> None:
     op.add_column("raw_notifications", sa.Column("org_id", ORG_ID, nullable=True))
+    op.add_column("raw_notifications", sa.Column("via_org", ORG_ID, nullable=True))
     op.execute(
         "UPDATE raw_notifications SET org_id = "
         "(SELECT reps.org_id FROM reps WHERE reps.grant_id = raw_notifications.grant_id) "
@@ -44,4 +48,5 @@ def downgrade() -> None:
         batch.drop_column("org_id")
     op.drop_index("ix_raw_notifications_org_received", table_name="raw_notifications")
     with op.batch_alter_table("raw_notifications") as batch:
+        batch.drop_column("via_org")
         batch.drop_column("org_id")
