@@ -10,7 +10,8 @@ grant no rep holds, or whose row is gone, belongs to no organization.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import TypeVar
 
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
@@ -36,6 +37,8 @@ from workers.queues import (
     PARKED_QUEUE,
     SEND_QUEUE,
 )
+
+T = TypeVar("T")
 
 _NOTIFICATION_ACTORS = frozenset(spec.actor_name for spec in NOTIFICATION_QUEUES.values())
 
@@ -70,14 +73,20 @@ def _parked_orgs(session: Session, ids: list[int]) -> dict[int, str]:
     return {row_id: org_id for row_id, org_id in rows if row_id is not None}
 
 
-# The actors whose message names a row by its id, and how to find that row's organization.
-_ROW_ORGS: dict[str, RowOrgs] = {
-    DELIVERY_QUEUE.actor_name: _delivery_orgs,
-    CALENDAR_PUSH_QUEUE.actor_name: _own_org(ActionItemRow),
-    BACKFILL_QUEUE.actor_name: _own_org(BackfillRow),
-    SEND_QUEUE.actor_name: _own_org(EmailRow),
-    PARKED_QUEUE.actor_name: _parked_orgs,
+# The largest id of a 32-bit and of a 64-bit key column (PostgreSQL's INTEGER and BIGINT).
+_INT32, _INT64 = 2**31 - 1, 2**63 - 1
+
+# The actors whose message names a row by its id: how to find that row's organization, and
+# the largest id its table's key can hold.
+_ROW_ORGS: dict[str, tuple[RowOrgs, int]] = {
+    DELIVERY_QUEUE.actor_name: (_delivery_orgs, _INT64),
+    CALENDAR_PUSH_QUEUE.actor_name: (_own_org(ActionItemRow), _INT32),
+    BACKFILL_QUEUE.actor_name: (_own_org(BackfillRow), _INT32),
+    SEND_QUEUE.actor_name: (_own_org(EmailRow), _INT64),
+    PARKED_QUEUE.actor_name: (_parked_orgs, _INT64),
 }
+# Ids per statement: far below PostgreSQL's 65,535 parameters and SQLite's limit.
+_CHUNK = 1_000
 
 
 def letter_orgs(engine: Engine) -> Callable[[Sequence[DeadLetter]], list[str | None]]:
@@ -91,7 +100,13 @@ def letter_orgs(engine: Engine) -> Callable[[Sequence[DeadLetter]], list[str | N
 
 
 def orgs_of_letters(session: Session, letters: Sequence[DeadLetter]) -> list[str | None]:
-    """The organization of each letter (None: no organization is known to own its work)."""
+    """The organization of each letter (None: no organization is known to own its work).
+
+    A notification that came through an organization (``org_id`` among its arguments) is
+    that organization's, as its stored notification is; another, its grant's rep's. Ids are
+    looked up :data:`_CHUNK` at a time, whatever the number of letters, and an id that no
+    row can have (past the column's range) names none.
+    """
     grants = {index: _grant_of(letter) for index, letter in enumerate(letters)}
     rows: defaultdict[str, dict[int, int]] = defaultdict(dict)
     for index, letter in enumerate(letters):
@@ -100,17 +115,35 @@ def orgs_of_letters(session: Session, letters: Sequence[DeadLetter]) -> list[str
             rows[letter.message.actor_name][index] = row_id
     known_grants = sorted({g for g in grants.values() if g is not None})
     grant_orgs: dict[str | None, str] = {}
-    if known_grants:
+    for chunk in _chunks(known_grants):
         found = session.exec(
-            select(RepRow.grant_id, RepRow.org_id).where(col(RepRow.grant_id).in_(known_grants))
+            select(RepRow.grant_id, RepRow.org_id).where(col(RepRow.grant_id).in_(chunk))
         )
-        grant_orgs = dict(found.all())
-    orgs: list[str | None] = [grant_orgs.get(grants[i]) for i in range(len(letters))]
+        grant_orgs.update(found.all())
+    orgs: list[str | None] = [
+        _via_org(letter) or grant_orgs.get(grants[i]) for i, letter in enumerate(letters)
+    ]
     for actor_name, by_index in rows.items():
-        row_orgs = _ROW_ORGS[actor_name](session, sorted(set(by_index.values())))
+        lookup, largest = _ROW_ORGS[actor_name]
+        row_orgs: dict[int, str] = {}
+        for ids in _chunks(sorted({i for i in by_index.values() if 0 < i <= largest})):
+            row_orgs.update(lookup(session, ids))
         for index, row_id in by_index.items():
             orgs[index] = row_orgs.get(row_id)
     return orgs
+
+
+def _chunks(values: list[T]) -> Iterator[list[T]]:
+    for start in range(0, len(values), _CHUNK):
+        yield values[start : start + _CHUNK]
+
+
+def _via_org(letter: DeadLetter) -> str | None:
+    """The organization a notification came through, as its message carries it."""
+    if letter.message.actor_name not in _NOTIFICATION_ACTORS:
+        return None
+    org_id = letter.message.kwargs.get("org_id")
+    return org_id if isinstance(org_id, str) else None
 
 
 def _grant_of(letter: DeadLetter) -> str | None:
