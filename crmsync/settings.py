@@ -20,6 +20,7 @@ from starlette.datastructures import Secret
 
 from domain.errors import DomainError
 from domain.mailbox_binding import parse_domain
+from domain.organizations import API_URIS
 from domain.outbound_addresses import LOOPBACK_NETWORKS, IPNetwork, parse_networks
 from domain.return_urls import origin_of, parse_origin
 from domain.text import whole_number
@@ -110,6 +111,9 @@ class Settings:
     # every one opens, so a key rotates by putting the new one first. None: no secrets are
     # accepted. The embedded mode falls back to a published development key.
     secret_keys: tuple[Secret, ...] = field(default=(Secret(DEV_SECRET_KEY),), repr=False)
+    # Where each Nylas region's API answers, for organizations with an application of their
+    # own (their region says which): Nylas's own addresses, or a proxy's or the simulator's.
+    nylas_region_uris: Mapping[str, str] = field(default_factory=lambda: dict(API_URIS))
 
     @property
     def embedded(self) -> bool:
@@ -223,6 +227,7 @@ class Settings:
             max_streams_per_token=reader.positive_int("CRMSYNC_MAX_STREAMS_PER_TOKEN", 10),
             max_long_polls_per_token=reader.positive_int("CRMSYNC_MAX_LONG_POLLS_PER_TOKEN", 10),
             secret_keys=reader.secret_keys("CRMSYNC_SECRET_KEYS", embedded),
+            nylas_region_uris=reader.region_uris("CRMSYNC_NYLAS_REGION_URIS"),
         )
         if reader.problems:
             raise SettingsError(reader.problems)
@@ -316,6 +321,21 @@ class _Reader:
         if not keys and embedded and not self.csv(name):
             return (Secret(DEV_SECRET_KEY),)
         return tuple(keys)
+
+    def region_uris(self, name: str) -> dict[str, str]:
+        """``us=URL,eu=URL``: each region named replaces Nylas's own address for it."""
+        uris = dict(API_URIS)
+        for part in self.csv(name):
+            region, _, uri = part.partition("=")
+            region, uri = region.strip().lower(), uri.strip().rstrip("/")
+            if region not in API_URIS or origin_of(uri) is None:
+                self.problems.append(
+                    f"{name}: {part!r} is not REGION=URL with a region of "
+                    f"{', '.join(API_URIS)} and an http(s) URL"
+                )
+                continue
+            uris[region] = uri
+        return uris
 
     def whole_number(self, name: str, default: int) -> int:
         """A number of 0 or more (ASCII digits only)."""

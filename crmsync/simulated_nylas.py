@@ -32,9 +32,12 @@ def with_simulated_nylas(settings: Settings, base_url: str) -> tuple[Settings, M
     ingress = WebhookTarget(
         base_url.rstrip("/") + "/webhooks/nylas", str(settings.nylas_webhook_secrets[0])
     )
+    api_uri = base_url.rstrip("/") + SIMULATOR_PATH
     simulated = dataclasses.replace(
         settings,
-        nylas_api_uri=base_url.rstrip("/") + SIMULATOR_PATH,
+        nylas_api_uri=api_uri,
+        # Organizations' own applications are the simulator's too, in every region.
+        nylas_region_uris={region: api_uri for region in settings.nylas_region_uris},
         nylas_api_key=Secret(SIMULATOR_API_KEY),
         # Hosted OAuth against the simulator: its sign-in page consents at once.
         nylas_client_id=settings.nylas_client_id or fake.client_id,

@@ -19,6 +19,7 @@ from api.metrics import forget_dead_processes
 from crmsync.logs import configure_logging
 from crmsync.runtime import Runtime
 from crmsync.settings import worker_settings
+from storage.sealing import SecretBox
 from workers.actors.registry import declare_actors
 from workers.context import WorkerContext
 from workers.dispatch import BACKFILLS, CALENDAR_PUSHES, PARKED_MESSAGES, SENDS, Dispatcher
@@ -26,6 +27,7 @@ from workers.grant_limits import GrantLimiter, GrantLimits
 from workers.liveness import WorkerLiveness
 from workers.maintenance import Maintenance
 from workers.nylas_client import NylasGateway
+from workers.org_gateways import OrgGateways
 from workers.outbound_http import OutboundClient
 from workers.queues import (
     BACKFILL_QUEUE,
@@ -59,9 +61,17 @@ def worker_context(runtime: Runtime) -> WorkerContext:
         if settings.nylas_api_key is not None
         else None
     )
+    # Organizations with a Nylas application of their own: one gateway each, on its key.
+    org_gateways = OrgGateways(
+        runtime.engine,
+        SecretBox(tuple(str(key) for key in settings.secret_keys)),
+        lambda api_key, api_uri: NylasGateway(api_key, api_uri, limiter=limiter),
+        settings.nylas_region_uris,
+    )
     return WorkerContext(
         engine=runtime.engine,
         nylas_gateway=gateway,
+        org_gateways=org_gateways,
         disable_after=timedelta(days=settings.subscription_disable_after_days),
         delivery_timeout_seconds=float(settings.webhook_timeout_seconds),
         outbound=OutboundClient(allowed_networks=settings.webhook_allowed_networks),

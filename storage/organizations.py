@@ -211,6 +211,42 @@ def own_application_secrets(
     return found
 
 
+@dataclass(frozen=True, slots=True)
+class OwnApplicationAccess:
+    """How workers reach Nylas for a grant of an organization with its own application: its
+    API key in its region. ``version`` changes whenever the organization is written, so a
+    rotated key is seen as a new access."""
+
+    org_id: str
+    version: int
+    api_key: str
+    region: str
+
+
+def own_application_of_grant(
+    session: Session, grant_id: str, box: SecretBox
+) -> OwnApplicationAccess | None:
+    """The access to use for ``grant_id``: None when no rep holds it or its organization
+    uses the deployment's Nylas application.
+
+    Raises:
+        SecretsUnavailable: the organization's API key cannot be opened with the keys.
+    """
+    row = session.exec(
+        select(OrganizationRow)
+        .join(RepRow, col(RepRow.org_id) == col(OrganizationRow.id))
+        .where(RepRow.grant_id == grant_id)
+    ).first()
+    if row is None or row.nylas_client_id is None:
+        return None
+    api_key = stored_secrets(row, box).api_key
+    if api_key is None:
+        raise SecretsUnavailable(
+            "api_key_missing", "the organization's Nylas API key is not stored"
+        )
+    return OwnApplicationAccess(row.id, row.version, api_key, row.nylas_region or "us")
+
+
 def to_org(row: OrganizationRow) -> Organization:
     defaults = row.defaults
     return Organization(

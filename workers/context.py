@@ -12,6 +12,7 @@ from domain.outbound_webhooks import RETRY_SCHEDULE
 from domain.parking import DEFAULT_PARK_WAIT
 from workers.group_commit import GroupCommit
 from workers.nylas_client import NylasGateway
+from workers.org_gateways import OrgGateways
 from workers.outbound_http import OutboundClient
 
 
@@ -29,7 +30,9 @@ class WorkerContext:
     """The database, the Nylas API, the clock and the group commit. Built once per process."""
 
     engine: Engine
+    # The deployment's Nylas application, and the organizations' own (None: there are none).
     nylas_gateway: NylasGateway | None = None
+    org_gateways: OrgGateways | None = None
     clock: Callable[[], datetime] = field(default=utc_now)
     # A folder id missing from a grant's cache triggers a refresh at most this often.
     folder_refresh_interval: timedelta = timedelta(seconds=60)
@@ -45,9 +48,20 @@ class WorkerContext:
     # Where the worker threads of this process finish their notifications together.
     group_commit: GroupCommit = field(default_factory=GroupCommit)
 
+    def nylas_for(self, grant_id: str) -> NylasGateway:
+        """The Nylas API of ``grant_id``'s application: its organization's own, else the
+        deployment's.
+
+        Raises:
+            NylasNotConfigured: the deployment's is needed and NYLAS_API_KEY is not set.
+            OrgKeyUnavailable: the organization's API key cannot be opened.
+        """
+        own = self.org_gateways.for_grant(grant_id) if self.org_gateways else None
+        return own if own is not None else self.nylas
+
     @property
     def nylas(self) -> NylasGateway:
-        """The Nylas API.
+        """The deployment's Nylas API (a grant's is :meth:`nylas_for`).
 
         Raises:
             NylasNotConfigured: NYLAS_API_KEY is not set.

@@ -33,12 +33,13 @@ def resolve_page_folders(
 def refresh_folder_cache(context: WorkerContext, rep: Rep, grant_id: str) -> None:
     """Fill the grant's folder cache from the Folders API (and learn the grant's provider),
     and decide again the grant's parked messages it may decide."""
+    nylas = context.nylas_for(grant_id)
     provider = rep.provider
     if provider is None:
-        grant = context.nylas.find_grant(grant_id)
+        grant = nylas.find_grant(grant_id)
         found = grant.get("provider") if grant else None
         provider = found if isinstance(found, str) else None
-    wire_folders = context.nylas.list_folders(grant_id)
+    wire_folders = nylas.list_folders(grant_id)
     folders = [parse_folder(obj, provider) for obj in wire_folders if obj.get("id")]
     with transaction(context.engine) as session:
         if provider is not None and provider != rep.provider:

@@ -68,7 +68,7 @@ def run_backfill(
             position = _start_page(context, backfill_id)
             if position is None:
                 return
-            page = context.nylas.list_messages(
+            page = context.nylas_for(position.grant_id).list_messages(
                 position.grant_id,
                 any_email=position.addresses or None,
                 received_after=position.window.received_after,

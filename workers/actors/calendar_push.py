@@ -81,7 +81,7 @@ def push_action_item(context: WorkerContext, item_id: int) -> None:
     try:
         if plan.delete:
             if plan.event_id and plan.calendar_id:
-                context.nylas.destroy_event(
+                context.nylas_for(grant_id).destroy_event(
                     grant_id, plan.event_id, plan.calendar_id, notify_participants=plan.notify
                 )
             _finish(context, item_id, plan, event_id=None, calendar_id=None, written=None)
@@ -148,7 +148,7 @@ def _plan(context: WorkerContext, item_id: int) -> PushPlan | None:
 
 
 def _calendar_for(context: WorkerContext, rep: Rep, grant_id: str) -> str:
-    calendars = [parse_calendar(c) for c in context.nylas.list_calendars(grant_id)]
+    calendars = [parse_calendar(c) for c in context.nylas_for(grant_id).list_calendars(grant_id)]
     return choose_calendar(calendars, rep.calendar_name).id
 
 
@@ -158,14 +158,14 @@ def _write(
     body = event_body(plan.content)
     if plan.event_id is not None:
         try:
-            return context.nylas.update_event(
+            return context.nylas_for(grant_id).update_event(
                 grant_id, plan.event_id, calendar_id, body, notify_participants=plan.notify
             )
         except NylasNotFound:
             pass  # deleted behind our back: the item still wins, so the event is created again
     # The key makes a create that timed out safe to send again: the event it may have made
     # is found and updated instead of a second one being created.
-    return context.nylas.create_event(
+    return context.nylas_for(grant_id).create_event(
         grant_id,
         calendar_id,
         body,

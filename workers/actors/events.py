@@ -94,7 +94,7 @@ def _fetched(
         # Not a state crmsync writes (a link records its calendar), and guessing one could
         # read "not in that calendar" as a deletion: nothing is done.
         return Handled.processed("no_calendar")
-    event = context.nylas.find_event(grant_id, event_id, calendar_id)
+    event = context.nylas_for(grant_id).find_event(grant_id, event_id, calendar_id)
     return gone if event is None else ObservedEvent(event, deleted=False)
 
 

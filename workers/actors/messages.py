@@ -101,7 +101,9 @@ def message_to_save(context: WorkerContext, notification: Notification) -> Handl
     if not rep.email_sync_enabled:
         return Handled.processed("email_sync_off")
     fetched_at = context.clock()
-    wire = context.nylas.find_message(notification.grant_id, notification.object_id)
+    wire = context.nylas_for(notification.grant_id).find_message(
+        notification.grant_id, notification.object_id
+    )
     if wire is None:
         return Handled.processed("gone")
     return MessageToSave(notification.grant_id, parse_message(wire), fetched_at)

@@ -55,11 +55,12 @@ def send_email(context: WorkerContext, email_id: int) -> None:
         _refused(context, email_id, "the rep's mailbox was disconnected before the send")
         return
     try:
+        nylas = context.nylas_for(grant_id)
         # Any earlier attempt (a retry, or a message queued again after a crash) may have
         # gone out: one lookup by key costs less than an email sent twice.
-        sent = context.nylas.find_sent_by_key(grant_id, send_key)
+        sent = nylas.find_sent_by_key(grant_id, send_key)
         if sent is None:
-            sent = context.nylas.send_message(
+            sent = nylas.send_message(
                 grant_id,
                 to=_participants(request["to"]),
                 cc=_participants(request["cc"]),
