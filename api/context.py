@@ -16,7 +16,7 @@ from api.limits import RequestLimits
 from domain.outbound_addresses import IPNetwork
 from storage.engine import transaction
 from storage.org_tokens import TokenHolder, holder_of
-from storage.organizations import get_org
+from storage.organizations import get_org, offboarding_of
 from storage.sealing import SecretBox
 
 T = TypeVar("T")
@@ -52,5 +52,9 @@ class ApiContext:
         return await self.in_transaction(lambda session: holder_of(session, token, self.clock()))
 
     async def org_exists(self, org_id: str) -> bool:
-        """Whether the organization ``org_id`` is stored."""
-        return await self.in_transaction(lambda session: get_org(session, org_id) is not None)
+        """Whether the organization ``org_id`` is stored and not being removed."""
+
+        def exists(session: Session) -> bool:
+            return get_org(session, org_id) is not None and offboarding_of(session, org_id) is None
+
+        return await self.in_transaction(exists)

@@ -88,13 +88,17 @@ def add_orgs_command(commands: Any) -> None:
 
     delete = actions.add_parser(
         "delete",
-        help="delete an empty organization and its tokens",
-        description="Delete the organization and its tokens, after a confirmation (or "
-        "--yes). The default organization, and one that still has reps or subscriptions, "
-        "are refused. " + EXIT_STATUSES,
+        help="offboard an organization: everything it holds goes",
+        description="Offboard the organization, as DELETE /v1/orgs/{id} does, after a "
+        "confirmation (or --yes): its tokens stop at once, then the workers disconnect its "
+        "grants at Nylas and delete its rows in batches (`orgs show` follows the progress). "
+        "--dry-run counts what would go. The default organization is refused. " + EXIT_STATUSES,
     )
     _org_argument(delete)
     delete.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    delete.add_argument(
+        "--dry-run", action="store_true", help="count the grants and rows that would go"
+    )
     _json_flag(delete)
     delete.set_defaults(command=_run("run_delete"))
 

@@ -1,6 +1,6 @@
 """``crmsync orgs``: the ``/v1/orgs`` admin API from the deployment's host.
 
-The commands call what the API calls (``parse_org``, ``put_org``, ``delete_org``,
+The commands call what the API calls (``parse_org``, ``put_org``, ``start_offboarding``,
 ``issue_token``...) and print what it answers (``org_json`` through the API's own
 ``shown``, ``token_json``), so the two never disagree on a rule or on what is shown: a
 secret is never printed, only whether it is set. Names and ids came from a CRM vendor (a
@@ -31,6 +31,7 @@ from api.organizations import shown as org_answer
 from crmsync.operator_context import (
     OperatorContext,
     confirmed,
+    current_operator,
     err,
     line,
     opened_context,
@@ -47,13 +48,14 @@ from domain.organizations import Organization, parse_org, validate_org_id
 from domain.text import nul_location
 from storage.engine import transaction
 from storage.errors import NotFound, StorageConflict
+from storage.offboarding import count_org_rows, org_grants, start_offboarding
 from storage.org_health import reps_by_org
 from storage.org_tables import OrganizationRow
 from storage.org_tokens import list_tokens, token_counts, token_json
 from storage.organizations import (
     MissingSecrets,
-    delete_org,
     list_orgs,
+    offboarding_json,
     org_json,
     put_org,
     require_org,
@@ -123,7 +125,7 @@ def run_show(args: argparse.Namespace) -> int:
     org_id = validate_org_id(args.org)
     with opened_context() as context, Session(context.engine) as session:
         row = require_org(session, org_id)
-        document = org_answer(row, _secret_box(context))
+        document = org_answer(session, row, _secret_box(context))
         access = _access_kind(to_org(row))
         tokens = [token_json(token) for token in list_tokens(session, org_id)]
     if args.json:
@@ -160,21 +162,54 @@ def run_create(args: argparse.Namespace) -> int:
 
 
 def run_delete(args: argparse.Namespace) -> int:
-    """``orgs delete ORG``: delete it and its tokens, once confirmed (or ``--yes``)."""
+    """``orgs delete ORG``: offboard it, once confirmed (or ``--yes``); ``--dry-run`` counts
+    what would go, as DELETE /v1/orgs/{id}?dry_run=true does."""
     org_id = validate_org_id(args.org)
     with opened_context() as context:
-        name = _deletable(context, org_id)
-        question = f"Delete organization {org_id} ({name}) and its tokens?"
+        with Session(context.engine) as session:
+            name = require_org(session, org_id).name
+            rows = count_org_rows(session, org_id)
+            grants = len(org_grants(session, org_id))
+        if args.dry_run:
+            plan = {"org_id": org_id, "dry_run": True, "grants": grants, "rows": rows}
+            if args.json:
+                print_json(plan)
+            else:
+                _print_plan(org_id, grants, rows)
+            return 0
+        question = (
+            f"Offboard organization {org_id} ({name}): disconnect {grants} grants at Nylas "
+            f"and delete {sum(rows.values())} rows?"
+        )
         if not args.yes and not confirmed(question):
             err().print("nothing deleted")
             return 1
         with transaction(context.engine) as session:
-            delete_org(session, org_id)
+            row = start_offboarding(session, org_id, current_operator(None), datetime.now(UTC))
+            started = offboarding_json(row)
     if args.json:
-        print_json({"deleted": org_id})
+        print_json(started)
     else:
-        out().print(Text.assemble("deleted organization ", shown(org_id)))
+        out().print(
+            Text.assemble(
+                "offboarding organization ",
+                shown(org_id),
+                ": its tokens no longer work; the workers remove the rest (orgs show ",
+                shown(org_id),
+                " follows it)",
+            )
+        )
     return 0
+
+
+def _print_plan(org_id: str, grants: int, rows: dict[str, int]) -> None:
+    console = out()
+    console.print(Text.assemble("dry run: offboarding ", shown(org_id), " would"))
+    console.print(f"  disconnect {grants} grants at Nylas")
+    for table, count in rows.items():
+        if count:
+            console.print(f"  delete {count} rows of {table}")
+    console.print(f"  delete {sum(rows.values())} rows in all; nothing was changed")
 
 
 def _secret_box(context: OperatorContext) -> SecretBox:
@@ -317,22 +352,3 @@ def _print_org(console: Console, document: answers.Organization, access: str) ->
 
 def _set_text(value: bool | None) -> Text:
     return shown("unknown" if value is None else "set" if value else "not set")
-
-
-def _deletable(context: OperatorContext, org_id: str) -> str:
-    """The organization's name, once ``delete_org`` would delete it.
-
-    Its refusals (the default organization, unknown, still holding reps or subscriptions)
-    come before the question: ``delete_org`` itself is tried in a transaction that is rolled
-    back, so its rules are not written twice; the real delete, after the answer, checks
-    them again.
-
-    Raises:
-        NotFound: no such organization.
-        StorageConflict: ``delete_org`` refuses it.
-    """
-    with Session(context.engine) as session:
-        name = require_org(session, org_id).name
-        delete_org(session, org_id)
-        session.rollback()
-    return name

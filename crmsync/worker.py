@@ -22,7 +22,14 @@ from crmsync.settings import worker_settings
 from storage.sealing import SecretBox
 from workers.actors.registry import declare_actors
 from workers.context import WorkerContext
-from workers.dispatch import BACKFILLS, CALENDAR_PUSHES, PARKED_MESSAGES, SENDS, Dispatcher
+from workers.dispatch import (
+    BACKFILLS,
+    CALENDAR_PUSHES,
+    OFFBOARDINGS,
+    PARKED_MESSAGES,
+    SENDS,
+    Dispatcher,
+)
 from workers.grant_limits import GrantLimiter, GrantLimits
 from workers.liveness import WorkerLiveness
 from workers.maintenance import Maintenance
@@ -33,6 +40,7 @@ from workers.queues import (
     BACKFILL_QUEUE,
     CALENDAR_PUSH_QUEUE,
     DELIVERY_QUEUE,
+    OFFBOARDING_QUEUE,
     PARKED_QUEUE,
     SEND_QUEUE,
     all_queue_names,
@@ -102,6 +110,7 @@ def start_background(runtime: Runtime) -> BackgroundThreads:
     backfill_actor = runtime.broker.get_actor(BACKFILL_QUEUE.actor_name)
     send_actor = runtime.broker.get_actor(SEND_QUEUE.actor_name)
     parked_actor = runtime.broker.get_actor(PARKED_QUEUE.actor_name)
+    offboarding_actor = runtime.broker.get_actor(OFFBOARDING_QUEUE.actor_name)
     threads = BackgroundThreads(
         maintenance=Maintenance(
             context,
@@ -116,6 +125,7 @@ def start_background(runtime: Runtime) -> BackgroundThreads:
                 (BACKFILLS, lambda backfill_id: backfill_actor.send(backfill_id)),
                 (SENDS, lambda email_id: send_actor.send(email_id)),
                 (PARKED_MESSAGES, lambda parked_id: parked_actor.send(parked_id)),
+                (OFFBOARDINGS, lambda offboarding_id: offboarding_actor.send(offboarding_id)),
             ],
         ),
         liveness=WorkerLiveness(runtime.broker, all_queue_names()),

@@ -58,3 +58,33 @@ class OrgTokenRow(SQLModel, table=True):
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     last_used_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     revoked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+
+
+class OffboardingRow(SQLModel, table=True):
+    """An organization's offboarding: its grants disconnected at Nylas, then every row of
+    it deleted in batches, with the progress of each; kept once it is done, as the audit of
+    who removed the organization, when, and how much went (it names the organization by
+    its id, not by a key: the organization's own row is the last to go).
+    """
+
+    __tablename__ = "offboardings"
+    __table_args__ = (
+        Index("ix_offboardings_org", "org_id", "requested_at"),
+        Index("ix_offboardings_state", "state", "queued_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: str = Field(max_length=MAX_ORG_ID_LENGTH)
+    requested_by: str = Field(max_length=255)
+    requested_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    # disconnecting -> deleting -> done
+    state: str = Field(max_length=16)
+    # The grants its reps held (and its backfills read), to disconnect at Nylas.
+    grants: list[str] = Field(sa_column=Column(JsonDocument, nullable=False))
+    grants_disconnected: int = Field(default=0)
+    # Rows deleted so far, by table.
+    deleted: dict[str, Any] = Field(sa_column=Column(JsonDocument, nullable=False))
+    queued_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    finished_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    last_error: str | None = Field(default=None, sa_column=Column(Text()))

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
 from domain import answers
@@ -25,11 +24,13 @@ from domain.organizations import (
 )
 from domain.times import format_time
 from storage.errors import NotFound, StorageConflict
-from storage.org_tables import OrganizationRow, OrgTokenRow
+from storage.org_tables import OffboardingRow, OrganizationRow
 from storage.sealing import SecretBox, SecretsUnavailable
-from storage.tables import RepRow, SubscriptionRow
+from storage.tables import RepRow
 
 logger = logging.getLogger(__name__)
+
+OFFBOARDED = "done"  # the state of an offboarding that is over (storage.offboarding.DONE)
 
 
 class MissingSecrets(Exception):
@@ -100,10 +101,15 @@ def put_org(
 
     Raises:
         MissingSecrets: its Nylas access needs a secret neither given nor stored.
-        StorageConflict: another organization has the same Nylas application.
+        StorageConflict: another organization has the same Nylas application, or it is
+            being removed.
         SecretsUnavailable: secrets to seal or open and no key for them.
     """
     row = session.get(OrganizationRow, org_id, with_for_update=True)
+    if row is not None and offboarding_of(session, org_id) is not None:
+        raise StorageConflict(
+            "org_offboarding", "the organization is being removed; it cannot be changed"
+        )
     stored = stored_secrets(row, box) if row is not None else OrgSecrets()
     secrets = merged_secrets(stored, document)
     missing = missing_secrets(document, secrets)
@@ -148,35 +154,6 @@ def put_org(
     session.add(row)
     session.flush()
     return PutOrgResult(to_org(row), secrets, created=created, changed=True)
-
-
-def delete_org(session: Session, org_id: str) -> None:
-    """Delete an organization.
-
-    Raises:
-        NotFound: no such organization.
-        StorageConflict: it is the default organization, which a deployment always has.
-    """
-    if org_id == DEFAULT_ORG_ID:
-        raise StorageConflict(
-            "default_org", "the default organization holds what has no other; it stays"
-        )
-    row = require_org(session, org_id, for_update=True)
-    holds = session.exec(select(RepRow.id).where(RepRow.org_id == org_id).limit(1)).first()
-    holds = (
-        holds
-        or session.exec(
-            select(SubscriptionRow.id).where(SubscriptionRow.org_id == org_id).limit(1)
-        ).first()
-    )
-    if holds is not None:
-        raise StorageConflict(
-            "org_not_empty",
-            "the organization still has reps or subscriptions; an organization that holds "
-            "data cannot be deleted yet",
-        )
-    session.execute(delete(OrgTokenRow).where(col(OrgTokenRow.org_id) == org_id))
-    session.delete(row)
 
 
 def stored_secrets(row: OrganizationRow, box: SecretBox) -> OrgSecrets:
@@ -273,8 +250,32 @@ def to_org(row: OrganizationRow) -> Organization:
     )
 
 
-def org_json(row: OrganizationRow, secrets: OrgSecrets | None) -> answers.Organization:
-    """The organization as the API shows it: which secrets are set, never what they are.
+def offboarding_of(session: Session, org_id: str) -> OffboardingRow | None:
+    """The organization's offboarding under way, if one is (``storage.offboarding``)."""
+    return session.exec(
+        select(OffboardingRow).where(
+            OffboardingRow.org_id == org_id, OffboardingRow.state != OFFBOARDED
+        )
+    ).first()
+
+
+def offboarding_json(row: OffboardingRow) -> answers.Offboarding:
+    return {
+        "org_id": row.org_id,
+        "state": row.state,
+        "requested_by": row.requested_by,
+        "requested_at": format_time(row.requested_at),
+        "grants": {"total": len(row.grants), "disconnected": row.grants_disconnected},
+        "deleted": {str(table): int(count) for table, count in row.deleted.items()},
+        "finished_at": format_time(row.finished_at) if row.finished_at else None,
+    }
+
+
+def org_json(
+    row: OrganizationRow, secrets: OrgSecrets | None, offboarding: OffboardingRow | None = None
+) -> answers.Organization:
+    """The organization as the API shows it: which secrets are set, never what they are,
+    and its removal while under way.
 
     ``secrets`` None: they could not be opened (the keys changed); each shows as unknown.
     """
@@ -315,6 +316,7 @@ def org_json(row: OrganizationRow, secrets: OrgSecrets | None) -> answers.Organi
         "version": row.version,
         "created_at": format_time(row.created_at),
         "updated_at": format_time(row.updated_at),
+        "offboarding": offboarding_json(offboarding) if offboarding is not None else None,
     }
 
 

@@ -27,6 +27,7 @@ from storage.action_items import mark_queued, pushes_to_queue
 from storage.backfills import backfills_to_queue, mark_backfills_queued
 from storage.engine import transaction
 from storage.feed import FeedPosition, change_json, read_changes
+from storage.offboarding import mark_offboardings_queued, offboardings_to_queue
 from storage.parked import mark_parked_queued, parked_to_queue
 from storage.sends import mark_sends_queued, sends_to_queue
 from storage.subscriptions import (
@@ -71,6 +72,11 @@ SENDS = RecordedWork("sends", sends_to_queue, mark_sends_queued, SWEEP_AFTER)
 # decision's message was lost), so they are due when that time has come.
 PARKED_MESSAGES = RecordedWork(
     "parked messages", parked_to_queue, mark_parked_queued, stale_after=timedelta(0)
+)
+# An offboarding saves its progress after each grant and batch: one silent this long lost
+# its message and is queued again, to resume.
+OFFBOARDINGS = RecordedWork(
+    "offboardings", offboardings_to_queue, mark_offboardings_queued, BACKFILL_STALLED_AFTER
 )
 OVERDUE_DELIVERIES = RecordedWork(
     "overdue deliveries", overdue_deliveries, mark_deliveries_swept, SWEEP_AFTER

@@ -40,6 +40,9 @@ SEND_QUEUE = QueueSpec(queue_name="sends", actor_name="send_email")
 # Messages parked on folders not yet known (N2), due for a decision: apart, so that a grant's
 # one more folder listing never waits behind (nor delays) its notifications.
 PARKED_QUEUE = QueueSpec(queue_name="parked", actor_name="decide_parked_messages")
+# Removing an organization with all it holds: apart, so its batches of deletes never wait
+# behind (nor delay) any other organization's work.
+OFFBOARDING_QUEUE = QueueSpec(queue_name="offboarding", actor_name="offboard_org")
 
 
 def all_queue_names() -> list[str]:
@@ -50,6 +53,7 @@ def all_queue_names() -> list[str]:
         BACKFILL_QUEUE.queue_name,
         SEND_QUEUE.queue_name,
         PARKED_QUEUE.queue_name,
+        OFFBOARDING_QUEUE.queue_name,
     ]
 
 

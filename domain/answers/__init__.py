@@ -89,6 +89,12 @@ from domain.answers.orgs import (
     NylasApplication as NylasApplication,
 )
 from domain.answers.orgs import (
+    Offboarding as Offboarding,
+)
+from domain.answers.orgs import (
+    OffboardingPlan as OffboardingPlan,
+)
+from domain.answers.orgs import (
     Organization as Organization,
 )
 from domain.answers.orgs import (

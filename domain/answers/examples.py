@@ -210,6 +210,17 @@ ORGANIZATION: dict[str, Any] = {
     "version": 1,
     "created_at": "2026-11-20T08:00:00Z",
     "updated_at": "2026-11-20T08:00:00Z",
+    "offboarding": None,
+}
+
+OFFBOARDING: dict[str, Any] = {
+    "org_id": "acme",
+    "state": "deleting",
+    "requested_by": "token-1",
+    "requested_at": "2026-12-04T09:00:00Z",
+    "grants": {"total": 200, "disconnected": 200},
+    "deleted": {"email_contacts": 412000, "contact_addresses": 31000, "contacts": 30500},
+    "finished_at": None,
 }
 
 ORG_TOKEN: dict[str, Any] = {
@@ -287,6 +298,13 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "DeliveryPage": {"data": [DELIVERY], "next_cursor": None},
     "Organization": ORGANIZATION,
     "OrganizationPage": {"data": [ORGANIZATION], "next_cursor": None},
+    "Offboarding": OFFBOARDING,
+    "OffboardingPlan": {
+        "org_id": "acme",
+        "dry_run": True,
+        "grants": 200,
+        "rows": {"emails": 406000, "contacts": 30500, "reps": 200, "subscriptions": 2},
+    },
     "OrgToken": {**ORG_TOKEN, "token": "cso_8m2Qx...Zr4"},
     "OrgTokenList": {"data": [ORG_TOKEN]},
     "Error": {

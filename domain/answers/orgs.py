@@ -45,6 +45,33 @@ class OrgDefaults(TypedDict):
     connect_allowed_domains: list[str] | None
 
 
+class OffboardingGrants(TypedDict):
+    total: int
+    disconnected: Annotated[int, Field(description="deleted at Nylas so far")]
+
+
+class Offboarding(TypedDict):
+    """An organization being removed with everything it holds: its grants disconnected at
+    Nylas, then its rows deleted in batches."""
+
+    org_id: str
+    state: Annotated[str, Field(description="disconnecting, deleting or done")]
+    requested_by: str
+    requested_at: Timestamp
+    grants: OffboardingGrants
+    deleted: Annotated[dict[str, int], Field(description="rows deleted so far, by table")]
+    finished_at: Timestamp | None
+
+
+class OffboardingPlan(TypedDict):
+    """What offboarding the organization would remove (a dry run): nothing is changed."""
+
+    org_id: str
+    dry_run: bool
+    grants: Annotated[int, Field(description="grants that would be disconnected at Nylas")]
+    rows: Annotated[dict[str, int], Field(description="rows that would be deleted, by table")]
+
+
 class Organization(TypedDict):
     """A CRM customer of this deployment."""
 
@@ -56,6 +83,9 @@ class Organization(TypedDict):
     version: int
     created_at: Timestamp
     updated_at: Timestamp
+    offboarding: Annotated[
+        Offboarding | None, Field(description="its removal, while under way (null: none)")
+    ]
 
 
 class OrganizationPage(TypedDict):

@@ -440,6 +440,7 @@ def test_status_reports_a_known_queue_state(operator: Operator) -> None:
         "backfill",
         "sends",
         "parked",
+        "offboarding",
     ]
     depths = {name: (q["ready"], q["delayed"], q["dead_letters"]) for name, q in queues.items()}
     assert depths == {
@@ -453,6 +454,7 @@ def test_status_reports_a_known_queue_state(operator: Operator) -> None:
         "backfill": (0, 0, 0),
         "sends": (0, 0, 0),
         "parked": (0, 0, 0),
+        "offboarding": (0, 0, 0),
     }
     assert all(q["in_progress"] == 0 for q in queues.values())
     messages = queues["notifications.messages"]

@@ -135,6 +135,8 @@ def running_stack(
                 redis_namespace,
                 nylas_api_uri=nylas_url,
                 nylas_api_key=Secret(fake_nylas.api_key),
+                # Organizations' own applications are the fake's too.
+                nylas_region_uris={"us": nylas_url, "eu": nylas_url},
             )
         )
         declare(runtime)

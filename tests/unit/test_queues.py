@@ -19,8 +19,8 @@ from workers.queues import (
 
 def test_every_kind_of_work_has_a_queue_of_its_own() -> None:
     assert set(NOTIFICATION_QUEUES) == set(WorkKind)
-    # and deliveries, calendar pushes, backfills, sends, parked messages
-    assert len(set(all_queue_names())) == len(WorkKind) + 5
+    # and deliveries, calendar pushes, backfills, sends, parked messages, offboardings
+    assert len(set(all_queue_names())) == len(WorkKind) + 6
 
 
 def test_deliveries_have_their_queue_and_a_retry_per_scheduled_wait() -> None:

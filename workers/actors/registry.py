@@ -20,6 +20,7 @@ from workers.actors.backfill import run_backfill
 from workers.actors.calendar_push import push_action_item
 from workers.actors.deliveries import deliver, poster
 from workers.actors.notifications import handle_notification
+from workers.actors.offboarding import offboard_org
 from workers.actors.parked import decide_due_parked
 from workers.actors.sends import send_email
 from workers.context import WorkerContext
@@ -29,6 +30,7 @@ from workers.queues import (
     CALENDAR_PUSH_QUEUE,
     DELIVERY_QUEUE,
     NOTIFICATION_QUEUES,
+    OFFBOARDING_QUEUE,
     PARKED_QUEUE,
     SEND_QUEUE,
     QueueSpec,
@@ -76,6 +78,11 @@ def declare_actors(broker: Broker, context: WorkerContext) -> list[dramatiq.Acto
         )
 
     backfill = declare(backfill_actor, BACKFILL_QUEUE)
+
+    def offboarding_actor(offboarding_id: int) -> None:
+        offboard_org(context, offboarding_id, offboarding.send)
+
+    offboarding = declare(offboarding_actor, OFFBOARDING_QUEUE)
     return [
         *(declare(notification_actor, spec) for spec in NOTIFICATION_QUEUES.values()),
         # The delivery actor decides its own waits (dramatiq.Retry); once its schedule is
@@ -85,6 +92,7 @@ def declare_actors(broker: Broker, context: WorkerContext) -> list[dramatiq.Acto
         backfill,
         declare(send_actor, SEND_QUEUE),
         declare(parked_actor, PARKED_QUEUE),
+        offboarding,
     ]
 
 

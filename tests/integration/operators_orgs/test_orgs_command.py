@@ -383,49 +383,48 @@ def test_tokens_are_issued_once_listed_and_revoked(orgs: Orgs) -> None:
     assert issued["org_id"] == "acme"
 
 
-def test_delete_asks_then_deletes_the_organization_and_its_tokens(
+def test_delete_asks_then_offboards_the_organization_and_its_tokens_stop(
     orgs: Orgs, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert orgs.create("globex", GLOBEX)[0] == 0
     orgs.json("tokens", "globex", "--issue", "CRM")
+    add_rep(orgs, "globex", "rep-ann", "grant-globex-ann")
     answers = ["n"]
     monkeypatch.setattr("builtins.input", lambda prompt: answers.pop(0))
 
+    plan = orgs.json("delete", "globex", "--dry-run")
+    assert (plan["dry_run"], plan["grants"], plan["rows"]["reps"]) == (True, 1, 1)
+    assert plan["rows"]["org_tokens"] == 1
     code, _, err = orgs("delete", "globex")
     assert code == 1
     assert "nothing deleted" in err
-    assert orgs("show", "globex")[0] == 0
+    assert orgs.json("show", "globex")["organization"]["offboarding"] is None
 
     code, out, _ = orgs("delete", "globex", "--yes")
 
     assert code == 0
-    assert "deleted organization globex" in out
-    assert orgs("show", "globex")[0] == 1
+    assert "offboarding organization globex" in out
+    shown = orgs.json("show", "globex")["organization"]["offboarding"]
+    assert (shown["state"], shown["grants"]) == ("disconnecting", {"total": 1, "disconnected": 0})
     with orgs.session() as session:
-        assert session.exec(select(OrgTokenRow)).all() == []
+        assert session.exec(select(OrgTokenRow)).all() == []  # they stop at once
     assert answers == []
 
 
-def test_delete_is_refused_for_the_default_and_an_organization_with_a_rep(
+def test_delete_is_refused_for_the_default_organization(
     orgs: Orgs, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def no_question(prompt: str) -> str:
         raise AssertionError(f"asked {prompt!r} before refusing")
 
     monkeypatch.setattr("builtins.input", no_question)
-    assert orgs.create("acme", ACME)[0] == 0
-    add_rep(orgs, "acme", "rep-ann", "grant-acme-ann")
 
     code, _, err = orgs("delete", "default")
     assert code == 1
     assert "crmsync orgs: default_org: " in err
-    code, _, err = orgs("delete", "acme")
+    code, _, err = orgs("delete", "default", "--dry-run")
     assert code == 1
-    assert "crmsync orgs: org_not_empty: " in err
-    code, _, err = orgs("delete", "acme", "--yes")
-    assert code == 1
-    assert "org_not_empty" in err
-    assert [o["id"] for o in orgs.json("list")] == ["acme", "default"]
+    assert [o["id"] for o in orgs.json("list")] == ["default"]
 
 
 @pytest.mark.parametrize(

@@ -227,15 +227,40 @@ def test_organizations_are_listed_a_page_at_a_time(api: TestClient) -> None:
     assert [o["id"] for o in second["data"]] == ["c-org", "default"]
 
 
-def test_an_organization_is_deleted_but_the_default_one_stays(api: TestClient) -> None:
+def test_deleting_an_organization_begins_its_offboarding_but_the_default_one_stays(
+    api: TestClient,
+) -> None:
     api.put("/v1/orgs/acme", json=PROVIDER_APPS, headers=AUTH)
+    token = api.post("/v1/orgs/acme/tokens", json={"name": "crm"}, headers=AUTH).json()["token"]
 
-    assert api.delete("/v1/orgs/acme", headers=AUTH).status_code == 204
-    assert api.get("/v1/orgs/acme", headers=AUTH).status_code == 404
-    assert api.delete("/v1/orgs/acme", headers=AUTH).status_code == 404
-    kept = api.delete("/v1/orgs/default", headers=AUTH)
-    assert kept.status_code == 409
-    assert kept.json()["error"]["reason"] == "default_org"
+    plan = api.delete("/v1/orgs/acme", params={"dry_run": "true"}, headers=AUTH)
+    assert plan.status_code == 200
+    assert plan.json()["rows"]["org_tokens"] == 1
+    assert (
+        api.get("/v1/subscriptions", headers={"Authorization": f"Bearer {token}"}).status_code
+        == 200
+    )
+
+    begun = api.delete("/v1/orgs/acme", headers=AUTH)
+
+    assert begun.status_code == 202
+    assert (begun.json()["org_id"], begun.json()["state"]) == ("acme", "disconnecting")
+    assert (
+        api.get("/v1/subscriptions", headers={"Authorization": f"Bearer {token}"}).status_code
+        == 401
+    )
+    shown = api.get("/v1/orgs/acme", headers=AUTH).json()
+    assert shown["offboarding"]["requested_by"] == "token-1"
+    assert api.delete("/v1/orgs/acme", headers=AUTH).json() == begun.json()  # the same one
+    changed = api.put("/v1/orgs/acme", json=PROVIDER_APPS, headers=AUTH)
+    assert (changed.status_code, changed.json()["error"]["reason"]) == (409, "org_offboarding")
+    in_acme = api.get("/v1/subscriptions", headers={**AUTH, "Crmsync-Org": "acme"})
+    assert (in_acme.status_code, in_acme.json()["error"]["reason"]) == (404, "unknown_org")
+    assert api.delete("/v1/orgs/nobody", headers=AUTH).status_code == 404
+    for params in ({}, {"dry_run": "true"}):
+        kept = api.delete("/v1/orgs/default", params=params, headers=AUTH)
+        assert (kept.status_code, kept.json()["error"]["reason"]) == (409, "default_org")
+    assert api.delete("/v1/orgs/acme", params={"dry_run": "yes"}, headers=AUTH).status_code == 400
 
 
 def test_keys_rotate_the_new_one_first_and_the_old_one_still_opening(

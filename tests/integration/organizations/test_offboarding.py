@@ -1,0 +1,227 @@
+"""Offboarding an organization, on SQLite and PostgreSQL with the real Redis and workers: a
+dry run counts what would go, its tokens stop at once, its grants are disconnected at Nylas,
+and afterwards no table holds a row of it, while another organization's rows are untouched;
+an offboarding cut short resumes where it stopped."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlmodel import SQLModel
+
+from simulator import mailbox
+from simulator import notifications as sim
+from storage.audits import start_audit
+from storage.engine import transaction
+from storage.offboarding import count_org_rows, delete_next_batch
+from storage.org_tables import OffboardingRow
+from storage.tables import (
+    ConnectAttemptRow,
+    DeliveryAttemptRow,
+    DeliveryRow,
+    FolderRefreshRow,
+    ParkedMessageRow,
+    SubscriptionRow,
+)
+from tests.integration.conftest import GMAIL_GRANT, MICROSOFT_GRANT
+from tests.support.email_sync import AUTH, EmailSyncWorld
+from tests.support.services import wait_for
+from workers.actors.offboarding import offboard_org
+from workers.context import WorkerContext
+from workers.dispatch import OFFBOARDINGS, dispatch_once, dispatch_recorded
+from workers.queues import OFFBOARDING_QUEUE
+
+IN_GLOBEX = {**AUTH, "Crmsync-Org": "globex"}
+NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
+
+
+def seed(
+    world: EmailSyncWorld, headers: dict[str, str], rep: str, grant: str, provider: str, folder: str
+) -> None:
+    """A rep with a contact, an email linked to it, an action item, a subscription with a
+    delivery, a backfill, and what the workers keep about its mailbox."""
+    document = {"email": f"{rep}@acme.example", "grant_id": grant, "provider": provider}
+    assert world.client.put(f"/v1/reps/{rep}", json=document, headers=headers).status_code == 201
+    contacts = {"contacts": [{"id": "c-bob", "emails": ["bob@customer.example"]}]}
+    answer = world.client.put(f"/v1/reps/{rep}/contacts", json=contacts, headers=headers)
+    assert answer.status_code == 200
+    item = {
+        "title": "Call",
+        "start": "2026-12-10T10:00:00Z",
+        "end": "2026-12-10T10:30:00Z",
+        "changed_at": "2026-12-01T00:00:00Z",
+    }
+    answer = world.client.put(f"/v1/reps/{rep}/action-items/i-1", json=item, headers=headers)
+    assert answer.status_code == 201
+    answer = world.client.post(
+        "/v1/subscriptions", json={"url": "https://crm.example/hook"}, headers=headers
+    )
+    assert answer.status_code == 201
+    assert world.client.post(f"/v1/reps/{rep}/backfill", headers=headers).status_code == 202
+    world.notify(
+        sim.message_created(
+            grant,
+            message_id=f"m-{rep}",
+            sender="bob@customer.example",
+            to=(document["email"],),
+            folders=(folder,),
+        )
+    )
+
+
+def rows_of_every_table(world: EmailSyncWorld) -> dict[str, int]:
+    with transaction(world.runtime.engine) as session:
+        return {
+            table.name: int(session.execute(select(func.count()).select_from(table)).scalar_one())
+            for table in SQLModel.metadata.sorted_tables
+        }
+
+
+def add_what_flows_leave_out(world: EmailSyncWorld, org_id: str, rep: str, grant: str) -> None:
+    """Rows the flows above do not always leave by the time the test looks: a connection
+    attempt, a delivery attempt, a parked message, a folder refresh, an operator's audit."""
+    with transaction(world.runtime.engine) as session:
+        session.add(
+            ConnectAttemptRow(nonce=f"n-{org_id}", org_id=org_id, rep_id=rep, created_at=NOW)
+        )
+        session.add(
+            ParkedMessageRow(
+                grant_id=grant,
+                message_id=f"parked-{org_id}",
+                message={},
+                observed_at=NOW,
+                parked_at=NOW,
+                deadline=NOW + timedelta(minutes=5),
+                next_look_at=NOW + timedelta(minutes=5),
+            )
+        )
+        if session.get(FolderRefreshRow, grant) is None:
+            session.add(FolderRefreshRow(grant_id=grant, refreshed_at=NOW))
+        start_audit(
+            session, org_id=org_id, operator="ops", action="purge", selection={}, matched=0, now=NOW
+        )
+    dispatch_once(WorkerContext(engine=world.runtime.engine), lambda delivery_id: None)
+    with transaction(world.runtime.engine) as session:
+        delivery = (
+            session.exec(
+                select(DeliveryRow)
+                .join(SubscriptionRow, SubscriptionRow.id == DeliveryRow.subscription_id)
+                .where(SubscriptionRow.org_id == org_id)
+            )
+            .scalars()
+            .first()
+        )
+        assert delivery is not None
+        session.add(
+            DeliveryAttemptRow(delivery_id=delivery.id, attempt=1, attempted_at=NOW, latency_ms=5)
+        )
+
+
+@pytest.fixture
+def globex(world: EmailSyncWorld) -> EmailSyncWorld:
+    """The default organization and globex, each holding a row of every kind."""
+    seed(world, AUTH, "ann", GMAIL_GRANT, "google", mailbox.GMAIL_INBOX_ID)
+    add_what_flows_leave_out(world, "default", "ann", GMAIL_GRANT)
+    assert world.api("PUT", "/v1/orgs/globex", json={"name": "Globex"}).status_code == 201
+    assert world.api("POST", "/v1/orgs/globex/tokens", json={"name": "crm"}).status_code == 201
+    seed(world, IN_GLOBEX, "ben", MICROSOFT_GRANT, "microsoft", mailbox.MICROSOFT_INBOX_ID)
+    add_what_flows_leave_out(world, "globex", "ben", MICROSOFT_GRANT)
+    return world
+
+
+def run_offboardings(world: EmailSyncWorld) -> None:
+    """What the dispatcher of a worker process does: queue the offboardings to run."""
+    actor = world.runtime.broker.get_actor(OFFBOARDING_QUEUE.actor_name)
+    dispatch_recorded(WorkerContext(engine=world.runtime.engine), OFFBOARDINGS, actor.send)
+
+
+def test_offboarding_leaves_no_row_of_the_organization_and_every_other_row(
+    world: EmailSyncWorld,
+) -> None:
+    seed(world, AUTH, "ann", GMAIL_GRANT, "google", mailbox.GMAIL_INBOX_ID)
+    add_what_flows_leave_out(world, "default", "ann", GMAIL_GRANT)
+    before = rows_of_every_table(world)
+    assert world.api("PUT", "/v1/orgs/globex", json={"name": "Globex"}).status_code == 201
+    token = world.api("POST", "/v1/orgs/globex/tokens", json={"name": "crm"}).json()["token"]
+    seed(world, IN_GLOBEX, "ben", MICROSOFT_GRANT, "microsoft", mailbox.MICROSOFT_INBOX_ID)
+    add_what_flows_leave_out(world, "globex", "ben", MICROSOFT_GRANT)
+    with transaction(world.runtime.engine) as session:
+        plan = count_org_rows(session, "globex")
+    # Globex holds a row of every table the plan names: the test below means something.
+    assert all(plan.values()), plan
+    dry = world.api("DELETE", "/v1/orgs/globex", params={"dry_run": "true"}).json()
+    assert (dry["grants"], dry["rows"]) == (1, plan)
+
+    begun = world.api("DELETE", "/v1/orgs/globex")
+
+    assert begun.status_code == 202
+    as_globex = {"Authorization": f"Bearer {token}"}
+    assert world.client.get("/v1/subscriptions", headers=as_globex).status_code == 401
+    run_offboardings(world)
+    wait_for(
+        lambda: world.api("GET", "/v1/orgs/globex").status_code == 404,
+        what="globex to be offboarded",
+    )
+    after = rows_of_every_table(world)
+    assert after == {**before, "offboardings": before["offboardings"] + 1}
+    # Its grant was disconnected at Nylas; the default organization's was not.
+    assert world.fake.grant(MICROSOFT_GRANT) is None
+    assert world.fake.grant(GMAIL_GRANT) is not None
+    with transaction(world.runtime.engine) as session:
+        [audit] = session.exec(select(OffboardingRow)).scalars().all()
+        assert (audit.org_id, audit.state, audit.requested_by) == ("globex", "done", "token-1")
+        assert audit.deleted == plan
+        assert audit.grants_disconnected == 1
+    # The default organization still works as before.
+    assert len(world.emails("ann")) == 1
+
+
+def test_an_offboarding_cut_short_resumes_where_it_stopped(globex: EmailSyncWorld) -> None:
+    world = globex
+    assert world.api("DELETE", "/v1/orgs/globex").status_code == 202
+    context = WorkerContext(engine=world.runtime.engine, nylas_gateway=None)
+    with transaction(world.runtime.engine) as session:
+        [row] = session.exec(select(OffboardingRow)).scalars().all()
+        offboarding_id = row.id
+    assert offboarding_id is not None
+
+    # A first run that ends after one slice of work: it queues itself again.
+    queued: list[int] = []
+    offboard_org(context, offboarding_id, queued.append, slice_seconds=0)
+    assert queued == [offboarding_id]
+    progress = world.api("GET", "/v1/orgs/globex").json()["offboarding"]
+    assert progress["grants"] == {"total": 1, "disconnected": 1}
+    # A batch deleted by another process meanwhile (or before a crash) is not deleted twice.
+    with transaction(world.runtime.engine) as session:
+        row = session.get_one(OffboardingRow, offboarding_id)
+        assert delete_next_batch(session, row, NOW)
+
+    offboard_org(context, offboarding_id, queued.append)
+
+    assert world.api("GET", "/v1/orgs/globex").status_code == 404
+    with transaction(world.runtime.engine) as session:
+        assert count_org_rows_after(session) == 0
+    # Asked again once it is done: nothing to do.
+    offboard_org(context, offboarding_id, queued.append)
+    assert queued == [offboarding_id]
+
+
+def count_org_rows_after(session: Any) -> int:
+    """Rows still naming globex in a column that names an organization."""
+    total = 0
+    for table in SQLModel.metadata.sorted_tables:
+        for column in ("org_id", "via_org"):
+            if column in table.c and table.name != "offboardings":
+                statement = (
+                    select(func.count()).select_from(table).where(table.c[column] == "globex")
+                )
+                total += int(session.execute(statement).scalar_one())
+    return total
+
+
+def test_the_default_organization_cannot_be_offboarded(world: EmailSyncWorld) -> None:
+    refused = world.api("DELETE", "/v1/orgs/default")
+    assert (refused.status_code, refused.json()["error"]["reason"]) == (409, "default_org")

@@ -1,0 +1,83 @@
+"""The offboarding actor: an organization's grants disconnected at Nylas, then its rows
+deleted in batches (``storage.offboarding``), a slice of time per message.
+
+Each grant disconnected and each batch deleted is saved as it happens, so a run cut short
+(a crash, a deploy) resumes from there: the dispatcher queues an offboarding again when it
+made no progress for a while (``workers.dispatch.OFFBOARDINGS``). A run that is not
+finished after its slice queues itself again, so one large organization never holds a
+worker thread for longer, nor runs into the actor's time limit.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from storage.engine import transaction
+from storage.offboarding import DISCONNECTING, DONE, delete_next_batch, release_grants
+from storage.org_tables import OffboardingRow
+from workers.context import NylasNotConfigured, WorkerContext
+
+logger = logging.getLogger(__name__)
+
+SLICE_SECONDS = 30.0
+
+
+def offboard_org(
+    context: WorkerContext,
+    offboarding_id: int,
+    queue_again: Callable[[int], object],
+    *,
+    slice_seconds: float = SLICE_SECONDS,
+) -> None:
+    """Go on with offboarding ``offboarding_id`` for a slice of time."""
+    deadline = time.monotonic() + slice_seconds
+    log: dict[str, object] = {"offboarding_id": offboarding_id}
+    with transaction(context.engine) as session:
+        row = session.get(OffboardingRow, offboarding_id)
+        if row is None or row.state == DONE:
+            return
+        org_id, state, grants = row.org_id, row.state, list(row.grants)
+        disconnected = row.grants_disconnected
+    log["org_id"] = org_id
+    if state == DISCONNECTING:
+        for index in range(disconnected, len(grants)):
+            _disconnect(context, grants[index], log)
+            with transaction(context.engine) as session:
+                row = session.get_one(OffboardingRow, offboarding_id)
+                row.grants_disconnected = index + 1
+                row.updated_at = context.clock()
+                session.add(row)
+            if time.monotonic() > deadline:
+                queue_again(offboarding_id)
+                return
+        with transaction(context.engine) as session:
+            release_grants(
+                session, session.get_one(OffboardingRow, offboarding_id), context.clock()
+            )
+        logger.info("organization's grants disconnected", extra=log)
+    while True:
+        with transaction(context.engine) as session:
+            row = session.get_one(OffboardingRow, offboarding_id, with_for_update=True)
+            if not delete_next_batch(session, row, context.clock()):
+                deleted = dict(row.deleted)
+                break
+        if time.monotonic() > deadline:
+            queue_again(offboarding_id)
+            return
+    logger.info(
+        "organization offboarded: %d rows deleted", sum(deleted.values()), extra={**log, **deleted}
+    )
+
+
+def _disconnect(context: WorkerContext, grant_id: str, log: dict[str, object]) -> None:
+    """Delete the grant at Nylas; one already gone is fine."""
+    try:
+        gone_before = not context.nylas_for(grant_id).destroy_grant(grant_id)
+    except NylasNotConfigured:
+        # No Nylas to disconnect from: nothing there holds the grant for crmsync.
+        logger.warning("no Nylas API configured: grant not disconnected", extra=log)
+        return
+    if gone_before:
+        logger.info("grant already gone at Nylas", extra={**log, "grant_id": grant_id})
