@@ -7,6 +7,7 @@ environment, makes it the global broker, and declares the actors on it, in that 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ from workers.liveness import WorkerLiveness
 from workers.maintenance import Maintenance
 from workers.nylas_client import NylasGateway
 from workers.org_gateways import OrgGateways
+from workers.org_shares import MessageOrgs, OrgShares
 from workers.outbound_http import OutboundClient
 from workers.queues import (
     BACKFILL_QUEUE,
@@ -49,8 +51,15 @@ from workers.queues import (
 
 
 def declare(runtime: Runtime) -> None:
-    """Declare crmsync's actors on the runtime's broker."""
-    declare_actors(runtime.broker, worker_context(runtime))
+    """Declare crmsync's actors on the runtime's broker, with the organizations' shares of
+    the worker threads as its middleware."""
+    context = worker_context(runtime)
+    declared = [m for m in runtime.broker.middleware if isinstance(m, OrgShares)]
+    if declared:  # declared on this broker before: its actors share the same threads
+        context = dataclasses.replace(context, shares=declared[0])
+    elif context.shares is not None:
+        runtime.broker.add_middleware(context.shares)
+    declare_actors(runtime.broker, context)
 
 
 def worker_context(runtime: Runtime) -> WorkerContext:
@@ -80,6 +89,7 @@ def worker_context(runtime: Runtime) -> WorkerContext:
         engine=runtime.engine,
         nylas_gateway=gateway,
         org_gateways=org_gateways,
+        shares=OrgShares(MessageOrgs(runtime.engine)),
         disable_after=timedelta(days=settings.subscription_disable_after_days),
         delivery_timeout_seconds=float(settings.webhook_timeout_seconds),
         outbound=OutboundClient(allowed_networks=settings.webhook_allowed_networks),

@@ -13,6 +13,7 @@ from domain.parking import DEFAULT_PARK_WAIT
 from workers.group_commit import GroupCommit
 from workers.nylas_client import NylasGateway
 from workers.org_gateways import OrgGateways
+from workers.org_shares import OrgShares
 from workers.outbound_http import OutboundClient
 
 
@@ -47,6 +48,8 @@ class WorkerContext:
     outbound: OutboundClient = field(default_factory=OutboundClient)
     # Where the worker threads of this process finish their notifications together.
     group_commit: GroupCommit = field(default_factory=GroupCommit)
+    # Each organization's share of the worker threads (the broker's middleware too).
+    shares: OrgShares | None = None
 
     def nylas_for(self, grant_id: str) -> NylasGateway:
         """The Nylas API of ``grant_id``'s application: its organization's own, else the

@@ -1,4 +1,5 @@
-"""Whose work a dead letter was: the organization behind each actor's message.
+"""Whose work a message is: the organization behind each actor's message, for dead letters
+(``crmsync dlq --org``) and for the shares of worker time (``workers.org_shares``).
 
 Messages name their work, not their organization: a notification names its grant, the other
 actors a row (a delivery, an action item, a backfill, a send, a parked message). So the
@@ -11,8 +12,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
+import dramatiq
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
@@ -100,19 +102,26 @@ def letter_orgs(engine: Engine) -> Callable[[Sequence[DeadLetter]], list[str | N
 
 
 def orgs_of_letters(session: Session, letters: Sequence[DeadLetter]) -> list[str | None]:
-    """The organization of each letter (None: no organization is known to own its work).
+    """The organization of each letter (None: no organization is known to own its work)."""
+    return orgs_of_messages(session, [letter.message for letter in letters])
+
+
+def orgs_of_messages(
+    session: Session, messages: Sequence[dramatiq.Message[Any]]
+) -> list[str | None]:
+    """The organization of each message (None: no organization is known to own its work).
 
     A notification that came through an organization (``org_id`` among its arguments) is
     that organization's, as its stored notification is; another, its grant's rep's. Ids are
     looked up :data:`_CHUNK` at a time, whatever the number of letters, and an id that no
     row can have (past the column's range) names none.
     """
-    grants = {index: _grant_of(letter) for index, letter in enumerate(letters)}
+    grants = {index: _grant_of(message) for index, message in enumerate(messages)}
     rows: defaultdict[str, dict[int, int]] = defaultdict(dict)
-    for index, letter in enumerate(letters):
-        row_id = _row_of(letter)
-        if letter.message.actor_name in _ROW_ORGS and row_id is not None:
-            rows[letter.message.actor_name][index] = row_id
+    for index, message in enumerate(messages):
+        row_id = _row_of(message)
+        if message.actor_name in _ROW_ORGS and row_id is not None:
+            rows[message.actor_name][index] = row_id
     known_grants = sorted({g for g in grants.values() if g is not None})
     grant_orgs: dict[str | None, str] = {}
     for chunk in _chunks(known_grants):
@@ -121,7 +130,7 @@ def orgs_of_letters(session: Session, letters: Sequence[DeadLetter]) -> list[str
         )
         grant_orgs.update(found.all())
     orgs: list[str | None] = [
-        _via_org(letter) or grant_orgs.get(grants[i]) for i, letter in enumerate(letters)
+        _via_org(message) or grant_orgs.get(grants[i]) for i, message in enumerate(messages)
     ]
     for actor_name, by_index in rows.items():
         lookup, largest = _ROW_ORGS[actor_name]
@@ -138,17 +147,16 @@ def _chunks(values: list[T]) -> Iterator[list[T]]:
         yield values[start : start + _CHUNK]
 
 
-def _via_org(letter: DeadLetter) -> str | None:
+def _via_org(message: dramatiq.Message[Any]) -> str | None:
     """The organization a notification came through, as its message carries it."""
-    if letter.message.actor_name not in _NOTIFICATION_ACTORS:
+    if message.actor_name not in _NOTIFICATION_ACTORS:
         return None
-    org_id = letter.message.kwargs.get("org_id")
+    org_id = message.kwargs.get("org_id")
     return org_id if isinstance(org_id, str) else None
 
 
-def _grant_of(letter: DeadLetter) -> str | None:
-    """The grant a notification's letter names, None for other letters and unreadable ones."""
-    message = letter.message
+def _grant_of(message: dramatiq.Message[Any]) -> str | None:
+    """The grant a notification's message names, None for other messages and unreadable ones."""
     if message.actor_name not in _NOTIFICATION_ACTORS:
         return None
     api_version = message.kwargs.get("api_version")
@@ -161,8 +169,25 @@ def _grant_of(letter: DeadLetter) -> str | None:
         return None
 
 
-def _row_of(letter: DeadLetter) -> int | None:
-    """The row id a letter's message names (its first argument), if it is one."""
-    args = letter.message.args
-    value = args[0] if args else next(iter(letter.message.kwargs.values()), None)
+def _row_of(message: dramatiq.Message[Any]) -> int | None:
+    """The row id a message names (its first argument), if it is one."""
+    args = message.args
+    value = args[0] if args else next(iter(message.kwargs.values()), None)
     return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def subject_of(message: dramatiq.Message[Any]) -> tuple[str, object] | None:
+    """What decides a message's organization, as a key to remember it by: ``("org", id)``
+    for a notification that came through an organization, ``("grant", id)`` for another
+    notification, ``(actor name, row id)`` for a message naming a row; None for one that
+    names nothing (its organization is no one's)."""
+    via_org = _via_org(message)
+    if via_org is not None:
+        return ("org", via_org)
+    grant_id = _grant_of(message)
+    if grant_id is not None:
+        return ("grant", grant_id)
+    row_id = _row_of(message)
+    if message.actor_name in _ROW_ORGS and row_id is not None:
+        return (message.actor_name, row_id)
+    return None

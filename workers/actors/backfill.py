@@ -33,6 +33,7 @@ from workers.context import WorkerContext
 from workers.grant_limits import GrantThrottled
 from workers.nylas_client import MAX_PAGE_SIZE
 from workers.nylas_failures import NylasGrantGone, NylasRateLimited
+from workers.queues import BACKFILL_QUEUE
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +84,7 @@ def run_backfill(
             if finished:
                 logger.info("backfill finished", extra={**log, "rep_id": position.rep.rep_id})
                 return
-            if time.monotonic() >= deadline:
+            if time.monotonic() >= deadline or _over_share(context, position.rep.org_id):
                 queue_again(backfill_id)
                 return
     except GrantThrottled:
@@ -97,6 +98,14 @@ def run_backfill(
         if _retries_spent(max_retries):
             _give_up(context, backfill_id, f"{type(error).__name__}: {error}")
         raise
+
+
+def _over_share(context: WorkerContext, org_id: str) -> bool:
+    """Whether the rep's organization holds more than its share of the backfill worker's
+    threads (``workers.org_shares``): then its slice ends now, for another's work."""
+    return context.shares is not None and context.shares.over_share(
+        BACKFILL_QUEUE.queue_name, org_id
+    )
 
 
 def _start_page(context: WorkerContext, backfill_id: int) -> _Position | None:

@@ -1,0 +1,89 @@
+"""Each organization's share of the worker threads, with the real Redis, the real Dramatiq
+worker and its two threads: while another organization's work is active, a flooding one
+holds at most its part of the threads, and nothing of either is lost."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from domain.triggers import WorkKind
+from simulator import notifications as sim
+from tests.integration.conftest import GMAIL_GRANT, MICROSOFT_GRANT
+from tests.support.email_sync import AUTH, EmailSyncWorld
+from tests.support.nylas import signed
+from tests.support.services import wait_for
+from workers.actors.handled import Handled
+from workers.actors.notifications import HANDLERS
+
+FLOOD = 8
+
+
+class Held:
+    """How many of the flooding organization's messages run at once, at most."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.now = 0
+        self.most = 0
+        self.done = 0
+
+    def slow_handler(self, context: Any, notification: Any) -> Handled:
+        with self.lock:
+            self.now += 1
+            self.most = max(self.most, self.now)
+        time.sleep(0.3)  # a slow Nylas, say: the thread is held
+        with self.lock:
+            self.now -= 1
+            self.done += 1
+        return Handled.processed("slow")
+
+
+def handled(world: EmailSyncWorld) -> set[str]:
+    return {row.notification_id for row in world.notifications() if row.outcome}
+
+
+def post(world: EmailSyncWorld, document: dict[str, Any]) -> None:
+    body, headers = signed(document)
+    assert world.client.post("/webhooks/nylas", content=body, headers=headers).status_code == 200
+
+
+def test_a_flooding_organization_holds_only_its_share_while_another_is_active(
+    world: EmailSyncWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    held = Held()
+    monkeypatch.setitem(HANDLERS, WorkKind.GRANTS, held.slow_handler)
+    assert world.api("PUT", "/v1/orgs/acme", json={"name": "Acme"}).status_code == 201
+    rep = {"email": "ann@acme.example", "grant_id": GMAIL_GRANT, "provider": "google"}
+    answer = world.client.put("/v1/reps/ann", json=rep, headers={**AUTH, "Crmsync-Org": "acme"})
+    assert answer.status_code == 201
+    world.put_rep("ben", email="ben@acme.example", grant_id=MICROSOFT_GRANT, provider="microsoft")
+
+    # The default organization's live mail keeps arriving while acme's flood runs.
+    live: list[str] = []
+    stop = threading.Event()
+
+    def live_mail() -> None:
+        while not stop.is_set():
+            document = sim.message_created(MICROSOFT_GRANT, message_id=f"live-{len(live)}")
+            live.append(document["id"])
+            post(world, document)
+            time.sleep(0.1)
+
+    sender = threading.Thread(target=live_mail)
+    sender.start()
+    try:
+        wait_for(lambda: live and live[0] in handled(world), what="the first live message")
+        for n in range(FLOOD):
+            post(world, sim.grant_expired(GMAIL_GRANT) | {"id": f"flood-{n}"})
+        wait_for(lambda: held.done == FLOOD, what="acme's flood to be handled", timeout=30)
+    finally:
+        stop.set()
+        sender.join()
+
+    # Two threads, two active organizations: acme never held both.
+    assert held.most == 1
+    wait_for(lambda: set(live) <= handled(world), what="every live message handled")
