@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from simulator.applications import caller_of
 from simulator.control_bodies import MESSAGE_BODY_BYTES, json_object, refusing
 from simulator.mailbox import FakeNylas
 from simulator.mailbox_fill import fill_mailbox
@@ -29,7 +30,7 @@ def _bad_request(message: str) -> JSONResponse:
 def control_routes(fake: FakeNylas) -> list[Route]:
     async def put_mailbox(request: Request) -> JSONResponse:
         """``PUT /_simulator/grants/{grant_id}`` ``{"provider", "email"}``: a mailbox with the
-        folder preset of its provider."""
+        folder preset of its provider, a grant of the application whose key made the call."""
         grant_id = request.path_params["grant_id"]
         document = await json_object(request)
         provider, email = document.get("provider"), document.get("email")
@@ -44,7 +45,7 @@ def control_routes(fake: FakeNylas) -> list[Route]:
                 status_code=400,
             )
         if fake.grant(grant_id) is None:
-            fake.add_mailbox(grant_id, provider, email)
+            fake.add_mailbox(grant_id, provider, email, application=caller_of(request.scope))
         return JSONResponse({"data": fake.grant(grant_id)})
 
     async def put_message(request: Request) -> JSONResponse:

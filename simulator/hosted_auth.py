@@ -83,6 +83,7 @@ class IssuedCode:
     scope: tuple[str, ...]
     access_type: str
     issued_at: int
+    credential_id: str | None = None  # the connector credential the consent went through
 
 
 class CodeBook:
@@ -103,11 +104,12 @@ class CodeBook:
         scope: Sequence[str],
         access_type: str,
         at: int,
+        credential_id: str | None = None,
     ) -> str:
         """A fresh, unguessable code for a consent just given."""
         code = secrets.token_urlsafe(24)
         self._codes[code] = IssuedCode(
-            code, grant_id, client_id, redirect_uri, tuple(scope), access_type, at
+            code, grant_id, client_id, redirect_uri, tuple(scope), access_type, at, credential_id
         )
         return code
 
@@ -138,6 +140,10 @@ class CodeBook:
             )
         del self._codes[code]
         return issued
+
+    def issued(self, code: str) -> IssuedCode | None:
+        """What ``code`` stands for, while it can still be redeemed (not using it up)."""
+        return self._codes.get(code)
 
     def forget_grant(self, grant_id: str) -> None:
         """Drop the codes of a deleted grant: they can no longer be exchanged."""

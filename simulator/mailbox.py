@@ -21,7 +21,6 @@ after a write (events, grant lifecycle, sends, bounces) waits in one queue, read
 from __future__ import annotations
 
 import copy
-import secrets
 import threading
 import time
 import uuid
@@ -29,6 +28,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from simulator.applications import Application, Applications
 from simulator.calendar import Clock, FakeCalendars, google_calendars, microsoft_calendars
 from simulator.faults import Fault as Fault  # re-exported: the API and tests name it here
 from simulator.faults import FaultLog
@@ -48,6 +48,7 @@ from simulator.hosted_auth import (
     PROVIDERS,
     AuthError,
     CodeBook,
+    IssuedCode,
     default_scope,
     display_name,
     generated_email,
@@ -243,8 +244,10 @@ class FakeNylas(FakeCalendars, FaultLog):
     ``clock`` (unix seconds, ``time.time`` by default) stamps grants, sent messages, every
     calendar write and the notifications queued for :meth:`drain_notifications`.
     ``client_id`` is the application's, checked by hosted auth (the API key is its client
-    secret). ``notify_send_success`` queues ``message.send_success`` after each send, as Nylas
-    does when the application enables it for immediate sends (NYLAS.md 1.3).
+    secret); more applications, each with its own grants, come from :meth:`add_application`
+    (``simulator.applications``). ``notify_send_success`` queues ``message.send_success``
+    after each send, as Nylas does when the application enables it for immediate sends
+    (NYLAS.md 1.3).
     """
 
     def __init__(
@@ -257,8 +260,9 @@ class FakeNylas(FakeCalendars, FaultLog):
     ) -> None:
         FakeCalendars.__init__(self, clock)
         FaultLog.__init__(self)
-        self.api_key = api_key
+        self.api_key = api_key  # the first application's (the API serves every application's)
         self.client_id = client_id
+        self.applications = Applications(client_id, api_key, clock=clock)
         self.notify_send_success = notify_send_success
         self._lock = threading.Lock()
         self._grants: dict[str, _Grant] = {}
@@ -267,17 +271,34 @@ class FakeNylas(FakeCalendars, FaultLog):
 
     # Content -------------------------------------------------------------------------------
 
-    def add_grant(self, grant_id: str, provider: str, email: str) -> Wire:
-        """Add (or replace) a valid grant with no folders, messages, calendars or events."""
+    def add_application(
+        self, client_id: str, api_key: str, *, webhook_secret: str | None = None
+    ) -> Application:
+        """Another Nylas application; ``webhook_secret`` signs its grants' notifications."""
+        return self.applications.add(client_id, api_key, webhook_secret=webhook_secret)
+
+    def credential_of_grant(self, grant_id: str) -> str | None:
+        """The connector credential the grant's latest consent went through, or None."""
+        with self._lock:
+            return self._grant(grant_id).wire.get("credential_id")
+
+    def add_grant(
+        self, grant_id: str, provider: str, email: str, *, application: str | None = None
+    ) -> Wire:
+        """Add (or replace) a valid grant with no folders, messages, calendars or events, as a
+        grant of the application with client id ``application`` (the first by default)."""
         wire = _grant_wire(grant_id, provider, email, now=int(self._clock()))
+        self.applications.assign(grant_id, application)
         with self._lock:
             self._grants[grant_id] = _Grant(wire)
         self._open_calendars(grant_id, provider, email)
         return copy.deepcopy(wire)
 
-    def add_mailbox(self, grant_id: str, provider: str, email: str) -> Wire:
+    def add_mailbox(
+        self, grant_id: str, provider: str, email: str, *, application: str | None = None
+    ) -> Wire:
         """A grant with the folder and calendar presets of its provider (IMAP has no calendars)."""
-        grant = self.add_grant(grant_id, provider, email)
+        grant = self.add_grant(grant_id, provider, email, application=application)
         self._add_presets(grant_id, provider, email)
         return grant
 
@@ -450,8 +471,13 @@ class FakeNylas(FakeCalendars, FaultLog):
         client_id: str | None = None,
         scope: Sequence[str] | None = None,
         access_type: str = "online",
+        credential_id: str | None = None,
     ) -> str:
         """The user at ``email`` consents (what ``GET /v3/connect/auth`` does); the one-time code.
+
+        The grant is the application ``client_id``'s (the first by default), one per address
+        per application; ``credential_id`` (a connector credential of that application and
+        provider) is recorded on the code and on the grant (``credential_id``).
 
         A new address gets a new grant (with its provider's presets) and queues
         ``grant.created``; an address that already has a grant re-authenticates it (same id,
@@ -463,17 +489,31 @@ class FakeNylas(FakeCalendars, FaultLog):
             raise ValueError(f"provider must be one of {PROVIDERS}, got {provider!r}")
         if access_type not in ACCESS_TYPES:
             raise ValueError(f"access_type must be one of {ACCESS_TYPES}")
+        client_id = client_id or self.client_id
+        if self.applications.get(client_id) is None:
+            raise ValueError(f"no application has client_id {client_id!r}")
+        if credential_id is not None and not self.applications.usable_credential(
+            client_id, credential_id, provider
+        ):
+            raise ValueError(f"credential_id is not a {provider} credential of {client_id!r}")
         granted = tuple(scope) if scope else default_scope(provider)
-        grant_id = self._consent(email or generated_email(provider), provider, granted)
+        email = email or generated_email(provider)
+        grant_id = self._consent(email, provider, granted, client_id, credential_id)
         with self._lock:
             return self._codes.issue(
                 grant_id=grant_id,
-                client_id=client_id or self.client_id,
+                client_id=client_id,
                 redirect_uri=redirect_uri,
                 scope=granted,
                 access_type=access_type,
                 at=int(self._clock()),
+                credential_id=credential_id,
             )
+
+    def issued_code(self, code: str) -> IssuedCode | None:
+        """What a code not yet redeemed stands for (its application, credential...), or None."""
+        with self._lock:
+            return self._codes.issued(code)
 
     def refuse_consent(
         self, email: str, description: str = "The user denied access to their account."
@@ -503,10 +543,7 @@ class FakeNylas(FakeCalendars, FaultLog):
             AuthError: a wrong client, or a code unknown, used, expired, issued for another
                 ``redirect_uri`` or whose grant was deleted since.
         """
-        if not secrets.compare_digest(client_secret, self.api_key):
-            raise AuthError(401, "invalid_client", "client_secret is not this application's.")
-        if client_id != self.client_id:
-            raise AuthError(401, "invalid_client", f"unknown client_id {client_id!r}.")
+        self.applications.check_client(client_id, client_secret)
         with self._lock:
             issued = self._codes.redeem(
                 code, client_id=client_id, redirect_uri=redirect_uri, now=int(self._clock())
@@ -615,6 +652,10 @@ class FakeNylas(FakeCalendars, FaultLog):
 
     # Internals -----------------------------------------------------------------------------
 
+    def _queue_notifications(self, *notifications: Wire) -> None:
+        """Queue them, each with its grant's application's ``data.application_id``."""
+        super()._queue_notifications(*(self.applications.stamped(n) for n in notifications))
+
     def _grant(self, grant_id: str) -> _Grant:
         try:
             return self._grants[grant_id]
@@ -631,8 +672,16 @@ class FakeNylas(FakeCalendars, FaultLog):
         elif provider == "microsoft":
             self.add_calendars(grant_id, microsoft_calendars(grant_id))
 
-    def _consent(self, email: str, provider: str, scope: tuple[str, ...]) -> str:
-        """Create or re-authenticate the grant of ``email``; queue what Nylas sends; its id."""
+    def _consent(
+        self,
+        email: str,
+        provider: str,
+        scope: tuple[str, ...],
+        client_id: str,
+        credential_id: str | None,
+    ) -> str:
+        """Create or re-authenticate ``client_id``'s grant of ``email``; queue what Nylas
+        sends; its id. ``credential_id`` (SDK ``Grant.credential_id``) is the latest consent's."""
         at = int(self._clock())
         with self._lock:
             existing = next(
@@ -640,18 +689,23 @@ class FakeNylas(FakeCalendars, FaultLog):
                     g.wire
                     for g in self._grants.values()
                     if str(g.wire.get("email", "")).lower() == email.lower()
+                    and self.applications.owns(client_id, g.wire["id"])
                 ),
                 None,
             )
             if existing is None:
                 grant_id = str(uuid.uuid4())
+                self.applications.assign(grant_id, client_id)
                 wire = _grant_wire(grant_id, provider, email, now=at)
                 wire.update(scope=list(scope), name=display_name(email))
                 self._grants[grant_id] = _Grant(wire)
             else:
                 expired = existing["grant_status"] != "valid"
                 existing.update(grant_status="valid", updated_at=at, scope=list(scope))
+                existing.pop("credential_id", None)
                 grant_id, provider = existing["id"], existing["provider"]
+            if credential_id is not None:
+                self._grants[grant_id].wire["credential_id"] = credential_id
         if existing is not None:
             notification = grant_updated(
                 grant_id, provider=provider, email=email, reauthentication_flag=expired, at=at

@@ -7,6 +7,10 @@ secret (``X-Nylas-Signature``, NYLAS.md 1.9), and retries one that was not answe
 what is queued, oldest first, and answers what crmsync said to each; without one (tests, the
 embedded mode) it only hands them back, for the caller to deliver.
 
+Each notification is signed with the secret of the application its grant belongs to, when that
+application has its own (``FakeNylas.add_application(..., webhook_secret=...)``; Nylas signs
+with the webhook secret of the application the webhook belongs to), else with the target's.
+
 A notification crmsync did not accept is queued again with ``webhook_delivery_attempt`` one
 higher (the same id, so crmsync's dedupe sees a retry), up to Nylas's three attempts. When
 crmsync cannot be reached at all, the rest of the drain is put back untried: the next drain
@@ -26,6 +30,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from simulator.applications import notification_grant
 from simulator.mailbox import FakeNylas, Wire
 from simulator.notifications import encode, sign
 
@@ -60,8 +65,15 @@ class Delivered:
         return self.status == 200
 
 
-def post_signed(target: WebhookTarget, notification: Wire) -> Delivered:
-    """POST ``notification`` to ``target`` as Nylas does; blocking (run it off the loop)."""
+def signing_secret(fake: FakeNylas, target: WebhookTarget, notification: Wire) -> str:
+    """The secret that signs ``notification``: its grant's application's, else the target's."""
+    own = fake.applications.webhook_secret_of_grant(notification_grant(notification))
+    return target.secret if own is None else own
+
+
+def post_signed(target: WebhookTarget, notification: Wire, secret: str | None = None) -> Delivered:
+    """POST ``notification`` to ``target`` as Nylas does, signed with ``secret`` (the
+    target's by default); blocking (run it off the loop)."""
     body = encode(notification)
     request = urllib.request.Request(  # noqa: S310  (the operator's own crmsync)
         target.url,
@@ -69,7 +81,7 @@ def post_signed(target: WebhookTarget, notification: Wire) -> Delivered:
         method="POST",
         headers={
             "Content-Type": "application/json",
-            "X-Nylas-Signature": sign(body, target.secret),
+            "X-Nylas-Signature": sign(body, target.secret if secret is None else secret),
         },
     )
     delivered = functools.partial(
@@ -98,7 +110,8 @@ async def deliver(fake: FakeNylas, target: WebhookTarget) -> tuple[list[Wire], l
     report: list[Delivered] = []
     again: list[Wire] = []
     for index, notification in enumerate(queued):
-        result = await asyncio.to_thread(post_signed, target, notification)
+        secret = signing_secret(fake, target, notification)
+        result = await asyncio.to_thread(post_signed, target, notification, secret)
         report.append(result)
         if result.status is None:  # crmsync is not there: keep the rest, in order, untried
             again += [_retry(notification), *queued[index + 1 :]]

@@ -14,7 +14,10 @@ deletions) answer what Nylas answers (see :mod:`simulator.calendar`,
 
 Before routing, each request is logged, may meet an injected fault (a status, a
 ``Retry-After``, a delay, an HTML body, a lost answer), and must carry
-``Authorization: Bearer <api_key>`` (except the two hosted-auth endpoints).
+``Authorization: Bearer <api_key>`` of one of the fake's applications (except the two
+hosted-auth endpoints; see :mod:`simulator.applications`). The key decides what the request
+sees: its application's grants only (another application's grant is answered exactly as an
+unknown one), and its application's connector credentials (:mod:`simulator.connectors_api`).
 """
 
 from __future__ import annotations
@@ -23,7 +26,6 @@ import asyncio
 import base64
 import binascii
 import json
-import secrets
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -37,8 +39,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from simulator.applications import APPLICATION_SCOPE_KEY, caller_of
 from simulator.calendar import METADATA_QUERY_KEYS, CalendarError, EventQuery, event_order
 from simulator.connect_api import OPEN_PATHS, connect_routes
+from simulator.connectors_api import connector_routes
 from simulator.control import control_routes
 from simulator.faults import Fault
 from simulator.folder_control import folder_control_routes
@@ -323,9 +327,11 @@ class _Handlers:
         self.fake = fake
 
     def _grant(self, request: Request) -> Wire:
+        """The path's grant, if it is one of the caller's application's; else the 404 of a
+        grant that does not exist, word for word."""
         grant_id = request.path_params["grant_id"]
         grant = self.fake.grant(grant_id)
-        if grant is None:
+        if grant is None or not self.fake.applications.owns(caller_of(request.scope), grant_id):
             raise ApiError(404, f"grant {grant_id} not found")
         return grant
 
@@ -335,10 +341,12 @@ class _Handlers:
         limit = int_param_or(params, "limit", DEFAULT_GRANT_LIMIT, maximum=MAX_LIMIT)
         offset = int_param_or(params, "offset", 0)
         wanted = {key: params.get(key) for key in ("provider", "email", "grant_status")}
+        caller = caller_of(request.scope)
         grants = [
             g
             for g in self.fake.grants()
-            if all(value is None or g.get(key) == value for key, value in wanted.items())
+            if self.fake.applications.owns(caller, g["id"])
+            and all(value is None or g.get(key) == value for key, value in wanted.items())
         ]
         return many(grants[offset : offset + limit], None)
 
@@ -393,7 +401,7 @@ class _Handlers:
         return one(self.fake.api_send_message(grant["id"], body))
 
     async def destroy_grant(self, request: Request) -> Response:
-        grant_id = request.path_params["grant_id"]
+        grant_id = self._grant(request)["id"]
         if not self.fake.delete_grant(grant_id):
             raise ApiError(404, f"grant {grant_id} not found")
         return JSONResponse({"request_id": _request_id()})
@@ -549,12 +557,14 @@ class _Gate:
         if scope["path"].removeprefix(scope.get("root_path", "")) in OPEN_PATHS:
             await self.app(scope, receive, send)
             return
-        if not secrets.compare_digest(
-            request.headers.get("authorization", ""), f"Bearer {self.fake.api_key}"
-        ):
+        application = self.fake.applications.authenticate(
+            request.headers.get("authorization", "").encode("latin-1")
+        )
+        if application is None:
             response = error(401, "unauthorized", "Unauthorized: invalid or missing API key")
             await response(scope, receive, send)
             return
+        scope[APPLICATION_SCOPE_KEY] = application.client_id
         await self.app(scope, receive, send)
 
 
@@ -585,6 +595,7 @@ def build_nylas_api(fake: FakeNylas, webhook: WebhookTarget | None = None) -> St
         Route(f"{grant}/events/{{event_id:path}}", handlers.update_event, methods=["PUT"]),
         Route(f"{grant}/events/{{event_id:path}}", handlers.destroy_event, methods=["DELETE"]),
         *connect_routes(fake),
+        *connector_routes(fake),
         *control_routes(fake),
         *folder_control_routes(fake),
         *drain_routes(fake, webhook),
