@@ -16,7 +16,7 @@ from api.limits import RequestLimits
 from domain.outbound_addresses import IPNetwork
 from storage.engine import transaction
 from storage.org_tokens import TokenHolder, holder_of
-from storage.organizations import get_org, offboarding_of
+from storage.organizations import org_in_service
 from storage.sealing import SecretBox
 
 T = TypeVar("T")
@@ -54,7 +54,4 @@ class ApiContext:
     async def org_exists(self, org_id: str) -> bool:
         """Whether the organization ``org_id`` is stored and not being removed."""
 
-        def exists(session: Session) -> bool:
-            return get_org(session, org_id) is not None and offboarding_of(session, org_id) is None
-
-        return await self.in_transaction(exists)
+        return await self.in_transaction(lambda session: org_in_service(session, org_id))

@@ -45,11 +45,12 @@ CREATE = Operation(
     "A new token of the organization; shown only in this answer",
     (Answer(201, "created", answers.OrgToken),),
     body=TokenInput,
+    refusals=(409,),
     admin_only=True,
     description=(
         "A bearer token (cso_...) that sees and changes only this organization: another "
         "organization's objects are 404 to it. Shown only in this answer; crmsync keeps its "
-        "SHA-256 digest."
+        "SHA-256 digest. 409 org_offboarding while the organization is being removed."
     ),
 )
 LIST = Operation(

@@ -53,7 +53,13 @@ def run_reprocess(args: argparse.Namespace) -> int:
             return 2
         with transaction(context.engine) as session:
             rows = [
-                (row.api_version, dict(row.payload), row.received_at, row.via_org, row.trigger)
+                (
+                    row.api_version,
+                    dict(row.payload),
+                    row.received_at,
+                    row.via_org or None,
+                    row.trigger,
+                )
                 for row in notifications_to_reprocess(
                     session,
                     org_id=args.org,

@@ -17,9 +17,10 @@ from sqlmodel import Session, col, select
 
 from domain.notifications import Notification
 from storage.tables import NotificationState, RawNotification, RepRow
-from storage.upsert import insert_ignore_returning
+from storage.upsert import insert_ignore_rows
 
 _RAW: Table = RawNotification.__table__  # type: ignore[attr-defined]
+DEPLOYMENT = ""  # the via_org of a notification signed with the deployment's secrets
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,39 +34,53 @@ class NotificationOutcome:
     error: str | None = None
 
 
+NotificationKey = tuple[str, str]
+"""A stored notification's key: (the organization it came through, or "" for the
+deployment's application; its notification id). Nylas's ids are each application's own, so
+one organization's notifications can never overwrite another's stored one."""
+
+
+def key_of(notification: Notification) -> NotificationKey:
+    return (notification.via_org or DEPLOYMENT, notification.notification_id)
+
+
 def record_outcomes(
     session: Session, outcomes: Sequence[NotificationOutcome], now: datetime
-) -> set[str]:
-    """Store each notification with the outcome of its attempt; the ids stored for the first
-    time (the others were stored by an earlier attempt, whose row the outcome updates).
+) -> set[NotificationKey]:
+    """Store each notification with the outcome of its attempt; the keys stored for the
+    first time (the others were stored by an earlier attempt, whose row the outcome updates).
 
     One statement inserts the new ones whatever their number; a notification attempted
-    again (a retry, a reprocess) costs one more. The ids must be distinct.
+    again (a retry, a reprocess) costs one more. The keys must be distinct.
     """
     if not outcomes:
         return set()
-    by_id = {o.notification.notification_id: o for o in outcomes}
-    if len(by_id) != len(outcomes):
+    by_key = {key_of(o.notification): o for o in outcomes}
+    if len(by_key) != len(outcomes):
         raise ValueError("record_outcomes takes each notification once")
     owners = _grant_orgs(session, {o.notification.grant_id for o in outcomes})
     # The organization it came through, else the one whose rep holds its grant.
     orgs = {
-        n: by_id[n].notification.via_org or owners.get(by_id[n].notification.grant_id)
-        for n in by_id
+        k: by_key[k].notification.via_org or owners.get(by_key[k].notification.grant_id)
+        for k in by_key
     }
-    inserted = set(
-        insert_ignore_returning(
-            session,
-            _RAW,
-            [_raw_values(by_id[n], orgs[n], now) for n in sorted(by_id)],
-            ["notification_id"],
-        )
+    rows = insert_ignore_rows(
+        session,
+        _RAW,
+        [_raw_values(by_key[k], orgs[k], now) for k in sorted(by_key)],
+        ["via_org", "notification_id"],
+        ["via_org", "notification_id"],
     )
-    for notification_id in sorted(by_id.keys() - inserted):
-        attempt = by_id[notification_id]
+    inserted = {(str(via), str(notification_id)) for via, notification_id in map(tuple, rows)}
+    for key in sorted(by_key.keys() - inserted):
+        attempt = by_key[key]
+        via_org, notification_id = key
         session.execute(
             update(RawNotification)
-            .where(col(RawNotification.notification_id) == notification_id)
+            .where(
+                col(RawNotification.via_org) == via_org,
+                col(RawNotification.notification_id) == notification_id,
+            )
             .values(
                 state=attempt.state.value,
                 attempts=col(RawNotification.attempts) + 1,
@@ -73,7 +88,7 @@ def record_outcomes(
                 outcome=attempt.outcome,
                 handled_at=now,
                 # Known once a rep claims the grant: a reprocess after that names it.
-                org_id=func.coalesce(col(RawNotification.org_id), orgs[notification_id]),
+                org_id=func.coalesce(col(RawNotification.org_id), orgs[key]),
             )
         )
     return inserted
@@ -104,7 +119,7 @@ def _raw_values(attempt: NotificationOutcome, org_id: str | None, now: datetime)
         "trigger": notification.trigger,
         "grant_id": notification.grant_id,
         "org_id": org_id,
-        "via_org": notification.via_org,
+        "via_org": notification.via_org or DEPLOYMENT,
         "object_id": notification.object_id,
         "occurred_at": occurred_at,
         "received_at": attempt.received_at,

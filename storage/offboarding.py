@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Table, and_, delete, false, func, or_, tuple_, update
@@ -49,7 +49,11 @@ from storage.tables import (
 
 DISCONNECTING = "disconnecting"
 DELETING = "deleting"
+# Its rows are gone; one more pass after SETTLE_AFTER deletes what came in late (work queued
+# before the removal, Nylas's grant.deleted for the grants it disconnected).
+SETTLING = "settling"
 DONE = OFFBOARDED
+SETTLE_AFTER = timedelta(minutes=5)
 
 # Rows per statement: small enough that a batch holds its locks for milliseconds.
 BATCH = 1_000
@@ -175,11 +179,12 @@ def start_offboarding(
         NotFound: no such organization.
         StorageConflict: the default organization, which a deployment always has.
     """
+    _offboardable(session, org_id)
+    # Locked first: a second request at the same moment waits, then finds this one's.
+    require_org(session, org_id, for_update=True)
     under_way = offboarding_of(session, org_id)
     if under_way is not None:
         return under_way
-    _offboardable(session, org_id)
-    require_org(session, org_id, for_update=True)
     tokens = session.execute(delete(OrgTokenRow).where(col(OrgTokenRow.org_id) == org_id))
     row = OffboardingRow(
         org_id=org_id,
@@ -213,8 +218,8 @@ def release_grants(session: Session, row: OffboardingRow, now: datetime) -> None
 
 
 def delete_next_batch(session: Session, row: OffboardingRow, now: datetime) -> bool:
-    """Delete the next batch of the plan and record it; False once nothing is left, when
-    the organization itself is deleted and the offboarding is done."""
+    """Delete the next batch of the plan and record it; False once nothing is left: then
+    the organization itself is deleted and the offboarding settles, or, settled, is done."""
     for step in PLAN:
         deleted = step.delete_batch(session, row.org_id, row.grants)
         if deleted:
@@ -225,10 +230,19 @@ def delete_next_batch(session: Session, row: OffboardingRow, now: datetime) -> b
     organization = session.get(OrganizationRow, row.org_id)
     if organization is not None:
         session.delete(organization)
-    row.state = DONE
-    row.finished_at = row.updated_at = now
+    if row.state == SETTLING:
+        row.state = DONE
+        row.finished_at = now
+    else:
+        row.state = SETTLING
+    row.updated_at = now
     session.add(row)
     return False
+
+
+def settled(row: OffboardingRow, now: datetime) -> bool:
+    """Whether a settling offboarding has waited long enough for its last pass."""
+    return row.state != SETTLING or now - row.updated_at >= SETTLE_AFTER
 
 
 def offboardings_to_queue(session: Session, stalled_before: datetime) -> list[int]:

@@ -32,13 +32,16 @@ class NotificationState(StrEnum):
 class RawNotification(SQLModel, table=True):
     """A notification as Nylas sent it (N3), kept so operators can reprocess it.
 
-    Unique on ``notification_id`` (the envelope id, or the v2 delta hash): the same
-    notification arriving again by any path makes no second row.
+    Unique on the organization it came through and ``notification_id`` (the envelope id,
+    or the v2 delta hash): the same notification arriving again by any path makes no second
+    row, and one organization's notifications never touch another's.
     """
 
     __tablename__ = "raw_notifications"
     __table_args__ = (
-        UniqueConstraint("notification_id", name="uq_raw_notifications_notification_id"),
+        # Nylas's ids are each application's: one per organization it came through ("" for
+        # the deployment's application), so one organization never overwrites another's.
+        UniqueConstraint("via_org", "notification_id", name="uq_raw_notifications_notification"),
         Index("ix_raw_notifications_grant_received", "grant_id", "received_at"),
         Index("ix_raw_notifications_received", "received_at"),
         # A message's notifications (v3: object_id is the message id), for explaining it.
@@ -55,9 +58,9 @@ class RawNotification(SQLModel, table=True):
     # The organization of the grant's rep when it was handled (or of the URL or Nylas
     # application it came through); None while no organization is known to own the grant.
     org_id: str | None = Field(default=None, max_length=ORG_ID_LENGTH)
-    # The organization whose URL or own application it came through (None: the deployment's
+    # The organization whose URL or own application it came through ("": the deployment's
     # secrets signed it): a reprocess hands it on, so it still acts only on that one's grants.
-    via_org: str | None = Field(default=None, max_length=ORG_ID_LENGTH)
+    via_org: str = Field(default="", max_length=ORG_ID_LENGTH)
     object_id: str | None = Field(default=None, max_length=1024)
     occurred_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     received_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

@@ -11,8 +11,9 @@ from sqlmodel import Session, col, func, select
 
 from domain import answers
 from domain.times import format_time
-from storage.errors import NotFound
+from storage.errors import NotFound, StorageConflict
 from storage.org_tables import OrgTokenRow
+from storage.organizations import offboarding_of
 
 # What every organization token starts with, so a leaked one is recognised (by a secret
 # scanner, by crmsync itself) and never compared with the deployment's own tokens.
@@ -36,7 +37,15 @@ def digest_of(token: str | bytes) -> str:
 
 
 def issue_token(session: Session, org_id: str, name: str, now: datetime) -> tuple[OrgTokenRow, str]:
-    """A new token of the organization: its row, and the token itself (shown only once)."""
+    """A new token of the organization: its row, and the token itself (shown only once).
+
+    Raises:
+        StorageConflict: the organization is being removed.
+    """
+    if offboarding_of(session, org_id) is not None:
+        raise StorageConflict(
+            "org_offboarding", "the organization is being removed: it gets no new tokens"
+        )
     token = TOKEN_PREFIX + secrets.token_urlsafe(TOKEN_BYTES)
     row = OrgTokenRow(
         id=f"tok_{secrets.token_hex(8)}",
@@ -75,6 +84,8 @@ def holder_of(session: Session, token: bytes, now: datetime) -> TokenHolder | No
     row = session.exec(select(OrgTokenRow).where(OrgTokenRow.digest == digest_of(token))).first()
     if row is None or row.revoked_at is not None:
         return None
+    if offboarding_of(session, row.org_id) is not None:
+        return None  # its tokens went when the removal began; none made since works
     if row.last_used_at is None or row.last_used_at < now - LAST_USED_RESOLUTION:
         row.last_used_at = now
         session.add(row)

@@ -106,7 +106,9 @@ def put_org(
         SecretsUnavailable: secrets to seal or open and no key for them.
     """
     row = session.get(OrganizationRow, org_id, with_for_update=True)
-    if row is not None and offboarding_of(session, org_id) is not None:
+    # Also once its row is gone while it settles: a new organization of the same id would
+    # lose its rows to the last pass.
+    if offboarding_of(session, org_id) is not None:
         raise StorageConflict(
             "org_offboarding", "the organization is being removed; it cannot be changed"
         )
@@ -168,9 +170,14 @@ def own_application_secrets(
 ) -> list[tuple[str, str, tuple[str, ...]]]:
     """(org id, application id, webhook secrets) of each organization with a Nylas
     application of its own, for the ingress. One whose secrets no key opens is left out and
-    logged: its notifications are refused until an operator fixes the keys."""
+    logged: its notifications are refused until an operator fixes the keys. One being
+    removed is left out too: nothing more of it comes in."""
+    removing = select(OffboardingRow.org_id).where(OffboardingRow.state != OFFBOARDED)
     rows = session.exec(
-        select(OrganizationRow).where(col(OrganizationRow.nylas_client_id).is_not(None))
+        select(OrganizationRow).where(
+            col(OrganizationRow.nylas_client_id).is_not(None),
+            col(OrganizationRow.id).not_in(removing),
+        )
     )
     found: list[tuple[str, str, tuple[str, ...]]] = []
     for row in rows:
@@ -186,6 +193,35 @@ def own_application_secrets(
             continue
         found.append((row.id, row.nylas_client_id, secrets.webhook_secrets))
     return found
+
+
+def org_with_secrets(
+    session: Session, org_id: str, box: SecretBox
+) -> tuple[Organization, OrgSecrets]:
+    """The organization and its secrets, opened.
+
+    Raises:
+        NotFound: no such organization.
+        SecretsUnavailable: its secrets cannot be opened with the keys.
+    """
+    row = require_org(session, org_id)
+    return to_org(row), stored_secrets(row, box)
+
+
+def record_credential(
+    session: Session, org_id: str, provider: str, client_id: str, credential_id: str
+) -> str:
+    """Keep the Credential made at Nylas for the organization's ``provider`` app, unless the
+    app changed meanwhile or another connection recorded one first; the id to use."""
+    row = require_org(session, org_id, for_update=True)
+    app = row.provider_apps.get(provider)
+    if app is None or app.get("client_id") != client_id:
+        return credential_id  # the app changed since: this connection still uses its own
+    if app.get("credential_id"):
+        return str(app["credential_id"])
+    row.provider_apps = {**row.provider_apps, provider: {**app, "credential_id": credential_id}}
+    session.add(row)
+    return credential_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,6 +284,11 @@ def to_org(row: OrganizationRow) -> Organization:
         ),
         version=row.version,
     )
+
+
+def org_in_service(session: Session, org_id: str) -> bool:
+    """Whether the organization exists and is not being removed."""
+    return get_org(session, org_id) is not None and offboarding_of(session, org_id) is None
 
 
 def offboarding_of(session: Session, org_id: str) -> OffboardingRow | None:

@@ -19,7 +19,7 @@ from domain.notifications import Notification
 from domain.triggers import WorkKind
 from storage.accounts import note_successes
 from storage.engine import transaction
-from storage.notifications import NotificationOutcome, record_outcomes
+from storage.notifications import NotificationOutcome, key_of, record_outcomes
 from workers.actors.handled import Handled, MessageToSave
 from workers.actors.messages import FoldersToRefresh, save_messages
 from workers.context import WorkerContext
@@ -82,7 +82,7 @@ def _finish_together(items: list[Finishing]) -> list[Finished]:
             now,
         )
     for item, _ in finished:
-        if item.notification.notification_id not in first_time:
+        if key_of(item.notification) not in first_time:
             logger.info(
                 "notification handled again",
                 extra={"notification_id": item.notification.notification_id},

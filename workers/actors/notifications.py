@@ -26,6 +26,7 @@ from domain.triggers import WorkKind
 from storage.accounts import apply_grant_event, note_failure, note_grant_gone
 from storage.engine import transaction
 from storage.notifications import NotificationOutcome, record_outcomes
+from storage.organizations import org_in_service
 from storage.reps import grant_org
 from storage.tables import NotificationState
 from workers.actors.events import handle_event_notification
@@ -71,6 +72,11 @@ def handle_notification(
     }
     # No kind means the routing table changed since it was queued: keep it, do nothing more.
     handler = HANDLERS[notification.kind] if notification.kind else acknowledge_only
+    if notification.via_org is not None and not _org_in_service(context, notification.via_org):
+        # Came through an organization removed (or being removed) since: nothing of it is
+        # handled or kept, so nothing of it comes back after its offboarding.
+        logger.info("notification of a removed organization dropped", extra=log_fields)
+        return
     if not _in_scope(context, notification):
         handler = _other_organization
     try:
@@ -107,6 +113,11 @@ def handle_notification(
         handled.outcome,
         extra={**log_fields, "outcome": handled.outcome},
     )
+
+
+def _org_in_service(context: WorkerContext, org_id: str) -> bool:
+    with Session(context.engine) as session:
+        return org_in_service(session, org_id)
 
 
 def _in_scope(context: WorkerContext, notification: Notification) -> bool:

@@ -1,5 +1,6 @@
 """The offboarding actor: an organization's grants disconnected at Nylas, then its rows
-deleted in batches (``storage.offboarding``), a slice of time per message.
+deleted in batches (``storage.offboarding``), a slice of time per message, and once more a
+few minutes later for what came in late.
 
 Each grant disconnected and each batch deleted is saved as it happens, so a run cut short
 (a crash, a deploy) resumes from there: the dispatcher queues an offboarding again when it
@@ -15,7 +16,13 @@ import time
 from collections.abc import Callable
 
 from storage.engine import transaction
-from storage.offboarding import DISCONNECTING, DONE, delete_next_batch, release_grants
+from storage.offboarding import (
+    DISCONNECTING,
+    DONE,
+    delete_next_batch,
+    release_grants,
+    settled,
+)
 from storage.org_tables import OffboardingRow
 from workers.context import NylasNotConfigured, WorkerContext
 
@@ -38,6 +45,8 @@ def offboard_org(
         row = session.get(OffboardingRow, offboarding_id)
         if row is None or row.state == DONE:
             return
+        if not settled(row, context.clock()):
+            return  # queued again before its last pass is due: the dispatcher brings it back
         org_id, state, grants = row.org_id, row.state, list(row.grants)
         disconnected = row.grants_disconnected
     log["org_id"] = org_id
@@ -61,14 +70,13 @@ def offboard_org(
         with transaction(context.engine) as session:
             row = session.get_one(OffboardingRow, offboarding_id, with_for_update=True)
             if not delete_next_batch(session, row, context.clock()):
-                deleted = dict(row.deleted)
+                deleted, state = dict(row.deleted), row.state
                 break
         if time.monotonic() > deadline:
             queue_again(offboarding_id)
             return
-    logger.info(
-        "organization offboarded: %d rows deleted", sum(deleted.values()), extra={**log, **deleted}
-    )
+    done = "organization offboarded" if state == DONE else "organization's rows deleted"
+    logger.info("%s: %d rows so far", done, sum(deleted.values()), extra={**log, **deleted})
 
 
 def _disconnect(context: WorkerContext, grant_id: str, log: dict[str, object]) -> None:

@@ -7,7 +7,8 @@ A notification stored before organizations is the organization's of its grant's 
 them ``default`` then); one whose grant no rep holds stays without one, as a new one does
 until a rep claims its grant. Audits before this revision were across the deployment.
 
-Plain nullable columns: adding them rebuilds no table on SQLite.
+Stored notifications become unique per organization they came through and notification id
+(Nylas's ids are each application's): on SQLite that rebuilds raw_notifications once.
 
 Revision ID: 0013
 Revises: 0012
@@ -29,7 +30,11 @@ ORG_ID = sa.String(length=64)
 
 def upgrade() -> None:
     op.add_column("raw_notifications", sa.Column("org_id", ORG_ID, nullable=True))
-    op.add_column("raw_notifications", sa.Column("via_org", ORG_ID, nullable=True))
+    # "" for the deployment's application: a key column, so never null.
+    op.add_column(
+        "raw_notifications",
+        sa.Column("via_org", ORG_ID, nullable=False, server_default=""),
+    )
     op.execute(
         "UPDATE raw_notifications SET org_id = "
         "(SELECT reps.org_id FROM reps WHERE reps.grant_id = raw_notifications.grant_id) "
@@ -38,6 +43,13 @@ def upgrade() -> None:
     op.create_index(
         "ix_raw_notifications_org_received", "raw_notifications", ["org_id", "received_at"]
     )
+    # Nylas's ids are each application's own: unique per organization it came through.
+    with op.batch_alter_table("raw_notifications") as batch:
+        batch.alter_column("via_org", server_default=None)
+        batch.drop_constraint("uq_raw_notifications_notification_id", type_="unique")
+        batch.create_unique_constraint(
+            "uq_raw_notifications_notification", ["via_org", "notification_id"]
+        )
     op.add_column("dead_letter_audits", sa.Column("org_id", ORG_ID, nullable=True))
     op.create_index("ix_dead_letter_audits_org", "dead_letter_audits", ["org_id", "started_at"])
 
@@ -48,5 +60,7 @@ def downgrade() -> None:
         batch.drop_column("org_id")
     op.drop_index("ix_raw_notifications_org_received", table_name="raw_notifications")
     with op.batch_alter_table("raw_notifications") as batch:
+        batch.drop_constraint("uq_raw_notifications_notification", type_="unique")
+        batch.create_unique_constraint("uq_raw_notifications_notification_id", ["notification_id"])
         batch.drop_column("via_org")
         batch.drop_column("org_id")

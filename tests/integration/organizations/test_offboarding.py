@@ -36,6 +36,7 @@ from workers.queues import OFFBOARDING_QUEUE
 
 IN_GLOBEX = {**AUTH, "Crmsync-Org": "globex"}
 NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
+SETTLE = timedelta(minutes=6)  # past storage.offboarding.SETTLE_AFTER
 
 
 def seed(
@@ -103,20 +104,23 @@ def add_what_flows_leave_out(world: EmailSyncWorld, org_id: str, rep: str, grant
         start_audit(
             session, org_id=org_id, operator="ops", action="purge", selection={}, matched=0, now=NOW
         )
-    dispatch_once(WorkerContext(engine=world.runtime.engine), lambda delivery_id: None)
-    with transaction(world.runtime.engine) as session:
-        delivery = (
-            session.exec(
-                select(DeliveryRow)
+
+    def delivery_of_org() -> int | None:
+        # A change is readable by the dispatcher once every transaction before it committed.
+        dispatch_once(WorkerContext(engine=world.runtime.engine), lambda delivery_id: None)
+        with transaction(world.runtime.engine) as session:
+            statement = (
+                select(DeliveryRow.id)
                 .join(SubscriptionRow, SubscriptionRow.id == DeliveryRow.subscription_id)
                 .where(SubscriptionRow.org_id == org_id)
             )
-            .scalars()
-            .first()
-        )
-        assert delivery is not None
+            found: int | None = session.exec(statement).scalars().first()
+            return found
+
+    delivery_id = wait_for(delivery_of_org, what=f"a delivery to a subscriber of {org_id}")
+    with transaction(world.runtime.engine) as session:
         session.add(
-            DeliveryAttemptRow(delivery_id=delivery.id, attempt=1, attempted_at=NOW, latency_ms=5)
+            DeliveryAttemptRow(delivery_id=delivery_id, attempt=1, attempted_at=NOW, latency_ms=5)
         )
 
 
@@ -170,11 +174,29 @@ def test_offboarding_leaves_no_row_of_the_organization_and_every_other_row(
     # Its grant was disconnected at Nylas; the default organization's was not.
     assert world.fake.grant(MICROSOFT_GRANT) is None
     assert world.fake.grant(GMAIL_GRANT) is not None
+    # A name cannot be taken again while the offboarding settles.
+    taken = world.api("PUT", "/v1/orgs/globex", json={"name": "Globex again"})
+    assert (taken.status_code, taken.json()["error"]["reason"]) == (409, "org_offboarding")
+
+    # Nylas answers the disconnect with grant.deleted, handled once the rep is gone; the
+    # last pass, a few minutes later, deletes what came in so late.
+    world.notify(sim.grant_deleted(MICROSOFT_GRANT, provider="microsoft", email="ben@acme.example"))
+    assert rows_of_every_table(world)["raw_notifications"] == before["raw_notifications"] + 1
+    with transaction(world.runtime.engine) as session:
+        [audit] = session.exec(select(OffboardingRow)).scalars().all()
+        offboarding_id = audit.id
+        assert (audit.state, audit.requested_by) == ("settling", "token-1")
+    assert offboarding_id is not None
+    later = WorkerContext(engine=world.runtime.engine, clock=lambda: datetime.now(UTC) + SETTLE)
+    offboard_org(later, offboarding_id, lambda again: None)
+
+    assert rows_of_every_table(world) == after
     with transaction(world.runtime.engine) as session:
         [audit] = session.exec(select(OffboardingRow)).scalars().all()
         assert (audit.org_id, audit.state, audit.requested_by) == ("globex", "done", "token-1")
-        assert audit.deleted == plan
+        assert audit.deleted == {**plan, "raw_notifications": plan["raw_notifications"] + 1}
         assert audit.grants_disconnected == 1
+    assert world.api("PUT", "/v1/orgs/globex", json={"name": "Globex again"}).status_code == 201
     # The default organization still works as before.
     assert len(world.emails("ann")) == 1
 
@@ -204,8 +226,15 @@ def test_an_offboarding_cut_short_resumes_where_it_stopped(globex: EmailSyncWorl
     assert world.api("GET", "/v1/orgs/globex").status_code == 404
     with transaction(world.runtime.engine) as session:
         assert count_org_rows_after(session) == 0
-    # Asked again once it is done: nothing to do.
+        assert session.get_one(OffboardingRow, offboarding_id).state == "settling"
+    # Queued again before the last pass is due: nothing happens; after it, done.
     offboard_org(context, offboarding_id, queued.append)
+    later = WorkerContext(engine=world.runtime.engine, clock=lambda: datetime.now(UTC) + SETTLE)
+    offboard_org(later, offboarding_id, queued.append)
+    with transaction(world.runtime.engine) as session:
+        assert session.get_one(OffboardingRow, offboarding_id).state == "done"
+    # Asked again once it is done: nothing to do.
+    offboard_org(later, offboarding_id, queued.append)
     assert queued == [offboarding_id]
 
 
