@@ -31,16 +31,18 @@ from api.reps import require_rep
 from domain import answers
 from domain.accounts import DEFAULT_SILENCE_AFTER
 from domain.backfill import BackfillKind
+from domain.connect_access import ConnectAccess, OwnApplication, application_of, connect_access
 from domain.inputs import NonBlank
 from domain.oauth_state import STATE_LIFETIME, ConnectState, sign_state
-from domain.organizations import listed_or
+from domain.organizations import Organization, OrgSecrets, listed_or
 from domain.reps import Provider, Rep
 from domain.return_urls import MAX_RETURN_URL_LENGTH, check_return_url
 from domain.times import format_time
 from storage.accounts import Connection, disconnect_rep
 from storage.backfills import active_backfills, backfill_json, create_backfill, latest_backfill
 from storage.connect_attempts import start_connect_attempt
-from storage.organizations import org_defaults
+from storage.organizations import org_defaults, org_with_secrets, record_credential
+from storage.sealing import SecretsUnavailable
 
 CALLBACK_PATH = "/oauth/nylas/callback"
 
@@ -146,17 +148,26 @@ class ConnectFailed(Exception):
 
 
 class MailboxConnector(Protocol):
-    """What connecting needs from Nylas (implemented over the SDK by the composition root)."""
+    """What connecting needs from Nylas (implemented over the SDK by the composition root),
+    through the organization's application (``domain.connect_access``)."""
+
+    def make_credential(self, access: ConnectAccess) -> str:
+        """The id of the Credential made for the access's provider app. Raises ConnectFailed."""
+        ...
 
     def auth_url(
-        self, *, redirect_uri: str, state: str, provider: str | None, login_hint: str | None
-    ) -> str: ...
+        self, *, access: ConnectAccess, redirect_uri: str, state: str, login_hint: str | None
+    ) -> str:
+        """Raises ConnectFailed (the application is not configured)."""
+        ...
 
-    def exchange_code(self, *, redirect_uri: str, code: str) -> Connection:
+    def exchange_code(
+        self, *, application: OwnApplication | None, redirect_uri: str, code: str
+    ) -> Connection:
         """Raises ConnectFailed."""
         ...
 
-    def destroy_grant(self, grant_id: str) -> bool:
+    def destroy_grant(self, grant_id: str, application: OwnApplication | None) -> bool:
         """True when destroyed, False when already gone. Raises ConnectFailed."""
         ...
 
@@ -175,6 +186,13 @@ class AccountsConfig:
     silence_after: timedelta = DEFAULT_SILENCE_AFTER
     return_url_origins: frozenset[str] = frozenset()
     allowed_domains: frozenset[str] = frozenset()
+
+
+def _refusal(failure: ConnectFailed) -> ApiError:
+    """The API's answer to a connection Nylas refused or could not make."""
+    if failure.reason == "nylas_not_configured":
+        return ApiError(503, failure.reason, failure.message)
+    return ApiError(502 if failure.retryable else 400, failure.reason, failure.message)
 
 
 def account_routes(context: ApiContext, config: AccountsConfig) -> list[Route]:
@@ -197,39 +215,73 @@ def account_routes(context: ApiContext, config: AccountsConfig) -> list[Route]:
         return_url = given.return_url.strip() if given.return_url else None
         now = context.clock()
 
-        def start(session: Session) -> tuple[Rep, str]:
+        def start(session: Session) -> tuple[Rep, str, ConnectAccess]:
             if return_url is not None:
                 # The organization's origins where it lists them (InvalidReturnUrl: 400).
                 origins = org_defaults(session, org_id).return_url_origins
                 check_return_url(return_url, listed_or(origins, config.return_url_origins))
             rep = require_rep(session, org_id, rep_id)
-            return rep, start_connect_attempt(session, org_id, rep_id, return_url, now)
+            org, secrets = opened_org(session, org_id)
+            access = connect_access(org, secrets, given.provider or rep.provider)
+            return rep, start_connect_attempt(session, org_id, rep_id, return_url, now), access
 
-        rep, nonce = await context.in_transaction(start)
+        rep, nonce, access = await context.in_transaction(start)
+        if access.needs_credential:
+            access = await made_credential(access)
         state = sign_state(ConnectState(rep_id, nonce, now), config.state_secrets[0])
-        url = connector().auth_url(
-            redirect_uri=config.redirect_uri,
-            state=state,
-            provider=given.provider or rep.provider,
-            login_hint=login_hint or rep.email,
-        )
+        try:
+            url = connector().auth_url(
+                access=access,
+                redirect_uri=config.redirect_uri,
+                state=state,
+                login_hint=login_hint or rep.email,
+            )
+        except ConnectFailed as failure:
+            raise _refusal(failure) from None
         started: answers.ConnectUrl = {
             "url": url,
             "expires_at": format_time(now + STATE_LIFETIME),
         }
         return JSONResponse(started)
 
+    def opened_org(session: Session, org_id: str) -> tuple[Organization, OrgSecrets]:
+        try:
+            return org_with_secrets(session, org_id, context.secret_box)
+        except SecretsUnavailable as error:
+            raise ApiError(503, error.reason, error.message) from None
+
+    async def made_credential(access: ConnectAccess) -> ConnectAccess:
+        """The access once its provider app's Credential is made at Nylas and recorded."""
+        try:
+            made = await run_in_threadpool(connector().make_credential, access)
+        except ConnectFailed as failure:
+            raise _refusal(failure) from None
+        credential = access.credential
+        assert credential is not None
+
+        def record(session: Session) -> str:
+            return record_credential(
+                session, access.org_id, credential.provider, credential.client_id, made
+            )
+
+        return access.with_credential(await context.in_transaction(record))
+
     async def disconnect(request: Request) -> JSONResponse:
         org_id = org_of(request)
         rep_id = request.path_params["rep_id"]
-        rep, grant_id = await context.in_transaction(
-            lambda session: disconnect_rep(session, org_id, rep_id, context.clock())
-        )
+
+        def stop(session: Session) -> tuple[Rep, str | None, OwnApplication | None]:
+            rep, grant_id = disconnect_rep(session, org_id, rep_id, context.clock())
+            return rep, grant_id, application_of(*opened_org(session, org_id))
+
+        rep, grant_id, application = await context.in_transaction(stop)
         destroyed: bool | None = None
         error: str | None = None
         if grant_id is not None and config.connector is not None:
             try:
-                destroyed = await run_in_threadpool(config.connector.destroy_grant, grant_id)
+                destroyed = await run_in_threadpool(
+                    config.connector.destroy_grant, grant_id, application
+                )
             except ConnectFailed as failure:
                 error = failure.message
         stopped: answers.Disconnected = {

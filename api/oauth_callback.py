@@ -36,6 +36,7 @@ from api.errors import ApiError
 from api.queries import read_query
 from api.reps import require_rep
 from domain.backfill import BackfillKind
+from domain.connect_access import OwnApplication, application_of
 from domain.mailbox_binding import mailbox_belongs_to_rep
 from domain.oauth_state import STATE_LIFETIME, read_state
 from domain.organizations import OrgDefaults, listed_or, lookback_of
@@ -50,8 +51,9 @@ from storage.connect_attempts import (
     spend_connect_attempt,
 )
 from storage.errors import StorageConflict
-from storage.organizations import org_defaults
+from storage.organizations import org_defaults, org_with_secrets
 from storage.reps import rep_for_grant
+from storage.sealing import SecretsUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -86,18 +88,26 @@ def callback_routes(context: ApiContext, config: AccountsConfig) -> list[Route]:
         now = context.clock()
         state = read_state(params.state, config.state_secrets, now)
 
-        def spend(session: Session) -> tuple[SpentAttempt, Rep, OrgDefaults] | str:
+        def spend(
+            session: Session,
+        ) -> tuple[SpentAttempt, Rep, OrgDefaults, OwnApplication | None] | str:
             attempt = spend_connect_attempt(session, state.nonce, state.rep_id, now, STATE_LIFETIME)
             if attempt is None:
                 return refusal_reason(session, state.nonce, state.rep_id, now, STATE_LIFETIME)
             # The attempt names the rep's organization (its nonce is the state's own).
             rep = require_rep(session, attempt.org_id, state.rep_id)
-            return attempt, rep, org_defaults(session, attempt.org_id)
+            try:
+                org, secrets = org_with_secrets(session, attempt.org_id, context.secret_box)
+            except SecretsUnavailable as error:
+                raise ApiError(503, error.reason, error.message) from None
+            # The code is exchanged with the application that issued it: the organization's.
+            application = application_of(org, secrets)
+            return attempt, rep, org_defaults(session, attempt.org_id), application
 
         spent = await context.in_transaction(spend)
         if isinstance(spent, str):
             raise ApiError(400, spent, _REFUSALS[spent])
-        attempt, rep, defaults = spent
+        attempt, rep, defaults, application = spent
         denied = params.error
         if denied:
             await outcome(attempt.nonce, "denied")
@@ -112,16 +122,20 @@ def callback_routes(context: ApiContext, config: AccountsConfig) -> list[Route]:
             raise ApiError(503, "nylas_not_configured", "NYLAS_API_KEY is not set")
         try:
             connection = await run_in_threadpool(
-                lambda: connector.exchange_code(redirect_uri=config.redirect_uri, code=code)
+                lambda: connector.exchange_code(
+                    application=application, redirect_uri=config.redirect_uri, code=code
+                )
             )
         except ConnectFailed as failure:
             await outcome(attempt.nonce, failure.reason)
             status = 502 if failure.retryable else 400
+            if failure.reason == "nylas_not_configured":
+                status = 503
             return _finish(attempt, failure.reason, status, failure.message)
 
         allowed = listed_or(defaults.connect_allowed_domains, config.allowed_domains)
         if not mailbox_belongs_to_rep(rep.email, connection.email, allowed):
-            return await refuse_mailbox(attempt, connection)
+            return await refuse_mailbox(attempt, connection, application)
         lookback = lookback_of(defaults, config.lookback)
 
         def store(session: Session) -> Rep:
@@ -153,7 +167,9 @@ def callback_routes(context: ApiContext, config: AccountsConfig) -> list[Route]:
             {"status": "connected", "rep": stored.to_json(now, config.silence_after)}
         )
 
-    async def refuse_mailbox(attempt: SpentAttempt, connection: Connection) -> Response:
+    async def refuse_mailbox(
+        attempt: SpentAttempt, connection: Connection, application: OwnApplication | None
+    ) -> Response:
         """The grant is of another mailbox than the rep's: destroy it (unless a rep holds it,
         whose connection must not suffer for it) and say so."""
 
@@ -167,7 +183,7 @@ def callback_routes(context: ApiContext, config: AccountsConfig) -> list[Route]:
         if holder is None and config.connector is not None:
             try:
                 destroyed = await run_in_threadpool(
-                    config.connector.destroy_grant, connection.grant_id
+                    config.connector.destroy_grant, connection.grant_id, application
                 )
             except ConnectFailed as failure:
                 logger.warning(

@@ -154,10 +154,13 @@ def ingress_keys(runtime: Runtime, box: SecretBox) -> IngressKeys:
 
 def accounts_config(settings: Settings) -> AccountsConfig:
     """How reps' mailboxes are connected: through Nylas when it is configured."""
-    connector = None
+    # The deployment's application when it is configured; organizations' own ones always.
+    gateway = None
     if settings.nylas_api_key is not None and settings.nylas_client_id is not None:
         gateway = NylasGateway(str(settings.nylas_api_key), settings.nylas_api_uri)
-        connector = NylasConnector(gateway, settings.nylas_client_id)
+    connector = NylasConnector(
+        gateway, settings.nylas_client_id, region_uris=settings.nylas_region_uris
+    )
     if not settings.embedded and not settings.oauth_state_secrets:
         logger.warning(
             "CRMSYNC_OAUTH_STATE_SECRETS is unset: the OAuth state is signed with a key derived "

@@ -122,6 +122,8 @@ def accounts_world(
                 nylas_api_key=Secret(fake.api_key),
                 nylas_client_id=fake.client_id,
                 public_url=PUBLIC_URL,
+                # Organizations' own applications are the fake's too.
+                nylas_region_uris={"us": nylas_url, "eu": nylas_url},
                 **overrides,
             )
         )

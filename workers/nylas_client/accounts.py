@@ -50,11 +50,14 @@ class AccountsFacet(GatewayCore):
         state: str,
         provider: str | None = None,
         login_hint: str | None = None,
+        credential_id: str | None = None,
     ) -> str:
         """The hosted-auth URL to send the user's browser to (``GET /v3/connect/auth``).
 
         Built locally by the SDK, no request made; Nylas redirects back to ``redirect_uri``
-        with ``code`` and ``state``. Without ``provider``, Nylas lets the user choose.
+        with ``code`` and ``state``. Without ``provider``, Nylas lets the user choose. With
+        ``credential_id``, the user signs in through that Credential's provider app (a
+        customer's own Google or Azure application) instead of the connector's.
         """
         # A fresh dict each time: the SDK writes response_type and access_type into it.
         config: dict[str, Any] = {
@@ -66,8 +69,35 @@ class AccountsFacet(GatewayCore):
             config["provider"] = provider
         if login_hint is not None:
             config["login_hint"] = login_hint
+        if credential_id is not None:
+            config["credential_id"] = credential_id
         url: str = self._client.auth.url_for_oauth2(config)
         return url
+
+    def create_credential(
+        self, *, provider: str, name: str, client_id: str, client_secret: str
+    ) -> str:
+        """Register a customer's own provider app as a Credential of the application's
+        connector for ``provider`` (``POST /v3/connectors/{provider}/creds``); its id.
+
+        A create is not idempotent (a second makes a second Credential), so it is sent again
+        only when the first attempt surely never reached Nylas.
+
+        Raises:
+            NylasRejected: Nylas refused it (no connector for the provider, a bad app).
+            NylasWriteUncertain: an attempt may have made one whose answer was lost.
+        """
+
+        def call() -> str:
+            request: Any = {
+                "name": name,
+                "credential_type": "connector",
+                "credential_data": {"client_id": client_id, "client_secret": client_secret},
+            }
+            made = self._client.connectors.credentials.create(provider, request)
+            return str(made.data.id)
+
+        return self._write_once("create_credential", "-", call, grant_scoped=False)
 
     def exchange_code(self, *, client_id: str, redirect_uri: str, code: str) -> GrantToken:
         """The grant a hosted-auth ``code`` stands for (``POST /v3/connect/token``).
