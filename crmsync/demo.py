@@ -6,7 +6,8 @@ process in the Procfile shape), sends signed real-shaped notifications (a messag
 one, a v2 body, a grant expiry, and a retry), and then reads the stored emails back from the
 API. With a simulator it also adds a folder to the mailbox (the simulator delivers its
 ``folder.created``) and files a message there, and connects a second rep through hosted OAuth
-and shows its backfill. Everything goes over HTTP, as Nylas and a CRM would.
+and shows its backfill, then two organizations side by side (``crmsync.demo_orgs``).
+Everything goes over HTTP, as Nylas and a CRM would.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
+from crmsync.demo_orgs import show_two_organizations
 from crmsync.simulated_nylas import SIMULATOR_API_KEY
 from simulator import notifications as sim
 
@@ -81,6 +83,13 @@ def run_demo(target: DemoTarget) -> int:
         _show_emails(target, expected=(1 if filed is None else 2) + (3 if simulated else 0))
         if simulated:
             _connect_a_rep(target)
+            failures += show_two_organizations(
+                lambda method, path, body, token: _call(target, method, path, body, bearer=token),
+                lambda method, path, body: _simulator(target, method, path, body),
+                lambda label, document: _post_notification(target, label, document),
+                grant=target.grant,
+                admin=target.token,
+            )
     except Unreachable as error:
         print(f"crmsync demo: cannot reach {target.url}: {error}", file=sys.stderr)
         return 1
