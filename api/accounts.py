@@ -41,7 +41,8 @@ from domain.times import format_time
 from storage.accounts import Connection, disconnect_rep
 from storage.backfills import active_backfills, backfill_json, create_backfill, latest_backfill
 from storage.connect_attempts import start_connect_attempt
-from storage.organizations import org_defaults, org_with_secrets, record_credential
+from storage.org_access import org_with_secrets, record_credential
+from storage.organizations import org_defaults
 from storage.sealing import SecretsUnavailable
 
 CALLBACK_PATH = "/oauth/nylas/callback"

@@ -51,7 +51,8 @@ from storage.connect_attempts import (
     spend_connect_attempt,
 )
 from storage.errors import StorageConflict
-from storage.organizations import org_defaults, org_with_secrets
+from storage.org_access import org_with_secrets
+from storage.organizations import org_defaults
 from storage.reps import rep_for_grant
 from storage.sealing import SecretsUnavailable
 

@@ -34,7 +34,7 @@ from crmsync.connector import NylasConnector
 from crmsync.logs import configure_logging
 from crmsync.runtime import Runtime
 from crmsync.settings import Settings, SettingsError
-from storage.organizations import own_application_secrets
+from storage.org_access import own_application_secrets
 from storage.sealing import SecretBox
 from webhooks.keys import IngressKeys, KeyRing
 from webhooks.routes import IngressConfig, nylas_routes

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from storage.organizations import own_application_of_grant
+from storage.org_access import own_application_of_grant
 from storage.sealing import SecretBox, SecretsUnavailable
 from workers.nylas_client import NylasGateway
 
