@@ -15,6 +15,7 @@ for that organization's grants.
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
@@ -235,6 +236,9 @@ def decode_notifications(body: bytes) -> list[Notification]:
     return parse_document(document)
 
 
+_NO_ONES_SECRET = (secrets.token_bytes(32),)
+
+
 class _Signers:
     """Whose secrets may sign one request's body: those of the organization whose URL it
     came to, or the deployment's and then those of the application the body names."""
@@ -242,7 +246,10 @@ class _Signers:
     def __init__(self, keys: IngressKeys, org_id: str | None) -> None:
         self._keys = keys
         self.org_id = org_id
-        self.secrets = keys.deployment if org_id is None else keys.of_org(org_id)
+        # An organization without secrets (or none of that id) costs the same work as one
+        # with a secret: a secret no one knows, so a refusal's timing names no organization.
+        own = keys.of_org(org_id) if org_id is not None else ()
+        self.secrets = keys.deployment if org_id is None else own or _NO_ONES_SECRET
 
     def verify(self, raw: bytes, signature: str | None) -> str | None:
         """Verify a small plain body; the organization it came through (None: the
