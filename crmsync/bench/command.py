@@ -26,8 +26,9 @@ def add_bench_command(commands: Any) -> None:
         "the simulator, and print each figure beside its baseline and target: ingress "
         "against a bare Starlette endpoint, end to end against direct database inserts, "
         "a 10,000-message backfill against paging the fake Nylas alone, matching at two "
-        "contact-list sizes, peak memory; with --only soak, memory sampled over a "
-        "10-minute soak. Every run uses its own Redis "
+        "contact-list sizes, peak memory; with --only fairness, one organization's live "
+        "notifications beside another's 50-rep backfill against the first alone; with --only "
+        "soak, memory sampled over a 10-minute soak. Every run uses its own Redis "
         "namespace, databases and files, and removes them. Takes a few minutes; --quick "
         "takes seconds, for checking that the command works (its figures mean little).",
     )
@@ -50,8 +51,9 @@ def add_bench_command(commands: Any) -> None:
         type=_groups,
         default=DEFAULT_GROUPS,
         metavar="GROUPS",
-        help=f"comma-separated, from {','.join(GROUPS)} (default all but soak, which takes "
-        "--soak-minutes by itself; memory runs the ingress and e2e loads it reads)",
+        help=f"comma-separated, from {','.join(GROUPS)} (default all but fairness, about 2 "
+        "minutes, and soak, which takes --soak-minutes by itself; memory runs the ingress and "
+        "e2e loads it reads)",
     )
     bench.add_argument(
         "--soak-minutes",

@@ -25,6 +25,7 @@ from crmsync.bench.attack import AttackPlan, attack_figures, measure_attack
 from crmsync.bench.backfill import BackfillPlan, backfill_figures, measure_backfill
 from crmsync.bench.decode import DecodePlan, decode_figures, measure_decode
 from crmsync.bench.e2e import PipelinePlan, PipelineResult, measure_pipeline, pipeline_figures
+from crmsync.bench.fairness import FairnessPlan, fairness_figures, measure_fairness
 from crmsync.bench.figures import DEFAULT_GROUPS, Figure, FigureStatus, failed
 from crmsync.bench.ingress import IngressPlan, IngressResult, ingress_figures, measure_ingress
 from crmsync.bench.machine import describe_machine
@@ -57,6 +58,7 @@ class BenchPlan:
     pipeline: PipelinePlan
     backfill: BackfillPlan
     matching: MatchingPlan
+    fairness: FairnessPlan
     soak: SoakPlan
 
 
@@ -122,6 +124,27 @@ def plan_for(options: BenchOptions) -> BenchPlan:
             messages=100 if quick else 2_000,
             rounds=1 if quick else 3,
             profile=profile,
+        ),
+        fairness=FairnessPlan(
+            # The sizes: A backfills 50 reps of 2,000 messages while B's reps
+            # receive 20 notifications/s; long enough for a p99 of 400 latencies.
+            live_rate=20.0,
+            live_seconds=1.5 if quick else 20.0,
+            warmup_messages=8 if quick else 20,
+            backfill_reps=2 if quick else 50,
+            backfill_messages=50 if quick else 2_000,
+            contacts_in_mail=40,
+            contact_share=0.3,
+            profile=profile,
+            concurrency=8,
+            duplicate_rate=0.02,
+            reorder_rate=0.05,
+            worker_processes=PROCFILE_WORKER_PROCESSES,
+            worker_threads=PROCFILE_WORKER_THREADS,
+            sample_seconds=0.25 if quick else 1.0,
+            timeout_seconds=60.0 if quick else 180.0,
+            # Then B alone again, if A's backfill is done by then (the run stays near 4 min).
+            backfill_timeout_seconds=30.0 if quick else 120.0,
         ),
         soak=SoakPlan(
             minutes=options.soak_minutes,
@@ -227,6 +250,20 @@ def run_bench(options: BenchOptions, progress: Callable[[str], None]) -> BenchRe
                 _database(context, plan.matching.database, "matching") as url,
             ):
                 report.figures += matching_figures(measure_matching(url, plan.matching))
+        if "fairness" in wanted:
+            fairness = plan.fairness
+            with (
+                step(
+                    "fairness",
+                    f"org A backfills {fairness.backfill_reps} reps of "
+                    f"{fairness.backfill_messages:,} messages beside org B's "
+                    f"{fairness.live_rate:g} notifications/s, against B alone",
+                ),
+                _database(context, "postgresql", "fairness") as url,
+            ):
+                fair = measure_fairness(context, url, fairness)
+                report.figures += fairness_figures(fair)
+                report.series["fairness"] = fair.to_json()
         if "soak" in wanted:
             soak = plan.soak
             with (

@@ -71,3 +71,29 @@ def test_bench_only_runs_the_chosen_measurements(tmp_path: Path) -> None:
     assert finished.returncode == 0, finished.stdout + finished.stderr
     figures = json.loads(report_path.read_text())["figures"]
     assert {f["group"] for f in figures} == {"matching"}
+
+
+def test_quick_fairness_measures_one_org_beside_another_s_backfill(tmp_path: Path) -> None:
+    report_path = tmp_path / "bench.json"
+
+    finished = bench("--quick", "--only", "fairness", "--json", str(report_path), cwd=tmp_path)
+
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    report = json.loads(report_path.read_text())
+    figures = {f["key"]: f for f in report["figures"]}
+    assert {f["group"] for f in figures.values()} == {"fairness"}
+    for figure in figures.values():
+        assert figure["status"] == "measured", figure
+        assert isinstance(figure["value"], int | float), figure
+        assert math.isfinite(figure["value"]), figure
+    # B's latencies beside A's backfill, each against B alone measured in the same run.
+    for quantile in ("p50", "p95", "p99"):
+        latency = figures[f"fairness.b_latency_{quantile}"]
+        assert latency["baseline"] > 0, latency
+        assert latency["baseline_label"].startswith("B alone"), latency
+        assert isinstance(latency["ratio"], int | float), latency
+    p99 = figures["fairness.b_latency_p99"]
+    assert p99["target"], p99
+    assert isinstance(p99["met"], bool), p99
+    assert {"fairness.a_scanned_per_second", "fairness.a_backfill_seconds"} <= figures.keys()
+    assert report["series"]["fairness"]["a_backfill_progress"]
