@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -111,6 +112,10 @@ class Settings:
     # every one opens, so a key rotates by putting the new one first. None: no secrets are
     # accepted. The embedded mode falls back to a published development key.
     secret_keys: tuple[Secret, ...] = field(default=(Secret(DEV_SECRET_KEY),), repr=False)
+    # The threads each worker shares between organizations when several are active
+    # (workers.org_shares): two per CPU core, as what they compete for is mostly the CPU.
+    # One organization alone has every thread.
+    org_share_threads: int = field(default_factory=lambda: 2 * (os.cpu_count() or 1))
     # Where each Nylas region's API answers, for organizations with an application of their
     # own (their region says which): Nylas's own addresses, or a proxy's or the simulator's.
     nylas_region_uris: Mapping[str, str] = field(default_factory=lambda: dict(API_URIS))
@@ -228,6 +233,9 @@ class Settings:
             max_long_polls_per_token=reader.positive_int("CRMSYNC_MAX_LONG_POLLS_PER_TOKEN", 10),
             secret_keys=reader.secret_keys("CRMSYNC_SECRET_KEYS", embedded),
             nylas_region_uris=reader.region_uris("CRMSYNC_NYLAS_REGION_URIS"),
+            org_share_threads=reader.positive_int(
+                "CRMSYNC_ORG_SHARE_THREADS", 2 * (os.cpu_count() or 1)
+            ),
         )
         if reader.problems:
             raise SettingsError(reader.problems)

@@ -89,7 +89,7 @@ def worker_context(runtime: Runtime) -> WorkerContext:
         engine=runtime.engine,
         nylas_gateway=gateway,
         org_gateways=org_gateways,
-        shares=OrgShares(MessageOrgs(runtime.engine)),
+        shares=OrgShares(MessageOrgs(runtime.engine), capacity=settings.org_share_threads),
         disable_after=timedelta(days=settings.subscription_disable_after_days),
         delivery_timeout_seconds=float(settings.webhook_timeout_seconds),
         outbound=OutboundClient(allowed_networks=settings.webhook_allowed_networks),

@@ -5,10 +5,14 @@ A worker's threads take messages from its queues in arrival order, whoever's the
 200-rep onboarding backfill, or a burst of a million notifications of one organization, would
 hold every thread while another organization's new mail waits behind it. So each worker
 (each pool of threads, in each process) shares its threads between the organizations whose
-work it has seen lately: with ``n`` of them active, one may run at most ``ceil(threads / n)``
-messages at once. A message of an organization at its share goes back on its queue for a
-moment (:data:`DEFER_MS`) and is acknowledged, so it is never lost and the threads go to
-whoever else is waiting. Alone, an organization has every thread: nothing is left idle.
+work it has seen lately: with ``n`` of them active, one may run at most ``ceil(capacity / n)``
+messages at once, where the capacity is the worker's threads, or fewer
+(``CRMSYNC_ORG_SHARE_THREADS``): on a machine of few cores, work that needs the CPU shares
+the cores, not the threads, and 64 threads of one organization's backfill leave another's
+notifications a thread each but no CPU. A message of an organization at its share goes
+back on its queue for a moment (:data:`DEFER_MS`) and is acknowledged, so it is never lost
+and the threads go to whoever else is waiting. Alone, an organization has every thread:
+nothing is left idle.
 
 An organization is active while one of its messages runs, and for :data:`ACTIVE_SECONDS`
 after the last one was seen (run or sent back), so one that sends a notification now and
@@ -55,11 +59,13 @@ class OrgShares(Middleware):
         self,
         org_of: Callable[[dramatiq.Message[Any]], str | None],
         *,
+        capacity: int | None = None,
         active_seconds: float = ACTIVE_SECONDS,
         defer_ms: int = DEFER_MS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._org_of = org_of
+        self._capacity = capacity
         self._active_seconds = active_seconds
         self._defer_ms = defer_ms
         self._clock = clock
@@ -76,7 +82,8 @@ class OrgShares(Middleware):
         pool = id(worker)
         queues = worker.consumer_whitelist or broker.get_declared_queues()
         with self._lock:
-            self._threads[pool] = worker.worker_threads
+            threads = worker.worker_threads
+            self._threads[pool] = min(threads, self._capacity) if self._capacity else threads
             self._seen[pool] = {}
             for queue in queues:
                 self._pools[q_name(queue)] = pool
