@@ -34,7 +34,7 @@ from crmsync.bench import crm_api
 from crmsync.bench.figures import Figure, FigureStatus
 from crmsync.bench.load import Connection, Request
 from crmsync.bench.processes import free_port
-from crmsync.bench.stack import NYLAS_API_KEY, BenchContext, crmsync_environment, running_stack
+from crmsync.bench.stack import NYLAS_API_KEY, BenchContext, connecting_environment, running_stack
 from domain.backfill import BackfillKind, Window, window_at, window_count, window_size
 from domain.contacts import Contact, match_contacts, parse_contact
 from domain.messages import parse_message
@@ -136,13 +136,9 @@ def measure_backfill(
     port = free_port()
     try:
         with serve_fake_nylas(fake) as nylas_url:
-            environment = {
-                **crmsync_environment(database_url, namespace, nylas_url=nylas_url),
-                # Hosted OAuth: the fake's application, and crmsync's own address for the
-                # callback URL the fake redirects the browser to.
-                "NYLAS_CLIENT_ID": fake.client_id,
-                "CRMSYNC_PUBLIC_URL": f"http://127.0.0.1:{port}",
-            }
+            environment = connecting_environment(
+                database_url, namespace, nylas_url=nylas_url, client_id=fake.client_id, port=port
+            )
             with running_stack(
                 environment,
                 context.log_dir("backfill"),

@@ -51,7 +51,7 @@ from crmsync.bench.figures import Figure
 from crmsync.bench.load import Connection, Request, percentile
 from crmsync.bench.nylas_process import NylasProcess, nylas_process
 from crmsync.bench.processes import free_port
-from crmsync.bench.stack import NYLAS_API_KEY, BenchContext, crmsync_environment, running_stack
+from crmsync.bench.stack import NYLAS_API_KEY, BenchContext, connecting_environment, running_stack
 from domain.backfill import BackfillState
 from simulator.mailbox import FakeNylas
 from simulator.mailbox_fill import fill_mailbox
@@ -232,12 +232,10 @@ def measure_fairness(
     port = free_port()
     try:
         with nylas_process(fake) as nylas:  # forked first: no thread nor loop running yet
-            environment = {
-                **crmsync_environment(database_url, namespace, nylas_url=nylas.url),
-                # Hosted OAuth for A's reps, as the backfill measurement connects its rep.
-                "NYLAS_CLIENT_ID": fake.client_id,
-                "CRMSYNC_PUBLIC_URL": f"http://127.0.0.1:{port}",
-            }
+            # Hosted OAuth for A's reps, as the backfill measurement connects its rep.
+            environment = connecting_environment(
+                database_url, namespace, nylas_url=nylas.url, client_id=fake.client_id, port=port
+            )
             with running_stack(
                 environment,
                 context.log_dir("fairness"),

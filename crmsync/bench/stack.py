@@ -57,6 +57,19 @@ def crmsync_environment(
     return processes.child_environment(settings)
 
 
+def connecting_environment(
+    database_url: str, namespace: RedisNamespace, *, nylas_url: str, client_id: str, port: int
+) -> dict[str, str]:
+    """:func:`crmsync_environment` for a stack whose reps connect through hosted OAuth: the
+    fake's application, and crmsync's own address (``port``) for the callback URL the fake
+    redirects the browser to."""
+    return {
+        **crmsync_environment(database_url, namespace, nylas_url=nylas_url),
+        "NYLAS_CLIENT_ID": client_id,
+        "CRMSYNC_PUBLIC_URL": f"http://127.0.0.1:{port}",
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class Stack:
     """A running web process and, when asked for, its workers."""
