@@ -73,12 +73,21 @@ def parameter_names(model: type[BaseModel]) -> frozenset[str]:
 def read_query(request: Request, model: type[Q]) -> Q:
     """The request's query string as ``model``.
 
-    A parameter given twice counts once, with its last value, as Starlette reads it.
+    A parameter given twice with the same value counts once; with two values it is
+    refused, as no one can say which was meant (``?dry_run=true&dry_run=false`` on a delete).
 
     Raises:
-        ApiError: 400 ``invalid_<parameter>`` naming the first parameter that is wrong (each
-            of them in ``fields``); ``unknown_parameter`` is refused before, by the route.
+        ApiError: 400 ``duplicate_parameter``, or ``invalid_<parameter>`` naming the first
+            parameter that is wrong (each of them in ``fields``); ``unknown_parameter`` is
+            refused before, by the route.
     """
+    for name in request.query_params:
+        if len(set(request.query_params.getlist(name))) > 1:
+            raise ApiError(
+                400,
+                "duplicate_parameter",
+                f"'{name[:64]}' is given more than once, with different values",
+            )
     try:
         return model.model_validate(dict(request.query_params))
     except ValidationError as error:

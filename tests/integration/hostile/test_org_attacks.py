@@ -917,3 +917,16 @@ def test_hostile_organization_arguments_reach_no_terminal_and_match_nothing(
             assert "0 of 0 matching dead letters" in output, output
     code = main(["status", "--org", HOSTILE_ARGUMENTS[0]])
     assert "no organization [bold red]x[/]" in capsys.readouterr().err
+
+
+def test_a_dry_run_given_twice_with_two_values_is_refused_and_offboards_nothing(
+    orgs: EmailSyncWorld,
+) -> None:
+    world = orgs
+    for params in ("dry_run=true&dry_run=false", "dry_run=false&dry_run=true"):
+        answer = world.client.delete(f"/v1/orgs/initech?{params}", headers=AUTH)
+        assert answer.status_code == 400, answer.text
+        assert answer.json()["error"]["reason"] == "duplicate_parameter"
+    assert world.api("GET", "/v1/orgs/initech").json()["offboarding"] is None
+    same = world.client.delete("/v1/orgs/initech?dry_run=true&dry_run=true", headers=AUTH)
+    assert (same.status_code, same.json()["dry_run"]) == (200, True)
