@@ -18,7 +18,7 @@ from api.context import ApiContext
 from api.inputs import read_body
 from api.operations import Answer, Operation
 from domain import answers
-from domain.inputs import NonBlank
+from domain.inputs import DisplayName
 from domain.organizations import validate_org_id
 from storage.org_tokens import issue_token, list_tokens, revoke_token, token_json
 from storage.organizations import require_org
@@ -33,7 +33,7 @@ class TokenInput(BaseModel):
         json_schema_extra={"examples": [{"name": "acme CRM production"}]},
     )
 
-    name: NonBlank = Field(max_length=100, description="what the token is for, for people")
+    name: DisplayName = Field(max_length=100, description="what the token is for, for people")
 
 
 TOKENS = "/orgs/{org_id}/tokens"

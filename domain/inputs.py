@@ -29,7 +29,7 @@ from pydantic import (
 )
 
 from domain.errors import DomainError
-from domain.text import clipped
+from domain.text import clipped, id_problem
 from domain.times import parse_rfc3339
 
 M = TypeVar("M", bound=BaseModel)
@@ -47,6 +47,18 @@ def _not_blank(value: str) -> str:
 
 # Text with something in it besides spaces (a name, a hint, a URL).
 NonBlank = Annotated[str, AfterValidator(_not_blank), Field(json_schema_extra={"pattern": r"\S"})]
+
+
+def _one_line(value: str) -> str:
+    problem = id_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+# A name people read in tables and prompts (an organization's, a token's): one line, no
+# control character nor bidirectional override, which would fake lines or reorder text.
+DisplayName = Annotated[NonBlank, AfterValidator(_one_line)]
 
 
 def _zoned_time(value: object) -> datetime:

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from domain.errors import DomainError
 from domain.folders import InvalidFolderSetting, parse_folder_setting
-from domain.inputs import NonBlank, read_model
+from domain.inputs import DisplayName, NonBlank, read_model
 from domain.mailbox_binding import InvalidDomain, parse_domain
 from domain.return_urls import InvalidReturnUrl, parse_origin
 
@@ -142,7 +142,7 @@ class OrgInput(BaseModel):
         },
     )
 
-    name: NonBlank = Field(max_length=200, description="the customer's name, for people")
+    name: DisplayName = Field(max_length=200, description="the customer's name, for people")
     provider_apps: dict[CredentialProvider, ProviderAppInput] | None = Field(
         None, description="the customer's own provider apps, as Credentials of the deployment's"
     )

@@ -54,6 +54,7 @@ GLOBEX: dict[str, Any] = {
         "webhook_secrets": [WEBHOOK_SECRET],
     },
 }
+MARKUP_NAME = "[bold red]x[/] [link=https://evil.example]pay here[/link]"
 HOSTILE_NAME = "[bold red]x[/]\x1b[2J"
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 
@@ -446,21 +447,28 @@ def test_an_unknown_organization_is_exit_status_1(orgs: Orgs, argv: tuple[str, .
     assert "crmsync orgs: unknown_org: no organization 'nobody'" in err
 
 
-def test_a_hostile_name_is_printed_literally(orgs: Orgs) -> None:
-    code, out, err = orgs("create", "hostile", "--name", HOSTILE_NAME)
+def test_a_name_with_markup_is_printed_literally(orgs: Orgs) -> None:
+    code, _, err = orgs("create", "hostile", "--name", MARKUP_NAME)
     assert code == 0, err
-    orgs.json("tokens", "hostile", "--issue", HOSTILE_NAME)
-    assert orgs.json("show", "hostile")["organization"]["name"] == HOSTILE_NAME
+    orgs.json("tokens", "hostile", "--issue", MARKUP_NAME)
+    assert orgs.json("show", "hostile")["organization"]["name"] == MARKUP_NAME
 
-    outputs = [out, err]
     for argv in (("list",), ("show", "hostile"), ("tokens", "hostile")):
         code, shown, shown_err = orgs(*argv)
         assert code == 0, shown_err
         assert "[bold red]x[/]" in shown
-        outputs += [shown, shown_err]
-    _, issued, issued_err = orgs("tokens", "hostile", "--issue", HOSTILE_NAME)
+    _, _, issued_err = orgs("tokens", "hostile", "--issue", MARKUP_NAME)
     assert "[bold red]x[/]" in issued_err
-    outputs += [issued, issued_err]
-    for output in outputs:
-        assert "\x1b" not in output
-        assert "[2J" not in output
+
+
+@pytest.mark.parametrize("name", [HOSTILE_NAME, "Acme\nrevoked: all tokens", "A\u202eemca"])
+def test_a_name_with_a_control_character_is_refused(orgs: Orgs, name: str) -> None:
+    code, out, err = orgs("create", "hostile", "--name", name)
+    assert code == 2
+    assert "invalid_org" in err
+    assert "\x1b" not in out + err
+    code, _, err = orgs("create", "plain", "--name", "Plain")
+    assert code == 0, err
+    code, _, err = orgs("tokens", "plain", "--issue", name)
+    assert code == 2
+    assert "invalid_token" in err
