@@ -55,7 +55,7 @@ def show_two_organizations(
             to=(email,),
             subject=f"A quote for {org_id}",
         )
-        refused += not post(f"message.created for {org_id}", message)
+        refused += not post(f"{org_id}: its message.created", message)
     emails = {org_id: _emails(call, tokens[org_id]) for org_id in ORGS}
     for org_id, found in emails.items():
         subjects = [e["subject"] for e in found]

@@ -61,8 +61,8 @@ def handled_types(database: Path) -> list[str]:
 # its repeated message is a duplicate and is not stored again.
 DEMO_TYPES = sorted(["message.created"] * 3 + ["message.created.truncated", "grant.expired"])
 # With a simulator the demo also adds a folder (the simulator delivers its folder.created) and
-# sends a message filed in it.
-SIMULATED_DEMO_TYPES = sorted([*DEMO_TYPES, "folder.created", "message.created"])
+# sends a message filed in it, and a message to each of its two organizations.
+SIMULATED_DEMO_TYPES = sorted([*DEMO_TYPES, "folder.created", *["message.created"] * 3])
 
 
 def run_command(
