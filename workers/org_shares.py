@@ -82,8 +82,7 @@ class OrgShares(Middleware):
         pool = id(worker)
         queues = worker.consumer_whitelist or broker.get_declared_queues()
         with self._lock:
-            threads = worker.worker_threads
-            self._threads[pool] = min(threads, self._capacity) if self._capacity else threads
+            self._threads[pool] = worker.worker_threads
             self._seen[pool] = {}
             for queue in queues:
                 self._pools[q_name(queue)] = pool
@@ -139,13 +138,18 @@ class OrgShares(Middleware):
             self._seen[key[0]][key[1]] = self._clock()
 
     def _share(self, pool: Pool) -> int:
-        """Threads one organization may hold: an equal part among the active ones."""
+        """Threads one organization may hold: every thread alone, else an equal part of the
+        capacity among the active ones."""
         now = self._clock()
         seen = self._seen[pool]
         for org in [o for o, at in seen.items() if now - at > self._active_seconds]:
             if (pool, org) not in self._running:
                 del seen[org]
-        return max(1, math.ceil(self._threads[pool] / max(1, len(seen))))
+        threads = self._threads[pool]
+        if len(seen) <= 1:
+            return threads
+        capacity = min(threads, self._capacity) if self._capacity else threads
+        return max(1, math.ceil(capacity / len(seen)))
 
 
 class MessageOrgs:

@@ -156,3 +156,18 @@ def test_queues_no_worker_of_this_process_consumes_are_not_shared(
     assert not starts(shares, broker, message("a", 1, queue="backfill"))
     assert starts(shares, broker, message("a", 2))  # notifications: not this worker's
     assert not shares.over_share("notifications.messages", "a")
+
+
+def test_a_capacity_shares_fewer_threads_than_the_worker_has_but_never_alone(
+    clock: Clock, broker: FakeBroker
+) -> None:
+    shares = OrgShares(lambda m: m.kwargs.get("org"), capacity=2, clock=clock)
+    shares.after_worker_boot(broker, FakeWorker(8, None))  # type: ignore[arg-type]
+    # Alone, every one of the eight threads.
+    assert all(starts(shares, broker, message("a", n)) for n in range(8))
+    for n in range(8):
+        shares.after_process_message(broker, message("a", n))  # type: ignore[arg-type]
+    assert starts(shares, broker, message("b", 0))
+    # Two active: one each of the capacity of two, whatever the threads.
+    assert starts(shares, broker, message("a", 8))
+    assert not starts(shares, broker, message("a", 9))
