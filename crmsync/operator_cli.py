@@ -7,6 +7,7 @@ what it needs when it runs (``status_command``, ``dlq_command``, ``reprocess_com
 from __future__ import annotations
 
 import argparse
+import importlib
 from typing import Any
 
 from domain.organizations import DEFAULT_ORG_ID
@@ -38,7 +39,7 @@ def add_operator_commands(commands: Any) -> None:
     status.add_argument(
         "--org", help="only this organization (the queues, shared by all, are shown whole)"
     )
-    _json_flag(status)
+    json_flag(status)
     status.set_defaults(command=_status)
 
     explain = commands.add_parser(
@@ -54,7 +55,7 @@ def add_operator_commands(commands: Any) -> None:
         "--org", default=DEFAULT_ORG_ID, help="the rep's organization (default: %(default)s)"
     )
     explain.add_argument("--message", required=True, help="the Nylas message id")
-    _json_flag(explain)
+    json_flag(explain)
     explain.set_defaults(command=_explain)
 
     dlq = commands.add_parser(
@@ -69,7 +70,7 @@ def add_operator_commands(commands: Any) -> None:
         "list", help="list dead letters, oldest first", description="List dead letters."
     )
     _selection_flags(listing, default_limit=50)
-    _json_flag(listing)
+    json_flag(listing)
     listing.set_defaults(command=_dlq("list_letters"))
 
     show = actions.add_parser(
@@ -78,7 +79,7 @@ def add_operator_commands(commands: Any) -> None:
         description="Show one dead letter: actor, queue, arguments, retries and the error.",
     )
     show.add_argument("id", metavar="ID", help="message id (or Redis message id)")
-    _json_flag(show)
+    json_flag(show)
     show.set_defaults(command=_dlq("show_letter"))
 
     replay = actions.add_parser(
@@ -93,7 +94,7 @@ def add_operator_commands(commands: Any) -> None:
         "--dry-run", action="store_true", help="say how many and which would move; move nothing"
     )
     _operator_flag(replay)
-    _json_flag(replay)
+    json_flag(replay)
     replay.set_defaults(command=_dlq("replay_letters"))
 
     purge = actions.add_parser(
@@ -104,7 +105,7 @@ def add_operator_commands(commands: Any) -> None:
     _selection_flags(purge, default_limit=None)
     purge.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     _operator_flag(purge)
-    _json_flag(purge)
+    json_flag(purge)
     purge.set_defaults(command=_dlq("purge_letters"))
 
     audit = actions.add_parser(
@@ -114,7 +115,7 @@ def add_operator_commands(commands: Any) -> None:
     )
     audit.add_argument("--limit", type=_positive, default=20, help="how many (default 20)")
     audit.add_argument("--org", help="only actions limited to this organization")
-    _json_flag(audit)
+    json_flag(audit)
     audit.set_defaults(command=_dlq("show_audits"))
 
 
@@ -138,8 +139,21 @@ def _selection_flags(parser: argparse.ArgumentParser, default_limit: int | None)
     parser.add_argument("--limit", type=_positive, default=default_limit, help=limit_help)
 
 
-def _json_flag(parser: argparse.ArgumentParser) -> None:
+def json_flag(parser: argparse.ArgumentParser) -> None:
+    """``--json``, which every operator command takes."""
     parser.add_argument("--json", action="store_true", help="print JSON for scripts")
+
+
+def deferred_command(module: str, name: str) -> Any:
+    """The command ``module.name``, run through ``module.run_refusing``: the module is
+    imported only when the command runs, so ``crmsync --help`` stays fast."""
+
+    def run(args: argparse.Namespace) -> int:
+        commands = importlib.import_module(module)
+        result: int = commands.run_refusing(getattr(commands, name), args)
+        return result
+
+    return run
 
 
 def _operator_flag(parser: argparse.ArgumentParser) -> None:
@@ -197,9 +211,4 @@ def _explain(args: argparse.Namespace) -> int:
 
 
 def _dlq(name: str) -> Any:
-    def run(args: argparse.Namespace) -> int:
-        from crmsync import dlq_command
-
-        return dlq_command.run_refusing(getattr(dlq_command, name), args)
-
-    return run
+    return deferred_command("crmsync.dlq_command", name)

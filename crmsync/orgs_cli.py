@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from crmsync.operator_cli import deferred_command, json_flag
+
 EXIT_STATUSES = (
     "Exit status: 0 done, 1 nothing done (unknown organization or token, refused, declined), "
     "2 bad input or configuration."
@@ -35,8 +37,8 @@ def add_orgs_command(commands: Any) -> None:
         "(provider_apps, nylas_application, or the deployment's), its reps by account "
         "status and its live and revoked tokens.",
     )
-    _json_flag(listing)
-    listing.set_defaults(command=_run("run_list"))
+    json_flag(listing)
+    listing.set_defaults(command=_orgs("run_list"))
 
     show = actions.add_parser(
         "show",
@@ -45,8 +47,8 @@ def add_orgs_command(commands: Any) -> None:
         "is set, never the secret), then its tokens. " + EXIT_STATUSES,
     )
     _org_argument(show)
-    _json_flag(show)
-    show.set_defaults(command=_run("run_show"))
+    json_flag(show)
+    show.set_defaults(command=_orgs("run_show"))
 
     create = actions.add_parser(
         "create",
@@ -69,8 +71,8 @@ def add_orgs_command(commands: Any) -> None:
         help="an organization with only this name: the deployment's Nylas access, no "
         "defaults (an existing one is replaced by just that)",
     )
-    _json_flag(create)
-    create.set_defaults(command=_run("run_create"))
+    json_flag(create)
+    create.set_defaults(command=_orgs("run_create"))
 
     tokens = actions.add_parser(
         "tokens",
@@ -83,8 +85,8 @@ def add_orgs_command(commands: Any) -> None:
     change = tokens.add_mutually_exclusive_group()
     change.add_argument("--issue", metavar="NAME", help="issue a token; NAME says what it is for")
     change.add_argument("--revoke", metavar="TOKEN_ID", help="revoke this token (tok_...)")
-    _json_flag(tokens)
-    tokens.set_defaults(command=_run("run_tokens"))
+    json_flag(tokens)
+    tokens.set_defaults(command=_orgs("run_tokens"))
 
     delete = actions.add_parser(
         "delete",
@@ -99,24 +101,13 @@ def add_orgs_command(commands: Any) -> None:
     delete.add_argument(
         "--dry-run", action="store_true", help="count the grants and rows that would go"
     )
-    _json_flag(delete)
-    delete.set_defaults(command=_run("run_delete"))
+    json_flag(delete)
+    delete.set_defaults(command=_orgs("run_delete"))
 
 
 def _org_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("org", metavar="ORG", help="the organization's id (the vendor's own)")
 
 
-def _json_flag(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--json", action="store_true", help="print JSON for scripts")
-
-
-def _run(name: str) -> Any:
-    """The command ``orgs_command.<name>``, imported only when it runs."""
-
-    def run(args: argparse.Namespace) -> int:
-        from crmsync import orgs_command
-
-        return orgs_command.run_refusing(getattr(orgs_command, name), args)
-
-    return run
+def _orgs(name: str) -> Any:
+    return deferred_command("crmsync.orgs_command", name)
