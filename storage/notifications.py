@@ -16,7 +16,8 @@ from sqlalchemy import Table, delete, func, update
 from sqlmodel import Session, col, select
 
 from domain.notifications import Notification
-from storage.tables import NotificationState, RawNotification, RepRow
+from storage.reps import grant_orgs
+from storage.tables import NotificationState, RawNotification
 from storage.upsert import insert_ignore_rows
 
 _RAW: Table = RawNotification.__table__  # type: ignore[attr-defined]
@@ -58,10 +59,10 @@ def record_outcomes(
     by_key = {key_of(o.notification): o for o in outcomes}
     if len(by_key) != len(outcomes):
         raise ValueError("record_outcomes takes each notification once")
-    owners = _grant_orgs(session, {o.notification.grant_id for o in outcomes})
+    owners = grant_orgs(session, (o.notification.grant_id for o in outcomes))
     # The organization it came through, else the one whose rep holds its grant.
     orgs = {
-        k: by_key[k].notification.via_org or owners.get(by_key[k].notification.grant_id)
+        k: by_key[k].notification.via_org or owners.get(by_key[k].notification.grant_id or "")
         for k in by_key
     }
     rows = insert_ignore_rows(
@@ -92,17 +93,6 @@ def record_outcomes(
             )
         )
     return inserted
-
-
-def _grant_orgs(session: Session, grant_ids: set[str | None]) -> dict[str | None, str]:
-    """The organization of each grant's rep, for the grants a rep holds (one query)."""
-    known = sorted(g for g in grant_ids if g is not None)
-    if not known:
-        return {}
-    rows = session.exec(
-        select(RepRow.grant_id, RepRow.org_id).where(col(RepRow.grant_id).in_(known))
-    )
-    return {grant_id: org_id for grant_id, org_id in rows}
 
 
 def _raw_values(attempt: NotificationOutcome, org_id: str | None, now: datetime) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -37,9 +37,27 @@ def rep_for_grant(session: Session, grant_id: str) -> Rep | None:
     return to_rep(row) if row else None
 
 
+# Grants named per statement: far below PostgreSQL's 65,535 parameters and SQLite's limit.
+GRANTS_PER_QUERY = 1_000
+
+
 def grant_org(session: Session, grant_id: str) -> str | None:
     """The organization whose rep holds ``grant_id``, if a rep does."""
-    return session.exec(select(RepRow.org_id).where(RepRow.grant_id == grant_id)).first()
+    return grant_orgs(session, [grant_id]).get(grant_id)
+
+
+def grant_orgs(session: Session, grant_ids: Iterable[str | None]) -> dict[str, str]:
+    """The organization of each grant a rep holds, whatever the number of grants
+    (:data:`GRANTS_PER_QUERY` to a query); grants no rep holds are left out."""
+    known = sorted({g for g in grant_ids if g is not None})
+    found: dict[str, str] = {}
+    for start in range(0, len(known), GRANTS_PER_QUERY):
+        chunk = known[start : start + GRANTS_PER_QUERY]
+        rows = session.exec(
+            select(RepRow.grant_id, RepRow.org_id).where(col(RepRow.grant_id).in_(chunk))
+        )
+        found.update((grant, org) for grant, org in rows if grant is not None)
+    return found
 
 
 def reps_for_grants(session: Session, grant_ids: Collection[str]) -> dict[str, Rep]:

@@ -21,6 +21,7 @@ from sqlmodel import Session, col, select
 from domain.errors import MalformedNotification
 from domain.notifications import parse_unit
 from storage.engine import transaction
+from storage.reps import grant_orgs
 from storage.tables import (
     ActionItemRow,
     BackfillRow,
@@ -122,15 +123,9 @@ def orgs_of_messages(
         row_id = _row_of(message)
         if message.actor_name in _ROW_ORGS and row_id is not None:
             rows[message.actor_name][index] = row_id
-    known_grants = sorted({g for g in grants.values() if g is not None})
-    grant_orgs: dict[str | None, str] = {}
-    for chunk in _chunks(known_grants):
-        found = session.exec(
-            select(RepRow.grant_id, RepRow.org_id).where(col(RepRow.grant_id).in_(chunk))
-        )
-        grant_orgs.update(found.all())
+    owners = grant_orgs(session, grants.values())
     orgs: list[str | None] = [
-        _via_org(message) or grant_orgs.get(grants[i]) for i, message in enumerate(messages)
+        _via_org(message) or owners.get(grants[i] or "") for i, message in enumerate(messages)
     ]
     for actor_name, by_index in rows.items():
         lookup, largest = _ROW_ORGS[actor_name]
