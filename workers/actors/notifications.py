@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from dramatiq import Retry
 from sqlmodel import Session
@@ -72,12 +72,13 @@ def handle_notification(
     }
     # No kind means the routing table changed since it was queued: keep it, do nothing more.
     handler = HANDLERS[notification.kind] if notification.kind else acknowledge_only
-    if notification.via_org is not None and not _org_in_service(context, notification.via_org):
+    scope = _scope(context, notification)
+    if scope == "removed":
         # Came through an organization removed (or being removed) since: nothing of it is
         # handled or kept, so nothing of it comes back after its offboarding.
         logger.info("notification of a removed organization dropped", extra=log_fields)
         return
-    if not _in_scope(context, notification):
+    if scope == "other":
         handler = _other_organization
     try:
         handled = _finish(
@@ -115,18 +116,19 @@ def handle_notification(
     )
 
 
-def _org_in_service(context: WorkerContext, org_id: str) -> bool:
+def _scope(context: WorkerContext, notification: Notification) -> Literal["in", "other", "removed"]:
+    """Whether a notification may act on its grant (``in``), concerns another
+    organization's grant (``other``), or came through an organization no longer in service
+    (``removed``). Read in one session, and only for one that came through an organization."""
+    if notification.via_org is None:
+        return "in"
     with Session(context.engine) as session:
-        return org_in_service(session, org_id)
-
-
-def _in_scope(context: WorkerContext, notification: Notification) -> bool:
-    """Whether the notification may act on its grant (one query, only for a notification
-    that came through an organization)."""
-    if notification.via_org is None or notification.grant_id is None:
-        return True
-    with Session(context.engine) as session:
-        return acts_on_grant(notification.via_org, grant_org(session, notification.grant_id))
+        if not org_in_service(session, notification.via_org):
+            return "removed"
+        if notification.grant_id is None:
+            return "in"
+        owner = grant_org(session, notification.grant_id)
+    return "in" if acts_on_grant(notification.via_org, owner) else "other"
 
 
 def _other_organization(context: WorkerContext, notification: Notification) -> Handled:
