@@ -25,7 +25,6 @@ a grant's is read again after :data:`GRANT_SECONDS`.
 from __future__ import annotations
 
 import logging
-import math
 import threading
 import time
 from collections import OrderedDict
@@ -39,6 +38,7 @@ from dramatiq.middleware import SkipMessage
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from domain.org_scope import thread_share
 from workers.letter_orgs import orgs_of_messages, subject_of
 
 logger = logging.getLogger(__name__)
@@ -145,11 +145,7 @@ class OrgShares(Middleware):
         for org in [o for o, at in seen.items() if now - at > self._active_seconds]:
             if (pool, org) not in self._running:
                 del seen[org]
-        threads = self._threads[pool]
-        if len(seen) <= 1:
-            return threads
-        capacity = min(threads, self._capacity) if self._capacity else threads
-        return max(1, math.ceil(capacity / len(seen)))
+        return thread_share(self._threads[pool], self._capacity, len(seen))
 
 
 class MessageOrgs:
