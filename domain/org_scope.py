@@ -17,13 +17,3 @@ def acts_on_grant(via_org: str | None, grant_org: str | None) -> bool:
     """Whether a notification that came through ``via_org`` (None: the deployment's) may act
     on a grant of ``grant_org`` (None: no rep holds it)."""
     return via_org is None or grant_org is None or grant_org == via_org
-
-
-def thread_share(threads: int, capacity: int | None, active: int) -> int:
-    """How many of a worker's ``threads`` one organization may hold at once while
-    ``active`` organizations have work on it: every thread alone; else an equal part, at
-    least one, of the ``capacity`` shared between them (None: all the threads)."""
-    if active <= 1:
-        return threads
-    shared = min(threads, capacity) if capacity else threads
-    return max(1, -(-shared // active))

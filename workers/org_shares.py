@@ -1,22 +1,26 @@
-"""Each organization's share of a worker's threads: one organization's flood never starves
+"""Each organization's share of a worker's time: one organization's flood never starves
 another's live mail.
 
-A worker's threads take messages from its queues in arrival order, whoever's they are: a
-200-rep onboarding backfill, or a burst of a million notifications of one organization, would
-hold every thread while another organization's new mail waits behind it. So each worker
-(each pool of threads, in each process) shares its threads between the organizations whose
-work it has seen lately: with ``n`` of them active, one may run at most ``ceil(capacity / n)``
-messages at once, where the capacity is the worker's threads, or fewer
-(``CRMSYNC_ORG_SHARE_THREADS``): on a machine of few cores, work that needs the CPU shares
-the cores, not the threads, and 64 threads of one organization's backfill leave another's
-notifications a thread each but no CPU. A message of an organization at its share goes
-back on its queue for a moment (:data:`DEFER_MS`) and is acknowledged, so it is never lost
-and the threads go to whoever else is waiting. Alone, an organization has every thread:
-nothing is left idle.
+The rule is ``domain.worker_shares``: an organization that used well over its part of the
+worker's recent time (it is *ahead*) may hold an equal part of the capacity
+(``CRMSYNC_ORG_SHARE_THREADS``, two per core by default: what such work competes for is
+the CPU) and its long work waits while a lighter organization's message runs; every other
+organization may use every thread. This middleware keeps the bookkeeping, for each pool of
+threads (each Dramatiq worker, in each process): which organizations are active, how many
+messages each one runs now, and the time they used, the CPU time of the threads that ran
+them and the time they held them (messages done, decayed over :data:`ACTIVE_SECONDS`, and
+those running, read from their threads' CPU clocks as each decision is made, so a long
+backfill slice counts while it runs).
+
+A message of an organization at its share goes back on its queue for a moment
+(:data:`DEFER_MS`) and is acknowledged, so it is never lost and the threads go to whoever
+else is waiting. Long work (a backfill's slice) calls :meth:`OrgShares.give_way` between
+its steps, outside any transaction, and ends its slice early when :meth:`OrgShares.over_share`
+says so.
 
 An organization is active while one of its messages runs, and for :data:`ACTIVE_SECONDS`
 after the last one was seen (run or sent back), so one that sends a notification now and
-then keeps its share between them. Beside these shares, the per-grant limits still hold
+then keeps its place between them. Beside these shares, the per-grant limits still hold
 (``workers.grant_limits``). Whose a message is comes from what it names
 (``workers.letter_orgs``), looked up once and kept: a row's organization never changes,
 a grant's is read again after :data:`GRANT_SECONDS`.
@@ -25,10 +29,12 @@ a grant's is read again after :data:`GRANT_SECONDS`.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import dramatiq
@@ -38,22 +44,52 @@ from dramatiq.middleware import SkipMessage
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from domain.org_scope import thread_share
+from domain.worker_shares import WorkerTime, thread_share, yields_to_others
 from workers.letter_orgs import orgs_of_messages, subject_of
 
 logger = logging.getLogger(__name__)
 
 ACTIVE_SECONDS = 2.0
 DEFER_MS = 200
+GIVE_WAY_SECONDS = 1.0  # the longest long work waits at one step for lighter work
+GIVE_WAY_STEP_SECONDS = 0.02
 GRANT_SECONDS = 10.0
 MAX_REMEMBERED = 100_000
 NO_ORG = ""  # work no organization is known to own shares as one more organization
 
-Pool = int
+
+@dataclass
+class _Pool:
+    """One worker's threads and what each organization does on them."""
+
+    threads: int
+    running: Counter[str] = field(default_factory=Counter)
+    seen: dict[str, float] = field(default_factory=dict)  # organization -> last seen
+    done: dict[str, tuple[WorkerTime, float]] = field(default_factory=dict)  # used, as of
+
+
+@dataclass(frozen=True, slots=True)
+class _Slot:
+    """A running message: whose it is, on which thread, since when (CPU and wall clock)."""
+
+    pool: _Pool
+    org: str
+    thread: int
+    cpu_mark: float
+    mark: float
+
+
+def thread_cpu_seconds(thread: int) -> float:
+    """The CPU time ``thread`` (a running thread's ``threading.get_ident()``) has used so
+    far, 0 where its clock cannot be read."""
+    try:
+        return time.clock_gettime(time.pthread_getcpuclockid(thread))
+    except OSError:
+        return 0.0
 
 
 class OrgShares(Middleware):
-    """Shares each worker's threads between the organizations whose work it runs."""
+    """Shares each worker's time between the organizations whose work it runs."""
 
     def __init__(
         self,
@@ -63,27 +99,24 @@ class OrgShares(Middleware):
         active_seconds: float = ACTIVE_SECONDS,
         defer_ms: int = DEFER_MS,
         clock: Callable[[], float] = time.monotonic,
+        cpu_clock: Callable[[int], float] = thread_cpu_seconds,
     ) -> None:
         self._org_of = org_of
         self._capacity = capacity
         self._active_seconds = active_seconds
         self._defer_ms = defer_ms
         self._clock = clock
-        self._lock = threading.Lock()
-        self._pools: dict[str, Pool] = {}  # queue name -> the worker that consumes it
-        self._threads: dict[Pool, int] = {}
-        self._running: dict[tuple[Pool, str], int] = {}
-        self._seen: dict[Pool, dict[str, float]] = {}
-        self._entered: dict[str, tuple[Pool, str]] = {}  # message id -> its slot
+        self._cpu_clock = cpu_clock
+        self._changed = threading.Condition()
+        self._pools: dict[str, _Pool] = {}  # queue name -> the worker that consumes it
+        self._slots: dict[str, _Slot] = {}  # message id -> the message running
 
     # Dramatiq's hooks -------------------------------------------------------------------------
 
     def after_worker_boot(self, broker: Broker, worker: Worker) -> None:
-        pool = id(worker)
+        pool = _Pool(worker.worker_threads)
         queues = worker.consumer_whitelist or broker.get_declared_queues()
-        with self._lock:
-            self._threads[pool] = worker.worker_threads
-            self._seen[pool] = {}
+        with self._changed:
             for queue in queues:
                 self._pools[q_name(queue)] = pool
 
@@ -106,7 +139,7 @@ class OrgShares(Middleware):
     def after_skip_message(self, broker: Broker, message: Any) -> None:
         self._leave(message.message_id)
 
-    # The shares ------------------------------------------------------------------------------
+    # What long work asks ---------------------------------------------------------------------
 
     def over_share(self, queue_name: str, org_id: str | None) -> bool:
         """Whether ``org_id`` runs more than its share on ``queue_name``'s worker now: long
@@ -114,38 +147,82 @@ class OrgShares(Middleware):
         pool = self._pools.get(q_name(queue_name))
         if pool is None:
             return False
-        with self._lock:
-            return self._running.get((pool, org_id or NO_ORG), 0) > self._share(pool)
+        org = org_id or NO_ORG
+        with self._changed:
+            return pool.running[org] > self._share(pool, org)
 
-    def _enter(self, pool: Pool, org: str, message_id: str) -> bool:
-        with self._lock:
-            self._seen[pool][org] = self._clock()
-            key = (pool, org)
-            if self._running.get(key, 0) >= self._share(pool):
+    def give_way(self, queue_name: str, org_id: str | None) -> None:
+        """Called by long work between its steps (never inside a transaction): wait while
+        ``org_id`` is ahead and a lighter organization's message runs on the same worker,
+        for up to :data:`GIVE_WAY_SECONDS`."""
+        pool = self._pools.get(q_name(queue_name))
+        if pool is None:
+            return
+        org = org_id or NO_ORG
+        with self._changed:
+            for _ in range(round(GIVE_WAY_SECONDS / GIVE_WAY_STEP_SECONDS)):
+                if not yields_to_others(self._used(pool), pool.running, org):
+                    return
+                self._changed.wait(GIVE_WAY_STEP_SECONDS)
+
+    # The bookkeeping -------------------------------------------------------------------------
+
+    def _enter(self, pool: _Pool, org: str, message_id: str) -> bool:
+        with self._changed:
+            pool.seen[org] = self._clock()
+            if pool.running[org] >= self._share(pool, org):
                 return False
-            self._running[key] = self._running.get(key, 0) + 1
-            self._entered[message_id] = key
+            pool.running[org] += 1
+            thread = threading.get_ident()
+            self._slots[message_id] = _Slot(
+                pool, org, thread, self._cpu_clock(thread), self._clock()
+            )
             return True
 
     def _leave(self, message_id: str) -> None:
-        with self._lock:
-            key = self._entered.pop(message_id, None)
-            if key is None:
+        with self._changed:
+            slot = self._slots.pop(message_id, None)
+            if slot is None:
                 return  # sent back, or not one of the shared queues
-            self._running[key] -= 1
-            if not self._running[key]:
-                del self._running[key]
-            self._seen[key[0]][key[1]] = self._clock()
+            pool, now = slot.pool, self._clock()
+            pool.running[slot.org] -= 1
+            if not pool.running[slot.org]:
+                del pool.running[slot.org]
+            pool.seen[slot.org] = now
+            before = self._decayed(*pool.done.get(slot.org, (WorkerTime(), now)), now)
+            used = self._running_time(slot, now)
+            pool.done[slot.org] = (_plus(before, used), now)
+            self._changed.notify_all()
 
-    def _share(self, pool: Pool) -> int:
-        """Threads one organization may hold: every thread alone, else an equal part of the
-        capacity among the active ones."""
+    def _used(self, pool: _Pool) -> dict[str, WorkerTime]:
+        """The recent time of each active organization of ``pool``; forgets the others."""
         now = self._clock()
-        seen = self._seen[pool]
-        for org in [o for o, at in seen.items() if now - at > self._active_seconds]:
-            if (pool, org) not in self._running:
-                del seen[org]
-        return thread_share(self._threads[pool], self._capacity, len(seen))
+        for org in [o for o, at in pool.seen.items() if now - at > self._active_seconds]:
+            if org not in pool.running:
+                del pool.seen[org]
+                pool.done.pop(org, None)
+        used = {
+            org: self._decayed(*pool.done.get(org, (WorkerTime(), now)), now)
+            for org in pool.seen.keys() | pool.running.keys()
+        }
+        for slot in self._slots.values():
+            if slot.pool is pool:
+                used[slot.org] = _plus(used[slot.org], self._running_time(slot, now))
+        return used
+
+    def _running_time(self, slot: _Slot, now: float) -> WorkerTime:
+        return WorkerTime(self._cpu_clock(slot.thread) - slot.cpu_mark, now - slot.mark)
+
+    def _decayed(self, used: WorkerTime, at: float, now: float) -> WorkerTime:
+        kept = math.exp(-(now - at) / self._active_seconds)
+        return WorkerTime(used.cpu * kept, used.held * kept)
+
+    def _share(self, pool: _Pool, org: str) -> int:
+        return thread_share(pool.threads, self._capacity, self._used(pool), org)
+
+
+def _plus(one: WorkerTime, other: WorkerTime) -> WorkerTime:
+    return WorkerTime(one.cpu + other.cpu, one.held + other.held)
 
 
 class MessageOrgs:

@@ -9,7 +9,7 @@ import pytest
 
 from crmsync.settings import DEV_SECRET_KEY, Settings, SettingsError
 from domain.inputs import InvalidInput
-from domain.org_scope import acts_on_grant, thread_share
+from domain.org_scope import acts_on_grant
 from domain.organizations import (
     InvalidOrganization,
     OrgDefaults,
@@ -272,22 +272,3 @@ def test_a_notification_acts_only_on_grants_of_the_organization_it_came_through(
     via_org: str | None, grant_org: str | None, acts: bool
 ) -> None:
     assert acts_on_grant(via_org, grant_org) is acts
-
-
-@pytest.mark.parametrize(
-    ("threads", "capacity", "active", "share"),
-    [
-        (64, 4, 1, 64),  # alone: every thread, whatever the capacity
-        (64, 4, 0, 64),
-        (64, 4, 2, 2),
-        (64, 4, 3, 2),  # an equal part, rounded up
-        (64, 4, 5, 1),  # never less than one
-        (64, None, 2, 32),  # no capacity: the threads are shared
-        (2, 4, 2, 1),  # a capacity above the threads shares the threads
-        (1, None, 3, 1),
-    ],
-)
-def test_an_organization_holds_its_part_of_the_threads_when_others_are_active(
-    threads: int, capacity: int | None, active: int, share: int
-) -> None:
-    assert thread_share(threads, capacity, active) == share

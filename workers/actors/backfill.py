@@ -69,6 +69,7 @@ def run_backfill(
             position = _start_page(context, backfill_id)
             if position is None:
                 return
+            _give_way(context, position.rep.org_id)
             page = context.nylas_for(position.grant_id).list_messages(
                 position.grant_id,
                 any_email=position.addresses or None,
@@ -77,6 +78,7 @@ def run_backfill(
                 limit=MAX_PAGE_SIZE,
                 page_token=position.page_token,
             )
+            _give_way(context, position.rep.org_id)
             outcomes = apply_messages(context, position.rep, position.grant_id, page.messages)
             finished = _save_page(
                 context, backfill_id, position, page.next_cursor, Counter(outcomes)
@@ -106,6 +108,13 @@ def _over_share(context: WorkerContext, org_id: str) -> bool:
     return context.shares is not None and context.shares.over_share(
         BACKFILL_QUEUE.queue_name, org_id
     )
+
+
+def _give_way(context: WorkerContext, org_id: str) -> None:
+    """Between a page's steps (outside any transaction): the rep's organization waits while
+    a lighter one's message runs on the backfill worker, when it is ahead in worker time."""
+    if context.shares is not None:
+        context.shares.give_way(BACKFILL_QUEUE.queue_name, org_id)
 
 
 def _start_page(context: WorkerContext, backfill_id: int) -> _Position | None:

@@ -1,6 +1,7 @@
-"""Each organization's share of the worker threads, with the real Redis, the real Dramatiq
-worker and its two threads: while another organization's work is active, a flooding one
-holds at most its part of the threads, and nothing of either is lost."""
+"""Each organization's share of the worker's time, with the real Redis, the real Dramatiq
+worker and its two threads: once a flooding organization is ahead in the time it holds
+threads, it holds at most its part of them while another organization's work is active,
+and nothing of either is lost."""
 
 from __future__ import annotations
 
@@ -23,18 +24,18 @@ FLOOD = 8
 
 
 class Held:
-    """How many of the flooding organization's messages run at once, at most."""
+    """How many of the flooding organization's messages ran at once as each one started."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.now = 0
-        self.most = 0
+        self.at_start: list[int] = []
         self.done = 0
 
     def slow_handler(self, context: Any, notification: Any) -> Handled:
         with self.lock:
             self.now += 1
-            self.most = max(self.most, self.now)
+            self.at_start.append(self.now)
         time.sleep(0.3)  # a slow Nylas, say: the thread is held
         with self.lock:
             self.now -= 1
@@ -84,6 +85,10 @@ def test_a_flooding_organization_holds_only_its_share_while_another_is_active(
         stop.set()
         sender.join()
 
-    # Two threads, two active organizations: acme never held both.
-    assert held.most == 1
+    # Two threads, two active organizations. Acme's first two messages may take both threads
+    # (it has used no time yet: nobody is ahead); once they held them for 0.3 s, acme is
+    # ahead, and from then on it holds one. (On a loaded machine the live mail's own
+    # messages may hold a thread long enough for a moment of like load: once, at most.)
+    assert len(held.at_start) == FLOOD
+    assert sum(1 for running in held.at_start[2:] if running > 1) <= 1, held.at_start
     wait_for(lambda: set(live) <= handled(world), what="every live message handled")
