@@ -112,9 +112,10 @@ class Settings:
     # every one opens, so a key rotates by putting the new one first. None: no secrets are
     # accepted. The embedded mode falls back to a published development key.
     secret_keys: tuple[Secret, ...] = field(default=(Secret(DEV_SECRET_KEY),), repr=False)
-    # The threads each worker shares between organizations when several are active
-    # (workers.org_shares): two per CPU core, as what they compete for is mostly the CPU.
-    # One organization alone has every thread.
+    # The threads each worker shares between organizations when several are active, of
+    # which one ahead in worker time may hold its part (workers.org_shares): two per CPU
+    # core, as what they compete for is mostly the CPU. One alone, or not ahead, has every
+    # thread.
     org_share_threads: int = field(default_factory=lambda: 2 * (os.cpu_count() or 1))
     # Where each Nylas region's API answers, for organizations with an application of their
     # own (their region says which): Nylas's own addresses, or a proxy's or the simulator's.
