@@ -36,6 +36,7 @@ from workers.liveness import WorkerLiveness
 from workers.maintenance import Maintenance
 from workers.nylas_client import NylasGateway
 from workers.org_gateways import OrgGateways
+from workers.org_letters import OrgLetters
 from workers.org_shares import MessageOrgs, OrgShares
 from workers.outbound_http import OutboundClient
 from workers.queues import (
@@ -90,6 +91,7 @@ def worker_context(runtime: Runtime) -> WorkerContext:
         nylas_gateway=gateway,
         org_gateways=org_gateways,
         shares=OrgShares(MessageOrgs(runtime.engine), capacity=settings.org_share_threads),
+        org_letters=OrgLetters(runtime.broker.client, settings.redis_namespace),
         disable_after=timedelta(days=settings.subscription_disable_after_days),
         delivery_timeout_seconds=float(settings.webhook_timeout_seconds),
         outbound=OutboundClient(allowed_networks=settings.webhook_allowed_networks),

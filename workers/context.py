@@ -13,6 +13,7 @@ from domain.parking import DEFAULT_PARK_WAIT
 from workers.group_commit import GroupCommit
 from workers.nylas_client import NylasGateway
 from workers.org_gateways import OrgGateways
+from workers.org_letters import OrgLetters
 from workers.org_shares import OrgShares
 from workers.outbound_http import OutboundClient
 
@@ -50,6 +51,8 @@ class WorkerContext:
     group_commit: GroupCommit = field(default_factory=GroupCommit)
     # Each organization's share of the worker threads (the broker's middleware too).
     shares: OrgShares | None = None
+    # The dead letters in Redis, which offboarding an organization deletes with its rows.
+    org_letters: OrgLetters | None = None
 
     def nylas_for(self, grant_id: str) -> NylasGateway:
         """The Nylas API of ``grant_id``'s application: its organization's own, else the

@@ -117,7 +117,7 @@ def orgs_of_messages(
     looked up :data:`_CHUNK` at a time, whatever the number of letters, and an id that no
     row can have (past the column's range) names none.
     """
-    grants = {index: _grant_of(message) for index, message in enumerate(messages)}
+    grants = {index: grant_of(message) for index, message in enumerate(messages)}
     rows: defaultdict[str, dict[int, int]] = defaultdict(dict)
     for index, message in enumerate(messages):
         row_id = _row_of(message)
@@ -150,7 +150,7 @@ def _via_org(message: dramatiq.Message[Any]) -> str | None:
     return org_id if isinstance(org_id, str) else None
 
 
-def _grant_of(message: dramatiq.Message[Any]) -> str | None:
+def grant_of(message: dramatiq.Message[Any]) -> str | None:
     """The grant a notification's message names, None for other messages and unreadable ones."""
     if message.actor_name not in _NOTIFICATION_ACTORS:
         return None
@@ -179,7 +179,7 @@ def subject_of(message: dramatiq.Message[Any]) -> tuple[str, object] | None:
     via_org = _via_org(message)
     if via_org is not None:
         return ("org", via_org)
-    grant_id = _grant_of(message)
+    grant_id = grant_of(message)
     if grant_id is not None:
         return ("grant", grant_id)
     row_id = _row_of(message)

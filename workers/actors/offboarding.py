@@ -1,6 +1,6 @@
-"""The offboarding actor: an organization's grants disconnected at Nylas, then its rows
-deleted in batches (``storage.offboarding``), a slice of time per message, and once more a
-few minutes later for what came in late.
+"""The offboarding actor: an organization's grants disconnected at Nylas, then its dead
+letters deleted from Redis and its rows in batches (``storage.offboarding``), a slice of
+time per message, and once more a few minutes later for what came in late.
 
 Each grant disconnected and each batch deleted is saved as it happens, so a run cut short
 (a crash, a deploy) resumes from there: the dispatcher queues an offboarding again when it
@@ -29,6 +29,7 @@ from workers.context import NylasNotConfigured, WorkerContext
 logger = logging.getLogger(__name__)
 
 SLICE_SECONDS = 30.0
+DEAD_LETTERS = "dead_letters"  # beside the tables' names in an offboarding's counts
 
 
 def offboard_org(
@@ -66,6 +67,7 @@ def offboard_org(
                 session, session.get_one(OffboardingRow, offboarding_id), context.clock()
             )
         logger.info("organization's grants disconnected", extra=log)
+    _purge_dead_letters(context, offboarding_id, org_id, grants, log)
     while True:
         with transaction(context.engine) as session:
             row = session.get_one(OffboardingRow, offboarding_id, with_for_update=True)
@@ -77,6 +79,28 @@ def offboard_org(
             return
     done = "organization offboarded" if state == DONE else "organization's rows deleted"
     logger.info("%s: %d rows so far", done, sum(deleted.values()), extra={**log, **deleted})
+
+
+def _purge_dead_letters(
+    context: WorkerContext,
+    offboarding_id: int,
+    org_id: str,
+    grants: list[str],
+    log: dict[str, object],
+) -> None:
+    """Delete the organization's dead letters from Redis (``workers.org_letters``) before
+    its rows, which say whose a letter is, and count them with the rows deleted."""
+    if context.org_letters is None:
+        return
+    purged = context.org_letters.purge(context.engine, org_id, grants)
+    if not purged:
+        return
+    with transaction(context.engine) as session:
+        row = session.get_one(OffboardingRow, offboarding_id, with_for_update=True)
+        row.deleted = {**row.deleted, DEAD_LETTERS: row.deleted.get(DEAD_LETTERS, 0) + purged}
+        row.updated_at = context.clock()
+        session.add(row)
+    logger.info("organization's dead letters deleted: %d", purged, extra=log)
 
 
 def _disconnect(context: WorkerContext, grant_id: str, log: dict[str, object]) -> None:

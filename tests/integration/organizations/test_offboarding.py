@@ -1,24 +1,29 @@
 """Offboarding an organization, on SQLite and PostgreSQL with the real Redis and workers: a
 dry run counts what would go, its tokens stop at once, its grants are disconnected at Nylas,
-and afterwards no table holds a row of it, while another organization's rows are untouched;
-an offboarding cut short resumes where it stopped."""
+and afterwards no table holds a row of it nor Redis a dead letter of it, while another
+organization's rows and letters are untouched; an offboarding cut short resumes where it
+stopped."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import dramatiq
 import pytest
 from sqlalchemy import func, select
 from sqlmodel import SQLModel
 
 from simulator import mailbox
+from domain.triggers import WorkKind
 from simulator import notifications as sim
 from storage.audits import start_audit
 from storage.engine import transaction
 from storage.offboarding import count_org_rows, delete_next_batch
 from storage.org_tables import OffboardingRow
 from storage.tables import (
+    BackfillRow,
     ConnectAttemptRow,
     DeliveryAttemptRow,
     DeliveryRow,
@@ -31,8 +36,15 @@ from tests.support.email_sync import AUTH, EmailSyncWorld
 from tests.support.services import wait_for
 from workers.actors.offboarding import offboard_org
 from workers.context import WorkerContext
+from workers.deadletters import dead_letter_key
 from workers.dispatch import OFFBOARDINGS, dispatch_once, dispatch_recorded
-from workers.queues import OFFBOARDING_QUEUE
+from workers.queues import (
+    BACKFILL_QUEUE,
+    NOTIFICATION_QUEUES,
+    OFFBOARDING_QUEUE,
+    QueueSpec,
+    all_queue_names,
+)
 
 IN_GLOBEX = {**AUTH, "Crmsync-Org": "globex"}
 NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
@@ -254,3 +266,71 @@ def count_org_rows_after(session: Any) -> int:
 def test_the_default_organization_cannot_be_offboarded(world: EmailSyncWorld) -> None:
     refused = world.api("DELETE", "/v1/orgs/default")
     assert (refused.status_code, refused.json()["error"]["reason"]) == (409, "default_org")
+
+
+def bury(world: EmailSyncWorld, spec: QueueSpec, *args: Any, **kwargs: Any) -> str:
+    """A dead letter of ``spec``'s actor in the world's Redis, as Dramatiq leaves one."""
+    client, namespace = world.runtime.broker.client, world.runtime.settings.redis_namespace
+    redis_message_id = str(uuid.uuid4())
+    message = dramatiq.Message(
+        queue_name=spec.queue_name,
+        actor_name=spec.actor_name,
+        args=args,
+        kwargs=kwargs,
+        options={"redis_message_id": redis_message_id, "retries": 3},
+    )
+    key = dead_letter_key(namespace, spec.queue_name)
+    client.zadd(key, {redis_message_id: int(datetime.now(UTC).timestamp() * 1000)})
+    client.hset(key + ".msgs", redis_message_id, message.encode())
+    return redis_message_id
+
+
+def buried(world: EmailSyncWorld) -> set[str]:
+    client, namespace = world.runtime.broker.client, world.runtime.settings.redis_namespace
+    return {
+        member.decode()
+        for queue in all_queue_names()
+        for member in client.zrange(dead_letter_key(namespace, queue), 0, -1)
+    }
+
+
+def backfill_of(world: EmailSyncWorld, org_id: str) -> int:
+    with transaction(world.runtime.engine) as session:
+        found = session.exec(select(BackfillRow.id).where(BackfillRow.org_id == org_id)).first()
+    assert found is not None
+    return int(found[0])
+
+
+def test_the_organizations_dead_letters_go_with_it_and_no_one_elses(
+    globex: EmailSyncWorld,
+) -> None:
+    world = globex
+    messages = NOTIFICATION_QUEUES[WorkKind.MESSAGES]
+
+    def notification_of(grant: str) -> dict[str, Any]:
+        payload = sim.message_created(grant, message_id=f"failed-{grant}")
+        return {"api_version": "v3", "payload": payload, "received_at": 1e9}
+
+    # Its notification (named by its grant), its backfill's; the default organization's too.
+    globex_letters = {
+        bury(world, messages, **notification_of(MICROSOFT_GRANT)),
+        bury(world, BACKFILL_QUEUE, backfill_of(world, "globex")),
+    }
+    default_letters = {
+        bury(world, messages, **notification_of(GMAIL_GRANT)),
+        bury(world, BACKFILL_QUEUE, backfill_of(world, "default")),
+    }
+    assert buried(world) >= globex_letters | default_letters
+
+    assert world.api("DELETE", "/v1/orgs/globex").status_code == 202
+    run_offboardings(world)
+    wait_for(
+        lambda: world.api("GET", "/v1/orgs/globex").status_code == 404,
+        what="globex to be offboarded",
+    )
+
+    assert not buried(world) & globex_letters
+    assert buried(world) >= default_letters
+    with transaction(world.runtime.engine) as session:
+        [audit] = session.exec(select(OffboardingRow)).scalars().all()
+        assert audit.deleted["dead_letters"] == len(globex_letters)
