@@ -29,14 +29,9 @@ from domain.cursors import position_number, position_text
 from domain.text import whole_number
 from domain.times import parse_rfc3339
 from storage.contacts import contact_exists
-from storage.emails import (
-    EmailPageKey,
-    email_contacts,
-    email_json,
-    get_email,
-    hide_email,
-    list_emails,
-)
+from storage.email_changes import email_json
+from storage.email_reads import EmailPageKey, email_contacts, get_email, list_emails
+from storage.emails import hide_email
 from storage.errors import NotFound
 from storage.tables import EmailRow
 

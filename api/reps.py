@@ -26,7 +26,7 @@ from domain.email_rules import DEFAULT_LOOKBACK
 from domain.organizations import lookback_of
 from domain.reps import Rep, RepInput, parse_rep, validate_rep_id
 from domain.times import format_time
-from storage.emails import activity_counts
+from storage.email_reads import activity_counts
 from storage.errors import NotFound
 from storage.organizations import org_defaults
 from storage.reps import PutRepResult, get_rep, put_rep

@@ -22,7 +22,8 @@ from api.operations import Answer, Operation
 from api.reps import require_rep
 from domain import answers
 from domain.sending import SendInput, parse_send_request
-from storage.emails import email_contacts, email_json
+from storage.email_changes import email_json
+from storage.email_reads import email_contacts
 from storage.sends import queue_send
 
 SEND_EMAIL = Operation(

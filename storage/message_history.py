@@ -36,7 +36,8 @@ from domain.outcomes import explain_outcome, outcome_word
 from domain.reps import Rep
 from domain.times import format_time
 from storage.backfills import latest_backfill
-from storage.emails import email_contacts, email_json, find_email
+from storage.email_changes import email_json
+from storage.email_reads import email_contacts, find_email
 from storage.folders import load_folder_cache
 from storage.parked import find_parked
 from storage.tables import BackfillRow, RawNotification, RepRow

@@ -21,7 +21,8 @@ from domain.messages import MailMessage, Participant
 from domain.reps import Rep
 from domain.sending import DeliveryEvent, SendRequest, next_delivery_state
 from storage.contacts import contacts_for_addresses
-from storage.emails import SOURCE_SYSTEM, find_email, new_email_version, record_email_change
+from storage.email_changes import new_email_version, record_email_change
+from storage.email_reads import SOURCE_SYSTEM, find_email
 from storage.tables import EmailContactRow, EmailRow
 from storage.upsert import insert_ignore
 

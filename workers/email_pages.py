@@ -23,14 +23,8 @@ from domain.folders import ResolvedFolders
 from domain.messages import MailMessage
 from domain.reps import Rep
 from storage.contacts import IndexedContact, contacts_by_address
-from storage.emails import (
-    NewEmail,
-    find_email,
-    find_emails,
-    mailbox_state,
-    store_emails,
-    update_email,
-)
+from storage.email_reads import find_email, find_emails
+from storage.emails import NewEmail, mailbox_state, store_emails, update_email
 from storage.parked import park_messages, settle_parked
 from storage.sends import attach_sent_copy
 from storage.tables import EmailRow

@@ -1,7 +1,7 @@
 """What the CRM API answers, as typed shapes: the one description of each answer.
 
 Each shape is a ``TypedDict``: the function that builds an answer (``Rep.to_json``,
-``storage.emails.email_json``...) is declared to return it, so mypy checks that every key
+``storage.email_changes.email_json``...) is declared to return it, so mypy checks that every key
 is there with its type, at no cost when the API answers; ``api.openapi`` writes the
 answer's schema from the same class (pydantic reads TypedDicts). A key marked
 ``NotRequired`` is left out in some answers; a ``| None`` key is always there and may be

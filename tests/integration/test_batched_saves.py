@@ -20,7 +20,8 @@ from domain.reps import parse_rep
 from simulator import mailbox
 from simulator import notifications as sim
 from storage.contacts import replace_contacts
-from storage.emails import email_contacts, email_json
+from storage.email_changes import email_json
+from storage.email_reads import email_contacts
 from storage.engine import create_database_engine, transaction
 from storage.folders import replace_folder_cache
 from storage.reps import put_rep

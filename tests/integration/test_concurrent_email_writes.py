@@ -18,7 +18,8 @@ from domain.reps import parse_rep
 from simulator import mailbox
 from simulator import notifications as sim
 from storage.contacts import replace_contacts
-from storage.emails import find_email, hide_email
+from storage.email_reads import find_email
+from storage.emails import hide_email
 from storage.engine import create_database_engine, transaction
 from storage.folders import replace_folder_cache
 from storage.reps import put_rep

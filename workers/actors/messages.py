@@ -29,7 +29,8 @@ from domain.messages import MailMessage, MalformedMessage, parse_message
 from domain.notifications import Notification
 from domain.reps import Rep
 from domain.sending import DeliveryReport, delivery_report
-from storage.emails import find_email, mark_mailbox_deleted
+from storage.email_reads import find_email
+from storage.emails import mark_mailbox_deleted
 from storage.engine import transaction
 from storage.folders import load_folder_caches
 from storage.reps import rep_for_grant, reps_for_grants

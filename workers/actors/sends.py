@@ -17,7 +17,7 @@ from dramatiq import Retry
 from domain.not_found import Missing
 from domain.sending import DeliveryEvent, DeliveryState
 from storage.accounts import note_grant_gone
-from storage.emails import get_email
+from storage.email_reads import get_email
 from storage.engine import transaction
 from storage.reps import get_rep
 from storage.sends import record_delivery_event, record_sent
