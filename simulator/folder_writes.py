@@ -200,5 +200,5 @@ def _new_id(grant_id: str, provider: str, folders: Mapping[str, Wire], name: str
     if provider == "microsoft":
         raw = uuid.uuid4().bytes + uuid.uuid5(uuid.NAMESPACE_URL, grant_id).bytes
         return MICROSOFT_ROOT_PREFIX + base64.urlsafe_b64encode(raw).decode()
-    # IMAP: the path is in the id (see simulator.mailbox.imap_folder_id).
+    # IMAP: the path is in the id (see simulator.folder_presets.imap_folder_id).
     return f"v0:{uuid.uuid5(uuid.NAMESPACE_URL, grant_id)}:{name}"

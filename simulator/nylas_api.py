@@ -46,7 +46,8 @@ from simulator.connectors_api import connector_routes
 from simulator.control import control_routes
 from simulator.faults import Fault
 from simulator.folder_control import folder_control_routes
-from simulator.mailbox import FakeNylas, Wire, listed_folders
+from simulator.folder_presets import listed_folders
+from simulator.mailbox import FakeNylas, Wire
 from simulator.message_index import MessageQuery, OrderKey, message_order
 from simulator.notification_push import WebhookTarget, drain_routes
 from simulator.sending import InvalidSend

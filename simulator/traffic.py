@@ -24,13 +24,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from simulator import mailbox
 from simulator import notifications as sim
+from simulator.folder_presets import (
+    GMAIL_INBOX_ID,
+    GMAIL_SENT_ID,
+    MICROSOFT_INBOX_ID,
+    MICROSOFT_SENT_ID,
+)
 
 PROVIDERS = ("google", "microsoft")
 SOURCES = {"google": "/google/emails/realtime", "microsoft": "/microsoft/emails/realtime"}
-INBOX_FOLDER = {"google": mailbox.GMAIL_INBOX_ID, "microsoft": mailbox.MICROSOFT_INBOX_ID}
-SENT_FOLDER = {"google": mailbox.GMAIL_SENT_ID, "microsoft": mailbox.MICROSOFT_SENT_ID}
+INBOX_FOLDER = {"google": GMAIL_INBOX_ID, "microsoft": MICROSOFT_INBOX_ID}
+SENT_FOLDER = {"google": GMAIL_SENT_ID, "microsoft": MICROSOFT_SENT_ID}
 # Labels a Gmail inbox message often carries beside INBOX (all in the Gmail folder preset).
 GMAIL_EXTRA_LABELS = ("UNREAD", "IMPORTANT", "CATEGORY_PERSONAL")
 

@@ -17,7 +17,7 @@ from domain.messages import parse_message
 from domain.notifications import Notification, parse_unit
 from domain.organizations import DEFAULT_ORG_ID
 from domain.reps import parse_rep
-from simulator import mailbox
+from simulator import folder_presets as mailbox
 from simulator import notifications as sim
 from storage.contacts import replace_contacts
 from storage.email_changes import email_json

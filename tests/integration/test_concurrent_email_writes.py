@@ -15,7 +15,7 @@ from domain.contacts import parse_contacts
 from domain.folders import parse_folder
 from domain.organizations import DEFAULT_ORG_ID
 from domain.reps import parse_rep
-from simulator import mailbox
+from simulator import folder_presets as mailbox
 from simulator import notifications as sim
 from storage.contacts import replace_contacts
 from storage.email_reads import find_email

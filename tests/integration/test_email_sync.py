@@ -11,7 +11,7 @@ from typing import Any
 
 import redis
 
-from simulator import mailbox
+from simulator import folder_presets as mailbox
 from simulator import notifications as sim
 from tests.integration.conftest import GMAIL_GRANT, MICROSOFT_GRANT
 from tests.support.email_sync import EmailSyncWorld

@@ -12,9 +12,10 @@ import pytest
 import requests
 from nylas.models.errors import NylasOAuthError
 
-from simulator import mailbox as mb
+from simulator import folder_presets as mb
 from simulator.mailbox import FakeNylas
 from simulator.mailbox_fill import fill_mailbox
+from simulator.message_index import message_order
 from simulator.notifications import message_object
 from tests.support.fake_api import SettableClock, api_error
 
@@ -357,7 +358,7 @@ def test_ten_thousand_messages_page_completely_in_order(fake: FakeNylas, base_ur
     messages = fill_mailbox(
         fake, GMAIL, 10_000, contacts=["alice@customer.example"], start=T0 - 90 * 86_400, end=T0
     )
-    expected = [m["id"] for m in sorted(messages, key=mb.message_order)]
+    expected = [m["id"] for m in sorted(messages, key=message_order)]
     headers = {"Authorization": f"Bearer {fake.api_key}"}
 
     ids: list[str] = []

@@ -13,7 +13,7 @@ import nylas
 import pytest
 import requests
 
-from simulator import mailbox as mb
+from simulator import folder_presets as mb
 from simulator.mailbox import FakeNylas
 from simulator.notifications import message_object
 from tests.support.fake_api import api_error

@@ -19,7 +19,7 @@ import crmsync.operator_context
 from crmsync.cli import main
 from domain.organizations import DEFAULT_ORG_ID
 from domain.reps import parse_rep
-from simulator import mailbox
+from simulator import folder_presets as mailbox
 from storage.engine import create_database_engine, transaction
 from storage.message_history import NotificationPageKey, explain_message, list_notifications
 from storage.reps import get_rep, put_rep

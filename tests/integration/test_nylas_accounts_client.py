@@ -11,9 +11,10 @@ import pytest
 import requests
 from prometheus_client import REGISTRY
 
-from simulator import mailbox as mb
+from simulator import folder_presets as mb
 from simulator.mailbox import FakeNylas
 from simulator.mailbox_fill import fill_mailbox
+from simulator.message_index import message_addresses, message_order
 from tests.integration.test_nylas_client import closed_port_url
 from tests.support.fake_api import RecordedSleeps, SettableClock
 from workers.nylas_client import GrantToken, NylasGateway
@@ -420,7 +421,7 @@ def test_a_backfill_pages_through_ten_thousand_messages(
         fake, GMAIL, 10_000, contacts=contacts, start=T0 - 120 * 86_400, end=T0, contact_share=0.4
     )
     since = T0 - 30 * 86_400
-    everything = sorted(messages, key=mb.message_order)
+    everything = sorted(messages, key=message_order)
 
     def walk(**filters: Any) -> list[str]:
         ids: list[str] = []
@@ -436,7 +437,7 @@ def test_a_backfill_pages_through_ten_thousand_messages(
     assert walk(received_after=since, any_email=contacts) == [
         m["id"]
         for m in everything
-        if m["date"] > since and {a.lower() for a in contacts} & mb.message_addresses(m)
+        if m["date"] > since and {a.lower() for a in contacts} & message_addresses(m)
     ]
     assert walk(in_folder=mb.GMAIL_SENT_ID, received_before=since) == [
         m["id"] for m in everything if m["date"] < since and mb.GMAIL_SENT_ID in m["folders"]

@@ -14,7 +14,7 @@ import requests
 from nylas.models.errors import NylasApiError, NylasSdkTimeoutError
 from prometheus_client import REGISTRY
 
-from simulator import mailbox as mb
+from simulator import folder_presets as mb
 from simulator.mailbox import FakeNylas
 from simulator.notifications import message_object
 from tests.support.fake_api import RecordedSleeps

@@ -10,8 +10,8 @@ import pytest
 from nylas.models.errors import NylasOAuthErrorResponse
 
 from domain.notifications import parse_document
+from simulator import folder_presets as mb
 from simulator import hosted_auth as auth
-from simulator import mailbox as mb
 from simulator import notifications as sim
 from simulator.mailbox import FakeNylas
 from tests.support.fake_api import SettableClock

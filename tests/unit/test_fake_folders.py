@@ -16,7 +16,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from domain.notifications import parse_document
-from simulator import mailbox as mb
+from simulator import folder_presets as mb
 from simulator.control_bodies import SMALL_BODY_BYTES as MAX_BODY_BYTES
 from simulator.folder_writes import MAX_NAME_LENGTH
 from simulator.mailbox import FakeNylas

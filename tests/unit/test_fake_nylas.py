@@ -7,8 +7,10 @@ from typing import Any
 import pytest
 from starlette.datastructures import QueryParams
 
-from simulator import mailbox as mb
-from simulator.mailbox import FakeNylas, MessageQuery, listed_folders, message_matches
+from simulator import folder_presets as mb
+from simulator.folder_presets import listed_folders
+from simulator.mailbox import FakeNylas, MessageQuery, message_matches
+from simulator.message_index import message_order
 from simulator.notifications import message_object
 from simulator.nylas_api import (
     ApiError,
@@ -170,7 +172,7 @@ def test_a_cursor_of_another_list_is_400() -> None:
     with pytest.raises(ApiError, match="not for this list"):
         paginate([{"id": "a"}], key, limit=1, page_token=message_cursor)
     with pytest.raises(ApiError, match="not for this list"):
-        paginate([{"id": "m", "date": 1}], mb.message_order, limit=1, page_token=folder_cursor)
+        paginate([{"id": "m", "date": 1}], message_order, limit=1, page_token=folder_cursor)
 
 
 # Query parameters --------------------------------------------------------------------------

@@ -7,10 +7,11 @@ from typing import Any
 
 import pytest
 
-from simulator import mailbox as mb
-from simulator.mailbox import FakeNylas, MessageQuery, folder_with_role, message_matches
+from simulator import folder_presets as mb
+from simulator.folder_presets import folder_with_role
+from simulator.mailbox import FakeNylas, MessageQuery, message_matches
 from simulator.mailbox_fill import fill_mailbox, generate_messages
-from simulator.message_index import MessageIndex, message_order
+from simulator.message_index import MessageIndex, message_addresses, message_order
 from simulator.sending import InvalidSend, sent_message, snippet
 from tests.support.fake_api import SettableClock
 
@@ -281,7 +282,7 @@ def test_generated_mail_is_seeded_spread_and_between_the_rep_and_others() -> Non
     with_contacts = [
         m
         for m in messages
-        if {"alice@customer.example", "bob@customer.example"} & mb.message_addresses(m)
+        if {"alice@customer.example", "bob@customer.example"} & message_addresses(m)
     ]
     assert 0.4 < len(with_contacts) / 2000 < 0.7
     assert any(m["subject"].startswith("Re: ") for m in messages)

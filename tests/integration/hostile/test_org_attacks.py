@@ -43,7 +43,7 @@ import crmsync.operator_context
 import webhooks.signature
 from crmsync.cli import main
 from domain.notifications import Notification, parse_document
-from simulator import mailbox
+from simulator import folder_presets as mailbox
 from simulator import notifications as sim
 from storage.engine import transaction
 from storage.offboarding import start_offboarding

@@ -21,7 +21,7 @@ from sqlmodel import select
 from api.operations import Operation
 from api.v1 import OPERATIONS
 from crmsync.app import build_app
-from simulator import mailbox
+from simulator import folder_presets as mailbox
 from simulator import notifications as sim
 from storage.engine import transaction
 from storage.tables import DeliveryRow

@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlmodel import SQLModel
 
-from simulator import mailbox
 from domain.triggers import WorkKind
+from simulator import folder_presets as mailbox
 from simulator import notifications as sim
 from storage.audits import start_audit
 from storage.engine import transaction

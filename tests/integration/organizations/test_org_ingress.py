@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from simulator import mailbox
+from simulator import folder_presets as mailbox
 from simulator import notifications as sim
 from storage.engine import transaction
 from storage.tables import RawNotification
