@@ -30,7 +30,7 @@ from domain import answers
 from domain.cursors import position_number, position_text
 from domain.grants import GRANT_ID_SHAPE, is_grant_id
 from domain.message_verdicts import validate_message_id
-from domain.outcomes import MAX_WORD_LENGTH, is_outcome_word
+from domain.outcome_words import MAX_WORD_LENGTH, is_outcome_word
 from domain.times import parse_rfc3339
 from storage.message_history import (
     NotificationPageKey,

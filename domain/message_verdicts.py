@@ -16,15 +16,15 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from domain.errors import DomainError
-from domain.outcomes import (
+from domain.outcome_words import (
     HIDDEN,
     MAILBOX_DELETED,
     NEVER_SEEN,
     STORED,
     Explanation,
-    explain_outcome,
     outcome_word,
 )
+from domain.outcomes import explain_outcome
 from domain.text import id_problem
 from domain.times import format_time
 

@@ -4,7 +4,7 @@
 day. A rep whose mail all ends ``folder_not_synced`` or ``before_sync_from`` has settings
 that keep its mail out, and must stand out from reps whose mail is mostly stored or matches
 no contact, so reps are ranked by the share of their notifications that ended with the
-email not in the CRM (:class:`domain.outcomes.Bearing`), then by how many there were.
+email not in the CRM (:class:`domain.outcome_words.Bearing`), then by how many there were.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from domain.outcomes import Bearing, explain_outcome
+from domain.outcome_words import Bearing
+from domain.outcomes import explain_outcome
 
 DEFAULT_WORST_REPS = 10
 

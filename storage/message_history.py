@@ -32,7 +32,8 @@ from domain.message_verdicts import (
     StoredEmail,
     decide_verdict,
 )
-from domain.outcomes import explain_outcome, outcome_word
+from domain.outcome_words import outcome_word
+from domain.outcomes import explain_outcome
 from domain.reps import Rep
 from domain.times import format_time
 from storage.backfills import latest_backfill

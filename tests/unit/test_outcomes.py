@@ -23,7 +23,8 @@ from domain.message_verdicts import (
 )
 from domain.not_found import Missing
 from domain.org_scope import OTHER_ORGANIZATION
-from domain.outcomes import EXPLANATIONS, Bearing, explain_outcome, is_outcome_word, outcome_word
+from domain.outcome_words import Bearing, is_outcome_word, outcome_word
+from domain.outcomes import EXPLANATIONS, explain_outcome
 from domain.rep_outcomes import worst_reps
 from domain.sending import DeliveryEvent
 
