@@ -1,7 +1,7 @@
 """Faults the fake Nylas API serves on demand, and the log of the requests it received.
 
 A mixin of :class:`simulator.mailbox.FakeNylas` with its own lock: the API's gate
-(``simulator.nylas_api``) logs each request here and asks for a pending fault before routing.
+(``simulator.api_gate``) logs each request here and asks for a pending fault before routing.
 """
 
 from __future__ import annotations

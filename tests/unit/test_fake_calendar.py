@@ -13,6 +13,8 @@ import pytest
 from starlette.datastructures import QueryParams
 
 from simulator import calendar as cal
+from simulator.api_envelopes import ApiError
+from simulator.api_requests import event_query, metadata_pair_param, required_param
 from simulator.calendar import (
     CalendarError,
     EventQuery,
@@ -29,7 +31,6 @@ from simulator.calendar import (
 )
 from simulator.mailbox import FakeNylas
 from simulator.notifications import deleted_event_object, event_notification, event_source
-from simulator.nylas_api import ApiError, event_query, metadata_pair_param, required_param
 from tests.support.fake_api import SettableClock
 
 GOOGLE = "grant-google"

@@ -8,20 +8,12 @@ import pytest
 from starlette.datastructures import QueryParams
 
 from simulator import folder_presets as mb
+from simulator.api_envelopes import ApiError, decode_cursor, encode_cursor, error_type_for, paginate
+from simulator.api_requests import bool_param, list_param, message_query
 from simulator.folder_presets import listed_folders
 from simulator.mailbox import FakeNylas, MessageQuery, message_matches
 from simulator.message_index import message_order
 from simulator.notifications import message_object
-from simulator.nylas_api import (
-    ApiError,
-    bool_param,
-    decode_cursor,
-    encode_cursor,
-    error_type_for,
-    list_param,
-    message_query,
-    paginate,
-)
 
 GRANT = "grant-1"
 
