@@ -16,26 +16,10 @@ What the real API does, and where that comes from:
   in each application" (developer.nylas.com/docs/v3/auth/hosted-oauth-apikey/). A key sees its
   own application's grants only; the fake answers another application's grant exactly as a
   grant that does not exist, so that a key cannot even learn which ids are taken.
-* Connector credentials (developer.nylas.com/docs/reference/api/connector-credentials/ and its
-  ``create_credential``, ``get_credential_all``, ``get_credential_by_id`` and
-  ``delete_credential_by_id`` pages; "Using multiple provider applications",
-  developer.nylas.com/docs/v3/auth/using-multiple-provider-applications/): a
-  ``credential_type: "connector"`` credential holds another provider auth app's ``client_id``
-  and ``client_secret`` for one connector (provider) of one application ("you can't use the
-  credential_id for a different connector, or with a different Nylas application", the
-  nylas-samples "AppPermission-Bulk" code sample). Names are unique; creating one with the
-  same parameters as an existing one answers the existing one. ``credential_data`` "is
-  securely encrypted and stored, and isn't visible to users": no answer carries it. An answer
-  is ``{id, name, created_at, updated_at}`` (the documented required fields) plus
-  ``credential_type`` and ``hashed_data``, which the SDK's ``Credential`` model
-  (``nylas/models/credentials.py``) decodes; ``hashed_data`` here is an HMAC under a key of
-  this process, so it says nothing about the secret. Deleting a credential makes the grants
-  that use it "stop working right away": the fake expires them.
 
-The fake's own choices, where no public source says: the only connectors with credentials are
-``google`` and ``microsoft`` (any other provider is a 400); only ``connector`` credentials are
-simulated (``adminconsent`` and ``serviceaccount`` are refused with a 400 saying so); a name is
-at most :data:`MAX_NAME_CHARS` characters and a credential field :data:`MAX_FIELD_CHARS`.
+The rules of a connector credential (what a create body must hold, what an answer shows of
+one, how a refusal reads) are ``simulator.credentials``; this module stores the credentials each
+application registers, under the same lock as the applications they belong to.
 """
 
 from __future__ import annotations
@@ -50,23 +34,19 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from simulator.credentials import (
+    DEFAULT_LIST_LIMIT,
+    ORDERS,
+    SORT_FIELDS,
+    Credential,
+    CredentialError,
+    check_provider,
+    credential_fields,
+    shown,
+)
 from simulator.hosted_auth import AuthError
 
 Wire = dict[str, Any]
-
-CONNECTOR_PROVIDERS = ("google", "microsoft")
-CREDENTIAL_TYPE = "connector"
-OTHER_CREDENTIAL_TYPES = ("adminconsent", "serviceaccount")  # in the SDK, not simulated here
-REQUIRED_DATA = ("client_id", "client_secret")
-MAX_NAME_CHARS = 256
-MAX_FIELD_CHARS = 4096
-MAX_DATA_KEYS = 32
-# ``ListCredentialQueryParams``: "defaults to 50. The maximum allowed value is 200."
-DEFAULT_LIST_LIMIT = 50
-MAX_LIST_LIMIT = 200
-SORT_FIELDS = ("created_at", "updated_at", "name", "id")
-ORDERS = ("asc", "desc")
-MAX_SHOWN_CHARS = 80  # of a caller's value quoted back in an error message
 
 # Where the API's gate leaves the client id of the application whose key a request carries.
 APPLICATION_SCOPE_KEY = "simulator.nylas_application"
@@ -76,12 +56,6 @@ def caller_of(scope: Mapping[str, Any]) -> str | None:
     """The client id of the application that authenticated the request (ASGI ``scope``)."""
     client_id = scope.get(APPLICATION_SCOPE_KEY)
     return client_id if isinstance(client_id, str) else None
-
-
-def shown(value: object) -> str:
-    """``value`` quoted for an error message: escaped, and clipped if long."""
-    text = repr(value)
-    return text if len(text) <= MAX_SHOWN_CHARS else text[: MAX_SHOWN_CHARS - 3] + "..."
 
 
 def notification_grant(notification: Mapping[str, Any]) -> str | None:
@@ -100,18 +74,6 @@ def _utf8(text: str) -> bytes:
     return text.encode("utf-8", "surrogatepass")
 
 
-class CredentialError(Exception):
-    """A credential request Nylas would refuse: the status and the error envelope's fields."""
-
-    def __init__(self, status: int, message: str, error_type: str | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.error_type = error_type or (
-            "not_found_error" if status == 404 else "invalid_request_error"
-        )
-
-
 @dataclass(frozen=True, slots=True)
 class Application:
     """One Nylas application: its client id, API key and (if set) its own webhook secret."""
@@ -119,73 +81,6 @@ class Application:
     client_id: str
     api_key: str = field(repr=False)
     webhook_secret: str | None = field(default=None, repr=False)
-
-
-@dataclass(slots=True)
-class Credential:
-    """A connector credential as stored; :meth:`wire` is what the API shows of it."""
-
-    id: str
-    application: str
-    provider: str
-    name: str
-    credential_type: str
-    data: Wire = field(repr=False)
-    hashed_data: str = field(repr=False)
-    created_at: int
-    updated_at: int
-
-    def wire(self) -> Wire:
-        """The Credential object of the answers: never ``credential_data``."""
-        return {
-            "id": self.id,
-            "name": self.name,
-            "credential_type": self.credential_type,
-            "hashed_data": self.hashed_data,
-            "created_at": self.created_at,
-            "updated_at": self.updated_at,
-        }
-
-
-def _text_field(value: object, name: str, limit: int) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise CredentialError(400, f"{name} must be a non-empty string")
-    if len(value) > limit:
-        raise CredentialError(400, f"{name} must be at most {limit} characters")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise CredentialError(400, f"{name} must be valid Unicode text") from None
-    return value
-
-
-def credential_fields(body: Mapping[str, Any]) -> tuple[str, str, Wire]:
-    """``(name, credential_type, credential_data)`` of a create request, checked.
-
-    Raises:
-        CredentialError: 400 for a missing or malformed field.
-    """
-    name = _text_field(body.get("name"), "name", MAX_NAME_CHARS)
-    credential_type = body.get("credential_type")
-    if credential_type in OTHER_CREDENTIAL_TYPES:
-        raise CredentialError(
-            400, f"credential_type {credential_type} is not simulated; use {CREDENTIAL_TYPE}"
-        )
-    if credential_type != CREDENTIAL_TYPE:
-        raise CredentialError(400, f"credential_type must be {CREDENTIAL_TYPE!r}")
-    data = body.get("credential_data")
-    if not isinstance(data, dict):
-        raise CredentialError(400, "credential_data must be an object")
-    if len(data) > MAX_DATA_KEYS:
-        raise CredentialError(400, f"credential_data has more than {MAX_DATA_KEYS} fields")
-    for key in REQUIRED_DATA:
-        _text_field(data.get(key), f"credential_data.{key}", MAX_FIELD_CHARS)
-    for key, value in data.items():
-        if key not in REQUIRED_DATA and not isinstance(value, str | int | float | bool):
-            raise CredentialError(400, f"credential_data.{shown(key)} must be a scalar")
-        if isinstance(value, str) and len(value) > MAX_FIELD_CHARS:
-            raise CredentialError(400, f"credential_data fields are at most {MAX_FIELD_CHARS}")
-    return name, credential_type, dict(data)
 
 
 class Applications:
@@ -333,7 +228,7 @@ class Applications:
             CredentialError: 400 for a bad provider or body, or a name taken by a credential
                 with other parameters.
         """
-        _check_provider(provider)
+        check_provider(provider)
         name, credential_type, data = credential_fields(body)
         canonical = json.dumps(data, sort_keys=True, ensure_ascii=True).encode()
         hashed = hmac.new(self._salt, canonical, hashlib.sha256).hexdigest()
@@ -378,7 +273,7 @@ class Applications:
     ) -> list[Wire]:
         """``GET /v3/connectors/{provider}/creds``: the application's credentials of that
         connector, oldest first unless ``sort_by``/``order_by`` say otherwise."""
-        _check_provider(provider)
+        check_provider(provider)
         if sort_by is not None and sort_by not in SORT_FIELDS:
             raise CredentialError(400, f"sort_by must be one of {SORT_FIELDS}")
         if order_by is not None and order_by not in ORDERS:
@@ -403,13 +298,13 @@ class Applications:
             CredentialError: 400 for a bad provider; 404 when this application's connector has
                 no such credential (another application's is not found either).
         """
-        _check_provider(provider)
+        check_provider(provider)
         with self._lock:
             return self._find(client_id, provider, credential_id).wire()
 
     def delete_credential(self, client_id: str | None, provider: str, credential_id: str) -> None:
         """``DELETE /v3/connectors/{provider}/creds/{id}``; raises as :meth:`credential`."""
-        _check_provider(provider)
+        check_provider(provider)
         with self._lock:
             del self._credentials[self._find(client_id, provider, credential_id).id]
 
@@ -445,10 +340,3 @@ class Applications:
     def _require(self, client_id: str) -> None:
         if client_id not in self._apps:
             raise CredentialError(401, "unknown application", "unauthorized")
-
-
-def _check_provider(provider: str) -> None:
-    if provider not in CONNECTOR_PROVIDERS:
-        raise CredentialError(
-            400, f"provider must be one of {CONNECTOR_PROVIDERS}, got {shown(provider)}"
-        )

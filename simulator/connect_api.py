@@ -34,7 +34,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from simulator.applications import shown
+from simulator.credentials import shown
 from simulator.hosted_auth import ACCESS_TYPES, PROVIDERS, AuthError, redirect_to
 from simulator.mailbox import FakeNylas
 

@@ -17,7 +17,7 @@ What the SDK calls (nylas-python ``nylas/resources/credentials.py``, reached as
 Errors are ``{request_id, error: {type, message}}`` (the documented 400 and 401 bodies):
 ``invalid_request_error`` for a bad provider or body, ``not_found_error`` for a credential that
 is not the caller's application's. What a credential is, and the fake's own bounds, are in
-:mod:`simulator.applications`. ``PATCH`` (update) is not simulated: it answers 405.
+:mod:`simulator.credentials`. ``PATCH`` (update) is not simulated: it answers 405.
 """
 
 from __future__ import annotations
@@ -30,12 +30,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from simulator.applications import (
-    DEFAULT_LIST_LIMIT,
-    MAX_LIST_LIMIT,
-    CredentialError,
-    caller_of,
-)
+from simulator.applications import caller_of
+from simulator.credentials import DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT, CredentialError
 from simulator.mailbox import FakeNylas, Wire
 
 CREDENTIALS_PATH = "/v3/connectors/{provider}/creds"

@@ -9,13 +9,8 @@ from typing import Any
 import pytest
 
 from simulator import hosted_auth as auth
-from simulator.applications import (
-    MAX_NAME_CHARS,
-    Applications,
-    CredentialError,
-    credential_fields,
-    notification_grant,
-)
+from simulator.applications import Applications, notification_grant
+from simulator.credentials import MAX_NAME_CHARS, CredentialError, credential_fields
 from simulator.mailbox import FakeNylas
 from simulator.notification_push import WebhookTarget, signing_secret
 from simulator.notifications import APPLICATION_ID
