@@ -25,40 +25,43 @@ The baseline is B alone before and after, pooled: on a shared machine the load o
 work moves within minutes, and bracketing the contended load charges neither side with the
 drift. Whether A's backfill kept running through all of B's traffic is checked and said: a
 backfill that finished early would leave part of B's window uncontended.
+
+This module is the run itself; its plan and the mail it drives are made in
+``crmsync.bench.fairness_workload``, what it does in one organization (calls, consent, reading
+the backfills) is ``crmsync.bench.orgs``, and its results and figures are
+``crmsync.bench.fairness_figures``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import os
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Awaitable, Callable, Sequence
 
 import uvloop
-from sqlalchemy import Engine, func, select
-from sqlmodel import col
+from sqlalchemy import Engine
 
-from api.callers import ORG_HEADER
 from crmsync.bench import crm_api
-from crmsync.bench.backfill import LOOKBACK, MARGIN, ConnectRefused, _consent
 from crmsync.bench.crm_api import FeedFollower
-from crmsync.bench.e2e import Phase, PipelinePlan, reader_engine
+from crmsync.bench.e2e import Phase, reader_engine
 from crmsync.bench.e2e import _Driver as PipelineDriver
-from crmsync.bench.fairness_figures import (
-    BackfillProgress,
-    FairnessResult,
+from crmsync.bench.fairness_figures import BackfillProgress, FairnessResult
+from crmsync.bench.fairness_workload import (
+    FairnessPlan,
+    LiveTraffic,
+    backfilling_reps,
+    fill_mailboxes,
+    live_traffic,
 )
-from crmsync.bench.load import Connection, Request
+from crmsync.bench.load import Connection
 from crmsync.bench.nylas_process import NylasProcess, nylas_process
+from crmsync.bench.orgs import OrgConnection, backfill_progress, connect_rep
 from crmsync.bench.processes import free_port
 from crmsync.bench.stack import NYLAS_API_KEY, BenchContext, connecting_environment, running_stack
 from domain.backfill import BackfillState
 from simulator.mailbox import FakeNylas
-from simulator.mailbox_fill import fill_mailbox
-from simulator.traffic import MailboxTraffic, SimMessage, SimRep, TrafficProfile
-from storage.tables import BackfillRow
+from simulator.traffic import MailboxTraffic, SimMessage, SimRep
 
 BACKFILLING_ORG = "bench-org-a"
 LIVE_ORG = "bench-org-b"
@@ -67,70 +70,8 @@ SETTLE_POLL_SECONDS = 0.1
 SETUP_CONNECTIONS = 4  # registering and connecting A's reps, a few at a time
 
 
-@dataclass(frozen=True, slots=True)
-class FairnessPlan:
-    live_rate: float  # B's notifications per second
-    live_seconds: float  # of paced traffic in each of B's loads
-    warmup_messages: int
-    backfill_reps: int  # A's
-    backfill_messages: int  # in each of A's mailboxes
-    contacts_in_mail: int  # how many of each A rep's contacts its mail is with
-    contact_share: float
-    profile: TrafficProfile  # B's reps and traffic (the e2e reps); A's contacts per rep
-    concurrency: int
-    duplicate_rate: float
-    reorder_rate: float
-    worker_processes: int
-    worker_threads: int
-    sample_seconds: float  # how often A's backfill progress is read
-    timeout_seconds: float  # for each of B's loads, and for backfills to settle or start
-    backfill_timeout_seconds: float  # for A's backfill to finish once B's traffic is over
-
-    @property
-    def live_messages(self) -> int:
-        return max(10, round(self.live_rate * self.live_seconds))
-
-    def pipeline(self) -> PipelinePlan:
-        """The e2e driver's plan for B's loads (only its sending and waiting parts apply)."""
-        return PipelinePlan(
-            notifications=self.live_messages,
-            paced_seconds=self.live_seconds,
-            concurrency=self.concurrency,
-            duplicate_rate=self.duplicate_rate,
-            reorder_rate=self.reorder_rate,
-            profile=self.profile,
-            worker_processes=self.worker_processes,
-            worker_threads=self.worker_threads,
-            direct_batch=0,
-            timeout_seconds=self.timeout_seconds,
-        )
-
-
 class BackfillsStalled(Exception):
     """Raised when an organization's backfills do not settle or start within the timeout."""
-
-
-class OrgConnection(Connection):
-    """A connection whose requests act in one organization: the admin token's
-    ``Crmsync-Org`` header on each, so :mod:`crmsync.bench.crm_api` works unchanged."""
-
-    def __init__(self, host: str, port: int, org_id: str) -> None:
-        super().__init__(host, port)
-        self.org_id = org_id
-
-    async def send(self, request: Request) -> tuple[int, bytes]:
-        headers = (*request.headers, (ORG_HEADER, self.org_id))
-        return await super().send(replace(request, headers=headers))
-
-
-@dataclass(frozen=True, slots=True)
-class _LiveTraffic:
-    """B's notifications for each load, made before the fake is forked."""
-
-    warmup: list[SimMessage]
-    before: list[SimMessage]
-    contended: list[SimMessage]
-    after: list[SimMessage]
 
 
 def measure_fairness(
@@ -139,12 +80,12 @@ def measure_fairness(
     """B's POST-to-feed latency alone and beside A's backfill, on ``database_url``."""
     now = int(time.time())
     live = MailboxTraffic(plan.profile, now=now)
-    traffic = _live_traffic(live, plan)
-    backfilling = _backfilling_reps(plan, now)
+    traffic = live_traffic(live, plan)
+    backfilling = backfilling_reps(plan, now)
     fake = FakeNylas(api_key=NYLAS_API_KEY)
     for rep in live.reps:
         fake.add_mailbox(rep.grant_id, rep.provider, rep.email)
-    mailbox = _fill_mailboxes(fake, backfilling, plan, now)
+    mailbox = fill_mailboxes(fake, backfilling, plan, now)
     namespace = context.namespace("fairness")
     engine = reader_engine(database_url)
     port = free_port()
@@ -171,54 +112,6 @@ def measure_fairness(
     return result
 
 
-def _live_traffic(live: MailboxTraffic, plan: FairnessPlan) -> _LiveTraffic:
-    """B's messages that touch a contact: every notification then has a change to time."""
-    matching: Iterator[SimMessage] = (m for m in live.messages() if m.matching)
-
-    def take(count: int) -> list[SimMessage]:
-        return list(itertools.islice(matching, count))
-
-    count = plan.live_messages
-    return _LiveTraffic(take(plan.warmup_messages), take(count), take(count), take(count))
-
-
-def _backfilling_reps(plan: FairnessPlan, now: int) -> list[SimRep]:
-    """A's reps: the generator's reps with ids, grants and addresses of A's own."""
-    profile = replace(plan.profile, reps=plan.backfill_reps, seed=plan.profile.seed + 1)
-    return [
-        replace(
-            rep,
-            rep_id=f"bench-a-rep-{index:03d}",
-            grant_id=f"bench-a-grant-{index:03d}-{rep.provider}",
-            email=f"rep{index}@org-a.example",
-        )
-        for index, rep in enumerate(MailboxTraffic(profile, now=now).reps)
-    ]
-
-
-def _fill_mailboxes(fake: FakeNylas, reps: Sequence[SimRep], plan: FairnessPlan, now: int) -> int:
-    """Each of A's mailboxes, dated inside the look-back window; how many messages in all."""
-    start = now - int((LOOKBACK - MARGIN).total_seconds())
-    end = now - int(MARGIN.total_seconds())
-    total = 0
-    for index, rep in enumerate(reps):
-        fake.add_mailbox(rep.grant_id, rep.provider, rep.email)
-        in_mail = [contact.addresses[0] for contact in rep.contacts[: plan.contacts_in_mail]]
-        total += len(
-            fill_mailbox(
-                fake,
-                rep.grant_id,
-                plan.backfill_messages,
-                contacts=in_mail,
-                start=start,
-                end=end,
-                contact_share=plan.contact_share,
-                seed=plan.profile.seed + index,
-            )
-        )
-    return total
-
-
 class _Run:
     """Registers both organizations, times B alone, connects A, times B again, and again
     once A is done."""
@@ -230,7 +123,7 @@ class _Run:
         engine: Engine,
         live: MailboxTraffic,
         backfilling: list[SimRep],
-        traffic: _LiveTraffic,
+        traffic: LiveTraffic,
         plan: FairnessPlan,
     ) -> None:
         self.driver = driver
@@ -281,7 +174,7 @@ class _Run:
         before = await self._load(follower, traffic.before, rate=plan.live_rate)
         loads["before"] = os.getloadavg()[0]
         connecting = time.perf_counter()
-        await self._for_each_backfilling_rep(_connect)
+        await self._for_each_backfilling_rep(connect_rep)
         connected = time.perf_counter()
         every_one_started = await self._until(
             BACKFILLING_ORG,
@@ -374,39 +267,3 @@ class _Run:
 
 def _at(progress: BackfillProgress) -> float:
     return progress.at
-
-
-async def _connect(api: Connection, rep: SimRep) -> None:
-    """Connect ``rep`` through hosted OAuth: the connect URL (in its organization), consent at
-    the fake, and the callback on a connection of its own, as the rep's browser follows it."""
-    connect = await crm_api.call(api, "POST", f"/v1/reps/{rep.rep_id}/connect", {})
-    callback = await asyncio.to_thread(_consent, str(connect["url"]))
-    browser = Connection(api.host, api.port)
-    try:
-        status, answer = await browser.send(Request("GET", callback))
-    finally:
-        browser.close()
-    if status != 200:
-        raise ConnectRefused(f"callback for {rep.rep_id} answered {status}: {answer[:300]!r}")
-
-
-def backfill_progress(engine: Engine, org_id: str) -> BackfillProgress:
-    """The organization's backfills by state, and the messages they scanned and stored."""
-    query = (
-        select(
-            col(BackfillRow.state),
-            func.count(),
-            func.coalesce(func.sum(col(BackfillRow.scanned)), 0),
-            func.coalesce(func.sum(col(BackfillRow.stored)), 0),
-        )
-        .where(col(BackfillRow.org_id) == org_id)
-        .group_by(col(BackfillRow.state))
-    )
-    with engine.connect() as connection:
-        rows = connection.execute(query).all()
-    return BackfillProgress(
-        at=time.perf_counter(),
-        states={str(state): int(count) for state, count, _, _ in rows},
-        scanned=sum(int(scanned) for _, _, scanned, _ in rows),
-        stored=sum(int(stored) for _, _, _, stored in rows),
-    )

@@ -25,8 +25,9 @@ from crmsync.bench.attack import AttackPlan, attack_figures, measure_attack
 from crmsync.bench.backfill import BackfillPlan, backfill_figures, measure_backfill
 from crmsync.bench.decode import DecodePlan, decode_figures, measure_decode
 from crmsync.bench.e2e import PipelinePlan, PipelineResult, measure_pipeline, pipeline_figures
-from crmsync.bench.fairness import FairnessPlan, measure_fairness
+from crmsync.bench.fairness import measure_fairness
 from crmsync.bench.fairness_figures import fairness_figures
+from crmsync.bench.fairness_workload import FairnessPlan
 from crmsync.bench.figures import DEFAULT_GROUPS, Figure, FigureStatus, failed
 from crmsync.bench.ingress import IngressPlan, IngressResult, ingress_figures, measure_ingress
 from crmsync.bench.machine import describe_machine
