@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Table, insert
 from sqlmodel import Session
 
+from storage.feed_positions import positions_for, settle, unsettled
 from storage.tables import ChangeRow
 
 _CHANGES: Table = ChangeRow.__table__  # type: ignore[attr-defined]
@@ -61,13 +62,34 @@ def append_change(
 
 
 def append_changes(session: Session, changes: Sequence[Change], now: datetime) -> None:
-    """Record ``changes`` in ``session``, in order, in one statement."""
+    """Record ``changes`` in ``session``, in order, in one statement; on PostgreSQL at each
+    organization's feed position (``storage.feed_positions``)."""
     if not changes:
         return
+    orgs = [change.org_id for change in changes]
+    positions = positions_for(session, orgs) if _is_postgres(session) else {}
+    if positions and unsettled(session, orgs):
+        # A savepoint's own transaction id, taken by this insert, puts the next id above
+        # these positions, so the changes can be read as soon as the transaction commits.
+        with session.begin_nested():
+            _insert(session, changes, positions, now)
+        settle(session)
+    else:
+        _insert(session, changes, positions, now)
+
+
+def _is_postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _insert(
+    session: Session, changes: Sequence[Change], positions: Mapping[str, int], now: datetime
+) -> None:
     session.execute(
         insert(_CHANGES),
         [
             {
+                **({"txid": positions[change.org_id]} if positions else {}),
                 "change_id": f"chg_{uuid.uuid4().hex}",
                 "org_id": change.org_id,
                 "type": change.change_type,
