@@ -78,6 +78,14 @@ def append_changes(session: Session, changes: Sequence[Change], now: datetime) -
         _insert(session, changes, positions, now)
 
 
+def claim_feed_positions(session: Session, org_ids: Sequence[str]) -> None:
+    """Take the feed positions of the changes ``session``'s transaction will append for
+    these organizations now, before its first write if it can (``storage.feed_positions``):
+    writers that know whose changes they will append call it first. Nothing on SQLite."""
+    if _is_postgres(session):
+        positions_for(session, org_ids)
+
+
 def _is_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
