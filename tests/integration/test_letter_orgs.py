@@ -28,7 +28,6 @@ from crmsync.settings import Settings
 from domain.triggers import WorkKind
 from simulator import notifications as sim
 from storage.engine import create_database_engine, transaction
-from storage.org_tables import OrganizationRow
 from storage.tables import (
     ActionItemRow,
     BackfillRow,
@@ -39,6 +38,7 @@ from storage.tables import (
     SubscriptionRow,
 )
 from tests.integration.test_dead_letters import EVENTS, GRANTS, Operator, operator_on
+from tests.support.feed import add_organizations
 from workers.deadletters import DeadLetter, dead_letter_key
 from workers.letter_orgs import letter_orgs, orgs_of_letters
 from workers.queues import (
@@ -89,18 +89,7 @@ def engine(database_url: str) -> Iterator[Engine]:
 
 
 def _seed(session: Session) -> None:
-    for org_id in (ACME, GLOBEX):
-        session.add(
-            OrganizationRow(
-                id=org_id,
-                name=org_id.title(),
-                provider_apps={},
-                defaults={},
-                created_at=T0,
-                updated_at=T0,
-            )
-        )
-    session.flush()
+    add_organizations(session, ACME, GLOBEX, now=T0)
     for org_id in (ACME, GLOBEX):
         session.add(
             RepRow(

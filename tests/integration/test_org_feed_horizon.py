@@ -24,9 +24,8 @@ from sqlmodel import Session
 
 from storage.engine import create_database_engine, transaction
 from storage.feed import START, FeedPosition, read_changes
-from storage.org_tables import OrganizationRow
 from storage.tables import ChangeRow, FolderRefreshRow
-from tests.support.feed import record_change, settled
+from tests.support.feed import add_organizations, record_change, settled
 
 ACME, GLOBEX = "acme", "globex"
 
@@ -34,20 +33,8 @@ ACME, GLOBEX = "acme", "globex"
 @pytest.fixture
 def engine(postgres_database_url: str) -> Iterator[Engine]:
     engine = create_database_engine(postgres_database_url)
-    now = datetime.now(UTC)
     with transaction(engine) as session:
-        for org_id in (ACME, GLOBEX):
-            if session.get(OrganizationRow, org_id) is None:
-                session.add(
-                    OrganizationRow(
-                        id=org_id,
-                        name=org_id.title(),
-                        provider_apps={},
-                        defaults={},
-                        created_at=now,
-                        updated_at=now,
-                    )
-                )
+        add_organizations(session, ACME, GLOBEX, now=datetime.now(UTC))
     yield engine
     with transaction(engine) as session:  # the database is shared by the session's tests
         session.execute(delete(ChangeRow))

@@ -17,6 +17,7 @@ from sqlmodel import Session, select
 from domain.organizations import DEFAULT_ORG_ID
 from storage.changes import append_change
 from storage.feed import horizon
+from storage.org_tables import OrganizationRow
 from storage.tables import ChangeRow
 from tests.support.services import wait_for
 
@@ -58,3 +59,22 @@ def record_change(
         payload={"n": n},
         now=now or datetime.now(UTC),
     )
+
+
+def add_organizations(session: Session, *org_ids: str, now: datetime) -> None:
+    """Organizations ``org_ids`` as rows, for tests that write their data directly (those
+    that go through the API create them with ``PUT /v1/orgs/{id}``); ones already there
+    are left as they are."""
+    for org_id in org_ids:
+        if session.get(OrganizationRow, org_id) is None:
+            session.add(
+                OrganizationRow(
+                    id=org_id,
+                    name=org_id.title(),
+                    provider_apps={},
+                    defaults={},
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+    session.flush()
