@@ -29,7 +29,6 @@ from api.queries import read_query
 from domain import answers
 from domain.times import format_time
 from storage.feed import (
-    CursorOfAnotherFeed,
     FeedPosition,
     change_json,
     cursor_of,
@@ -84,22 +83,13 @@ CURSOR_AT = Operation(
 OPERATIONS = (LIST_CHANGES, LATEST_CURSOR, CURSOR_AT)
 
 
-def decode_position(cursor: str, org_id: str | None) -> FeedPosition:
-    """The position an API cursor names in ``org_id``'s feed (None: the whole feed).
+def decode_position(cursor: str) -> FeedPosition:
+    """The position an API cursor names.
 
     Raises:
-        ApiError: 400 when the cursor was not made by crmsync, or by another organization's
-            feed (its position may be past changes of this feed not final yet).
+        ApiError: 400 when the cursor was not made by crmsync.
     """
-    try:
-        position = position_from_cursor(cursor, org_id)
-    except CursorOfAnotherFeed:
-        raise ApiError(
-            400,
-            "cursor_of_another_feed",
-            "the cursor was given by another organization's feed: follow each feed with "
-            "its own cursors",
-        ) from None
+    position = position_from_cursor(cursor)
     if position is None:
         raise ApiError(400, "invalid_cursor", "the cursor is not one crmsync gave")
     return position
@@ -130,7 +120,7 @@ def change_routes(context: ApiContext) -> list[Route]:
         org_id = org_of(request)
         query = read_query(request, ChangesQuery)
         limit, wait, types, rep_id = query.limit, query.wait, list(query.types), query.rep_id
-        after = decode_position(query.cursor, org_id) if query.cursor else None
+        after = decode_position(query.cursor) if query.cursor else None
 
         def read(session: Session) -> tuple[list[answers.Change], FeedPosition]:
             oldest = retained_from(session)
@@ -139,7 +129,7 @@ def change_routes(context: ApiContext) -> list[Route]:
             page = read_changes(
                 session, after or oldest, limit, org_id=org_id, types=types, rep_id=rep_id
             )
-            return [change_json(row, org_id) for row in page.changes], page.next_position
+            return [change_json(row) for row in page.changes], page.next_position
 
         # A long-poll holds one of its token's few slots while it waits (api.limits).
         lease = context.limits.long_polls.acquire(token_of(request)) if wait else None
@@ -154,25 +144,22 @@ def change_routes(context: ApiContext) -> list[Route]:
                 lease.release()
         page: answers.ChangePage = {
             "data": found,
-            "next_cursor": cursor_of(next_position, org_id),
+            "next_cursor": cursor_of(next_position),
             "has_more": len(found) == limit,
         }
         return JSONResponse(page)
 
     async def latest(request: Request) -> JSONResponse:
         """A cursor at the head: follow from now on, without the history."""
-        org_id = org_of(request)
-        position = await context.in_transaction(
-            lambda session: head_position(session, org_id=org_id)
-        )
-        head: answers.Cursor = {"cursor": cursor_of(position, org_id)}
+        position = await context.in_transaction(head_position)
+        head: answers.Cursor = {"cursor": cursor_of(position)}
         return JSONResponse(head)
 
     async def cursor_at(request: Request) -> JSONResponse:
         """A cursor just before the first change recorded at or after ``at``."""
-        at, org_id = read_query(request, CursorAtQuery).at, org_of(request)
-        position = await context.in_transaction(lambda session: position_at(session, at, org_id))
-        found: answers.Cursor = {"cursor": cursor_of(position, org_id), "at": format_time(at)}
+        at = read_query(request, CursorAtQuery).at
+        position = await context.in_transaction(lambda session: position_at(session, at))
+        found: answers.Cursor = {"cursor": cursor_of(position), "at": format_time(at)}
         return JSONResponse(found)
 
     return [LIST_CHANGES.route(changes), LATEST_CURSOR.route(latest), CURSOR_AT.route(cursor_at)]

@@ -58,7 +58,7 @@ def stream_routes(context: ApiContext) -> list[Route]:
         org_id = org_of(request)
         query = read_query(request, StreamQuery)
         cursor = request.headers.get("last-event-id") or query.cursor
-        after = decode_position(cursor, org_id) if cursor else None
+        after = decode_position(cursor) if cursor else None
         heartbeat, types, rep_id = float(query.heartbeat), list(query.types), query.rep_id
 
         def start(session: Session) -> FeedPosition:
@@ -72,7 +72,7 @@ def stream_routes(context: ApiContext) -> list[Route]:
 
         def read(session: Session) -> tuple[list[answers.Change], FeedPosition]:
             page = read_changes(session, position, BATCH, org_id=org_id, types=types, rep_id=rep_id)
-            return [change_json(row, org_id) for row in page.changes], page.next_position
+            return [change_json(row) for row in page.changes], page.next_position
 
         async def events() -> AsyncIterator[str]:
             nonlocal position

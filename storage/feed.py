@@ -6,16 +6,12 @@ first; a reader that served 11 and moved its cursor past it would never see 10. 
 "everything above my cursor" is not enough.
 
 The answer here: every change row carries the id of the transaction that wrote it (``txid``,
-or a position just above it, ``storage.feed_positions``), and the feed is ordered by (txid, seq) and
+a column default of ``pg_current_xact_id()``), and the feed is ordered by (txid, seq) and
 served only below the oldest transaction still running (``pg_snapshot_xmin`` of the
 reader's snapshot, read in the same statement). Any transaction that commits later is
 either running now (its id is at or above that horizon) or starts later (its id is higher
 still), so everything it writes sorts after every position already served. A long
 transaction anywhere in the cluster delays the feed; it never makes it skip.
-
-One organization's reader is served below that organization's own horizon instead, so
-that another organization's open transaction does not hold it back
-(``storage.feed_positions``, where the positions of its changes are chosen for it).
 
 SQLite serialises writers (``BEGIN IMMEDIATE``), so there ``seq`` is already commit order
 and positions are (0, seq).
@@ -35,7 +31,6 @@ from sqlmodel import Session, col, select
 from domain import answers
 from domain.cursors import decode_opaque, encode_opaque, position_number
 from domain.times import format_time
-from storage.feed_positions import org_horizon
 from storage.tables import ChangeRow, FeedRetentionRow
 from storage.upsert import insert_ignore
 
@@ -65,48 +60,25 @@ def position_of(row: ChangeRow) -> FeedPosition:
     return FeedPosition(row.txid or 0, row.seq)
 
 
-class CursorOfAnotherFeed(Exception):
-    """A cursor one organization's feed gave, brought to another feed."""
+def cursor_of(position: FeedPosition) -> str:
+    """The opaque cursor clients hold for ``position``."""
+    return encode_opaque({"t": position.txid, "s": position.seq})
 
 
-def cursor_of(position: FeedPosition, org_id: str | None = None) -> str:
-    """The opaque cursor clients hold for ``position``, of ``org_id``'s feed when given.
-
-    A position one organization's feed reached may be past changes of others that are not
-    final yet (it is read below its own horizon, ``storage.feed_positions``), so its cursor
-    says whose feed it is, and only that feed takes it back.
-    """
-    document: dict[str, object] = {"t": position.txid, "s": position.seq}
-    if org_id is not None:
-        document["o"] = org_id
-    return encode_opaque(document)
-
-
-def position_from_cursor(cursor: str, org_id: str | None = None) -> FeedPosition | None:
-    """The position a cursor names for ``org_id``'s feed (None: every organization's); None
-    when crmsync did not make it (or its numbers are not ones a feed position can hold).
-
-    Raises:
-        CursorOfAnotherFeed: the cursor is of another organization's feed. A cursor of the
-            whole feed is below every organization's horizon, so any feed takes it.
-    """
+def position_from_cursor(cursor: str) -> FeedPosition | None:
+    """The position a cursor names; None when crmsync did not make it (or its numbers are
+    not ones a feed position can hold)."""
     decoded = decode_opaque(cursor)
     if decoded is None:
         return None
     txid, seq = position_number(decoded, "t"), position_number(decoded, "s")
     if txid is None or seq is None:
         return None
-    owner = decoded.get("o")
-    if owner is not None and not isinstance(owner, str):
-        return None
-    if owner is not None and owner != org_id:
-        raise CursorOfAnotherFeed(owner)
     return FeedPosition(txid, seq)
 
 
-def change_json(row: ChangeRow, org_id: str | None = None) -> answers.Change:
-    """A change as the feed, the stream and outbound webhooks carry it; its cursor of
-    ``org_id``'s feed when one organization's reader is served it."""
+def change_json(row: ChangeRow) -> answers.Change:
+    """A change as the feed, the stream and outbound webhooks carry it."""
     return {
         "id": row.change_id,
         "seq": row.seq or 0,  # a stored change always has its seq
@@ -117,7 +89,7 @@ def change_json(row: ChangeRow, org_id: str | None = None) -> answers.Change:
         "operation": typing.cast(answers.ChangeOperation, row.operation),
         "entity_version": row.entity_version,
         "created_at": format_time(row.created_at),
-        "cursor": cursor_of(position_of(row), org_id),
+        "cursor": cursor_of(position_of(row)),
         "payload": row.payload,
     }
 
@@ -138,10 +110,9 @@ def read_changes(
     next position is the head: a filtered reader does not rescan what it skipped.
 
     ``org_id`` reads one organization's changes (None: every organization's, for
-    operators), below that organization's own horizon (``storage.feed_positions``): no
-    other organization's transaction holds them back.
+    operators); as a subset of the visible feed it is as gap-free as the whole.
     """
-    below = horizon(session, org_id)
+    below = horizon(session)
     query = _visible(select(ChangeRow), below).where(_after(session, after))
     if types:
         query = query.where(_type_filter(types))
@@ -157,22 +128,19 @@ def read_changes(
     return FeedPage(rows, max(head, last, after))
 
 
-def head_position(
-    session: Session, below: int | None = None, *, org_id: str | None = None
-) -> FeedPosition:
-    """The position after the newest change a reader (of ``org_id``'s feed, when given) may
-    be served now: below the horizon ``below`` when given, else below the current one."""
+def head_position(session: Session, below: int | None = None) -> FeedPosition:
+    """The position after the newest change a reader may be served now (below the horizon
+    ``below`` when given, else below the current one)."""
     if below is None:
-        below = horizon(session, org_id)
+        below = horizon(session)
     query = _visible(select(ChangeRow), below).order_by(*(c.desc() for c in _order(session)))
     row = session.exec(query.limit(1)).first()
     return position_of(row) if row is not None else retained_from(session)
 
 
-def position_at(session: Session, when: datetime, org_id: str | None = None) -> FeedPosition:
-    """The position just before the first change recorded at or after ``when``, in
-    ``org_id``'s feed when given."""
-    below = horizon(session, org_id)
+def position_at(session: Session, when: datetime) -> FeedPosition:
+    """The position just before the first change recorded at or after ``when``."""
+    below = horizon(session)
     query = _visible(select(ChangeRow), below).where(col(ChangeRow.created_at) >= when)
     row = session.exec(query.order_by(*_order(session)).limit(1)).first()
     if row is None:
@@ -213,9 +181,8 @@ def _is_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-def horizon(session: Session, org_id: str | None = None) -> int | None:
-    """The position below which changes are final (PostgreSQL): every organization's below
-    the oldest transaction id still running; one organization's below its own horizon.
+def horizon(session: Session) -> int | None:
+    """The oldest transaction id still running (PostgreSQL), below which changes are final.
 
     Read once per feed request and used as a constant by each of its statements: under READ
     COMMITTED every statement has its own snapshot, and a horizon read again between the
@@ -223,8 +190,6 @@ def horizon(session: Session, org_id: str | None = None) -> int | None:
     """
     if not _is_postgres(session):
         return None
-    if org_id is not None:
-        return org_horizon(session, org_id)
     # xid8 has no cast to bigint; its text form is the number.
     xmin = cast(cast(func.pg_snapshot_xmin(func.pg_current_snapshot()), Text), BigInteger)
     return int(session.execute(select(xmin)).scalar_one())

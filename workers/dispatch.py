@@ -112,7 +112,7 @@ def dispatch_once(context: WorkerContext, send: Send) -> int:
                 types=subscription.event_types,
             )
             if page.changes:
-                changes = [change_json(row, subscription.org_id) for row in page.changes]
+                changes = [change_json(row) for row in page.changes]
                 created += create_deliveries(session, subscription, changes, now)
             if page.next_position != position:
                 subscription.position_txid = page.next_position.txid

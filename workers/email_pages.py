@@ -22,7 +22,6 @@ from domain.email_rules import SkipReason, decide_new_email, plan_email_update
 from domain.folders import ResolvedFolders
 from domain.messages import MailMessage
 from domain.reps import Rep
-from storage.changes import claim_feed_positions
 from storage.contacts import IndexedContact, contacts_by_address
 from storage.email_reads import find_email, find_emails
 from storage.emails import NewEmail, mailbox_state, store_emails, update_email
@@ -95,9 +94,6 @@ def save_pages(
     hold no parked message at all; a statement per rep cost the batch a round trip each).
     """
     now = context.clock()
-    # Before the pages' first write: the changes' feed positions are then the transaction's
-    # own id, without the savepoint a position claimed after other writes needs.
-    claim_feed_positions(session, [rep.org_id for rep, _ in pages])
     saved = [_save_one(session, rep, entries, now) for rep, entries in pages]
     decided: dict[tuple[str, str], str] = {}
     for (rep, entries), outcomes in zip(pages, saved, strict=True):
