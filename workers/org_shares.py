@@ -161,6 +161,8 @@ class OrgShares(Middleware):
         org = org_id or NO_ORG
         with self._changed:
             for _ in range(round(GIVE_WAY_SECONDS / GIVE_WAY_STEP_SECONDS)):
+                if len(self._active(pool, self._clock())) <= 1:
+                    return  # alone: nobody to give way to
                 if not yields_to_others(self._used(pool), pool.running, org):
                     return
                 self._changed.wait(GIVE_WAY_STEP_SECONDS)
@@ -194,16 +196,20 @@ class OrgShares(Middleware):
             pool.done[slot.org] = (_plus(before, used), now)
             self._changed.notify_all()
 
-    def _used(self, pool: _Pool) -> dict[str, WorkerTime]:
-        """The recent time of each active organization of ``pool``; forgets the others."""
-        now = self._clock()
+    def _active(self, pool: _Pool, now: float) -> set[str]:
+        """The organizations active on ``pool``; forgets the others."""
         for org in [o for o, at in pool.seen.items() if now - at > self._active_seconds]:
             if org not in pool.running:
                 del pool.seen[org]
                 pool.done.pop(org, None)
+        return pool.seen.keys() | pool.running.keys()
+
+    def _used(self, pool: _Pool) -> dict[str, WorkerTime]:
+        """The recent time of each active organization of ``pool``."""
+        now = self._clock()
         used = {
             org: self._decayed(*pool.done.get(org, (WorkerTime(), now)), now)
-            for org in pool.seen.keys() | pool.running.keys()
+            for org in self._active(pool, now)
         }
         for slot in self._slots.values():
             if slot.pool is pool:
@@ -218,6 +224,8 @@ class OrgShares(Middleware):
         return WorkerTime(used.cpu * kept, used.held * kept)
 
     def _share(self, pool: _Pool, org: str) -> int:
+        if len(self._active(pool, self._clock())) <= 1:
+            return pool.threads  # alone: nobody to share with, no clocks to read
         return thread_share(pool.threads, self._capacity, self._used(pool), org)
 
 

@@ -345,3 +345,21 @@ def test_a_threads_cpu_clock_is_read_from_another_thread() -> None:
     worker.join()
     assert used[0] >= 0.05
     assert seen >= used[0]
+
+
+def test_alone_an_organization_costs_one_clock_reading_a_message(
+    clock: Clock, broker: FakeBroker
+) -> None:
+    readings: list[int] = []
+
+    def counted(thread: int) -> float:
+        readings.append(thread)
+        return 0.0
+
+    shares = OrgShares(lambda m: m.kwargs.get("org"), clock=clock, cpu_clock=counted)
+    shares.after_worker_boot(broker, FakeWorker(64, None))  # type: ignore[arg-type]
+    for n in range(20):
+        assert starts(shares, broker, message("a", n))
+    shares.give_way("notifications.messages", "a")
+    # Its start's mark each; no reading of the others' clocks to share with nobody.
+    assert len(readings) == 20
