@@ -16,8 +16,9 @@ threads without using the CPU). An organization ahead in either is held back:
   an equal part of the time lately) may hold an equal part of the ``capacity`` at once
   (:func:`thread_share`); what it sends beyond waits on its queue a moment;
 - and its long work (a backfill between pages) waits while an organization that is not
-  ahead has work running (:func:`yields_to_others`), so live mail has the CPU to itself for
-  the moment it needs.
+  ahead has work running on the same worker (:func:`yields_to_others`), so live mail does
+  not share that worker with the backfill for the moment it needs (other processes on the
+  machine still take their part of the CPU).
 
 Who is ahead follows the time used, so an organization that floods becomes ahead within
 seconds and one that stops is no longer ahead as its time decays.
