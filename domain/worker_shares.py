@@ -41,6 +41,9 @@ class WorkerTime:
     cpu: float = 0.0  # of the CPU, by the threads that ran them
     held: float = 0.0  # of threads held, running or waiting on Nylas and the database
 
+    def __add__(self, other: WorkerTime) -> WorkerTime:
+        return WorkerTime(self.cpu + other.cpu, self.held + other.held)
+
 
 def is_ahead(usage: Mapping[str, WorkerTime], org: str) -> bool:
     """Whether ``org`` used well over its part of the recent worker time of the active

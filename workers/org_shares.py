@@ -161,8 +161,6 @@ class OrgShares(Middleware):
         org = org_id or NO_ORG
         with self._changed:
             for _ in range(round(GIVE_WAY_SECONDS / GIVE_WAY_STEP_SECONDS)):
-                if len(self._active(pool, self._clock())) <= 1:
-                    return  # alone: nobody to give way to
                 if not yields_to_others(self._used(pool), pool.running, org):
                     return
                 self._changed.wait(GIVE_WAY_STEP_SECONDS)
@@ -193,7 +191,7 @@ class OrgShares(Middleware):
             pool.seen[slot.org] = now
             before = self._decayed(*pool.done.get(slot.org, (WorkerTime(), now)), now)
             used = self._running_time(slot, now)
-            pool.done[slot.org] = (_plus(before, used), now)
+            pool.done[slot.org] = (before + used, now)
             self._changed.notify_all()
 
     def _active(self, pool: _Pool, now: float) -> set[str]:
@@ -205,15 +203,16 @@ class OrgShares(Middleware):
         return pool.seen.keys() | pool.running.keys()
 
     def _used(self, pool: _Pool) -> dict[str, WorkerTime]:
-        """The recent time of each active organization of ``pool``."""
+        """The recent time of each active organization of ``pool``. One alone is ahead of
+        nobody whatever it used, so its time is not read (no thread's clock for nothing)."""
         now = self._clock()
-        used = {
-            org: self._decayed(*pool.done.get(org, (WorkerTime(), now)), now)
-            for org in self._active(pool, now)
-        }
+        active = self._active(pool, now)
+        if len(active) <= 1:
+            return dict.fromkeys(active, WorkerTime())
+        used = {org: self._decayed(*pool.done.get(org, (WorkerTime(), now)), now) for org in active}
         for slot in self._slots.values():
             if slot.pool is pool:
-                used[slot.org] = _plus(used[slot.org], self._running_time(slot, now))
+                used[slot.org] += self._running_time(slot, now)
         return used
 
     def _running_time(self, slot: _Slot, now: float) -> WorkerTime:
@@ -224,13 +223,7 @@ class OrgShares(Middleware):
         return WorkerTime(used.cpu * kept, used.held * kept)
 
     def _share(self, pool: _Pool, org: str) -> int:
-        if len(self._active(pool, self._clock())) <= 1:
-            return pool.threads  # alone: nobody to share with, no clocks to read
         return thread_share(pool.threads, self._capacity, self._used(pool), org)
-
-
-def _plus(one: WorkerTime, other: WorkerTime) -> WorkerTime:
-    return WorkerTime(one.cpu + other.cpu, one.held + other.held)
 
 
 class MessageOrgs:
