@@ -4,7 +4,7 @@ Dead letters are copies of the messages that failed: a notification's payload (a
 email addresses and subjects), a row's id. Offboarding deletes every row of an organization;
 its letters in Redis are data of it too, and a removed customer's mail must not stay behind
 in the dead letters until an operator purges them. So the offboarding deletes them as well,
-each time before it deletes rows (while a letter's backfill, delivery or email row still
+once as its rows are about to go (while a letter's backfill, delivery or email row still
 says whose it is), and once more on its last pass, for letters that failed late.
 
 Whose a letter is comes from ``workers.letter_orgs``; a notification's letter is also the

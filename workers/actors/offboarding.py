@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 from storage.engine import transaction
 from storage.offboarding import (
+    DELETING,
     DISCONNECTING,
     DONE,
     delete_next_batch,
@@ -67,7 +68,8 @@ def offboard_org(
                 session, session.get_one(OffboardingRow, offboarding_id), context.clock()
             )
         logger.info("organization's grants disconnected", extra=log)
-    _purge_dead_letters(context, offboarding_id, org_id, grants, log)
+    if state != DELETING:  # once before the rows go, once more on the last pass; not a slice
+        _purge_dead_letters(context, offboarding_id, org_id, grants, log)
     while True:
         with transaction(context.engine) as session:
             row = session.get_one(OffboardingRow, offboarding_id, with_for_update=True)
